@@ -1,0 +1,155 @@
+"""Inbound events: everything that can change a conversation.
+
+Each event names its `source` (the adapter instance, or "timer", "delivery", "system")
+and a `source_id` unique within that source. The pair is the inbox dedup key: an event
+whose key was seen before is acknowledged and dropped. Dispatch is by type through the
+transition table in `handover.control`, never by string comparison.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from handover.model import Content, HandoverSignal
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Event:
+    conversation_id: str
+    source: str
+    source_id: str
+    correlation_id: str = ""
+
+    @property
+    def dedup_key(self) -> tuple[str, str]:
+        return (self.source, self.source_id)
+
+
+# --- citizen side -------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class CitizenMessage(Event):
+    """The citizen wrote something (text, a button payload, an attachment)."""
+
+    content: Content
+    payload: str | None = None
+    context: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class CitizenRequestsAgent(Event):
+    """The citizen used the "talk to a person" action."""
+
+    context: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class CitizenLeft(Event):
+    """The citizen ended the chat (closed the widget, hung up, said stop)."""
+
+
+# --- bot side -----------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class BotReplied(Event):
+    """The bot answered a turn requested under `epoch`."""
+
+    epoch: int
+    messages: tuple[Content, ...]
+    handover: HandoverSignal | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class BotFailed(Event):
+    """A bot turn requested under `epoch` could not be completed."""
+
+    epoch: int
+    reason: str
+
+
+# --- handover checks ----------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class HandoverRequested(Event):
+    """The bot (or a policy) asks for a person."""
+
+    signal: HandoverSignal
+    epoch: int | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class AvailabilityChecked(Event):
+    """The desk's answer to the availability check made under `epoch`."""
+
+    epoch: int
+    available: bool
+    queue_length: int | None = None
+    estimated_wait_seconds: int | None = None
+
+
+# --- desk side ----------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class DeskEvent(Event):
+    """Base of everything the desk reports about one thread."""
+
+    thread: str
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class AgentJoined(DeskEvent):
+    agent_name: str
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class AgentMessage(DeskEvent):
+    content: Content
+    agent_name: str | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class AgentClosed(DeskEvent):
+    outcome: str = "resolved"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class AgentTransferred(DeskEvent):
+    agent_name: str | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class QueueUpdated(DeskEvent):
+    position: int | None = None
+    estimated_wait_seconds: int | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class DeskFailed(DeskEvent):
+    """The desk could not take the thread (opening failed for good)."""
+
+    reason: str
+
+
+# --- daemon internal ----------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class TimerFired(Event):
+    name: str
+    epoch: int
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class DeliveryFailed(Event):
+    """An outbox item was dead-lettered; the conversation may need to react."""
+
+    epoch: int
+    kind: str
+    reason: str
+    payload: Mapping[str, Any] = field(default_factory=dict)

@@ -1,0 +1,201 @@
+"""The store contract. Every engine (SQLite, PostgreSQL) passes the same test suite.
+
+The unit of writing is a `Step`: the inbox dedup key of the event that caused it, the
+conversation's new values, the transcript entries, the outbox items, the timers set or
+cancelled and a survey answer. A step is written in one transaction or not at all, so
+a state change and the messages it causes can never be separated by a crash.
+"""
+
+from __future__ import annotations
+
+import abc
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import Enum
+
+from handover.model import (
+    Conversation,
+    DeadLetter,
+    OutboxItem,
+    OutboxRow,
+    SurveyAnswer,
+    Target,
+    Timer,
+    TranscriptEntry,
+)
+
+
+class StoreError(Exception):
+    """The store cannot serve (unreachable, corrupt, wrong schema)."""
+
+
+class SchemaTooNew(StoreError):
+    """The database was migrated by a newer daemon; refusing to touch it."""
+
+
+class VersionConflict(StoreError):
+    """The conversation changed since it was read; the caller re-reads and retries."""
+
+
+class CommitResult(Enum):
+    APPLIED = "applied"
+    DUPLICATE = "duplicate"
+
+
+@dataclass(slots=True)
+class Step:
+    """Everything one event changes, written atomically.
+
+    `conversation.version` is the version that was read; the store writes the row with
+    version + 1 only if the stored version still matches (else VersionConflict). A
+    conversation with `version == 0` is inserted. When `inbox_key` was seen before,
+    nothing is written and the result is DUPLICATE.
+    """
+
+    conversation: Conversation
+    inbox_key: tuple[str, str] | None = None
+    transcript: list[TranscriptEntry] = field(default_factory=list)
+    outbox: list[OutboxItem] = field(default_factory=list)
+    timers_set: list[Timer] = field(default_factory=list)
+    timers_cancelled: list[str] = field(default_factory=list)
+    survey: SurveyAnswer | None = None
+    echo_keys: list[tuple[str, str]] = field(default_factory=list)
+
+
+class Store(abc.ABC):
+    """Durable state of the daemon. All methods are coroutine-safe.
+
+    Raises StoreError (or a subclass) when the database cannot serve.
+    """
+
+    # --- lifecycle ------------------------------------------------------------------
+
+    @abc.abstractmethod
+    async def open(self) -> None:
+        """Connect and apply pending migrations; raise SchemaTooNew for a newer DB."""
+
+    @abc.abstractmethod
+    async def close(self) -> None: ...
+
+    @abc.abstractmethod
+    async def schema_version(self) -> int: ...
+
+    @abc.abstractmethod
+    async def ping(self) -> None:
+        """Raise StoreError when the database cannot be reached."""
+
+    # --- conversations --------------------------------------------------------------
+
+    @abc.abstractmethod
+    async def resolve_conversation(self, candidate: Conversation) -> Conversation:
+        """Return the conversation for (tenant, channel, channel_key), creating it from
+        `candidate` when there is none. Safe against concurrent callers."""
+
+    @abc.abstractmethod
+    async def get_conversation(self, conversation_id: str) -> Conversation | None: ...
+
+    @abc.abstractmethod
+    async def commit(self, step: Step) -> CommitResult:
+        """Write a step atomically; see `Step`."""
+
+    @abc.abstractmethod
+    async def seen(self, source: str, source_id: str) -> bool:
+        """Whether an inbox key was recorded (an inbound event or a desk echo)."""
+
+    @abc.abstractmethod
+    async def record_echo(self, source: str, source_id: str) -> None:
+        """Record the id the desk gave a message we posted, so its echo is dropped."""
+
+    @abc.abstractmethod
+    async def transcript(
+        self, conversation_id: str, after_seq: int = 0, limit: int = 1000
+    ) -> list[TranscriptEntry]:
+        """Citizen-visible entries with seq > after_seq, in seq order."""
+
+    @abc.abstractmethod
+    async def desk_notes(self, conversation_id: str) -> list[TranscriptEntry]:
+        """Entries not shown to the citizen (seq == 0), oldest first."""
+
+    # --- outbox ---------------------------------------------------------------------
+
+    @abc.abstractmethod
+    async def claim(
+        self,
+        owner: str,
+        now: datetime,
+        lease_seconds: float,
+        limit: int,
+        exclude: set[tuple[str, Target]] | None = None,
+    ) -> list[OutboxRow]:
+        """Lease the head item of up to `limit` ready (conversation, target) queues.
+
+        Only the oldest pending item of a queue is ever handed out, only when it is due
+        and not leased by a live owner, so delivery per queue is in order with one item
+        in flight. Queues in `exclude` are skipped.
+        """
+
+    @abc.abstractmethod
+    async def mark_in_flight(self, row_id: int, owner: str) -> None:
+        """Record that the send is about to start (for ambiguity after a crash)."""
+
+    @abc.abstractmethod
+    async def complete(self, row_id: int, owner: str) -> None:
+        """The item was delivered; remove it."""
+
+    @abc.abstractmethod
+    async def reschedule(self, row_id: int, owner: str, next_attempt_at: datetime, error: str) -> None:
+        """Release the lease and try again at `next_attempt_at`."""
+
+    @abc.abstractmethod
+    async def dead_letter(self, row_id: int, owner: str, reason: str, now: datetime) -> DeadLetter | None:
+        """Move the item to the dead letters (None when it is no longer ours)."""
+
+    @abc.abstractmethod
+    async def release_leases(self, owner: str | None = None) -> int:
+        """Release leases of `owner` (all owners when None); returns how many."""
+
+    @abc.abstractmethod
+    async def outbox_stats(self, now: datetime) -> tuple[int, float]:
+        """(pending items, age in seconds of the oldest pending item)."""
+
+    @abc.abstractmethod
+    async def outbox_for(self, conversation_id: str) -> list[OutboxRow]:
+        """Pending items of one conversation, oldest first (for the admin API)."""
+
+    @abc.abstractmethod
+    async def next_due(self) -> datetime | None:
+        """When the earliest pending outbox item becomes due (None if nothing waits)."""
+
+    # --- dead letters ---------------------------------------------------------------
+
+    @abc.abstractmethod
+    async def dead_letters(self, limit: int = 100) -> list[DeadLetter]: ...
+
+    @abc.abstractmethod
+    async def replay_dead_letter(self, dead_id: int, now: datetime) -> bool:
+        """Put a dead letter back in the outbox as a fresh item; False when unknown."""
+
+    # --- timers ---------------------------------------------------------------------
+
+    @abc.abstractmethod
+    async def due_timers(self, now: datetime, limit: int = 100) -> list[Timer]: ...
+
+    @abc.abstractmethod
+    async def next_timer(self) -> datetime | None: ...
+
+    @abc.abstractmethod
+    async def timer(self, conversation_id: str, name: str) -> Timer | None:
+        """The timer currently set under `name` for the conversation, if any."""
+
+    # --- surveys and privacy --------------------------------------------------------
+
+    @abc.abstractmethod
+    async def survey_answers(self, tenant: str | None = None) -> list[SurveyAnswer]: ...
+
+    @abc.abstractmethod
+    async def erase_conversation(self, conversation_id: str) -> bool:
+        """Delete bodies and identity of one conversation; False when unknown."""
+
+    @abc.abstractmethod
+    async def purge_inbox(self, older_than: datetime) -> int:
+        """Forget dedup keys received before `older_than`; returns how many."""

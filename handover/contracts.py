@@ -245,7 +245,8 @@ class ChannelAdapter(Adapter):
 
     kind = AdapterKind.CHANNEL
     resend_safe = True
-    capabilities: ClassVar[ChannelCapabilities] = ChannelCapabilities()
+    #: What the channel can show; an instance may narrow it from its configuration.
+    capabilities: ChannelCapabilities = ChannelCapabilities()
 
     @abc.abstractmethod
     async def deliver(self, conversation: Conversation, message: OutboundMessage) -> None:

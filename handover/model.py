@@ -85,7 +85,9 @@ class Content:
     def from_json(cls, data: Mapping[str, Any]) -> Content:
         return cls(
             text=str(data.get("text", "")),
-            buttons=tuple(Button(str(b["title"]), str(b["payload"])) for b in data.get("buttons", ())),
+            buttons=tuple(
+                Button(str(b["title"]), str(b["payload"])) for b in data.get("buttons", ())
+            ),
             attachments=tuple(
                 Attachment(str(a["url"]), str(a.get("name", "")), str(a.get("mime_type", "")))
                 for a in data.get("attachments", ())

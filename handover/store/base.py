@@ -136,18 +136,25 @@ class Store(abc.ABC):
 
     @abc.abstractmethod
     async def mark_in_flight(self, row_id: int, owner: str) -> None:
-        """Record that the send is about to start (for ambiguity after a crash)."""
+        """Record that a send is about to start, so a crash mid-send is recognised as
+        ambiguous when the item is claimed again (only used for targets that are not
+        resend-safe)."""
 
     @abc.abstractmethod
     async def complete(self, row_id: int, owner: str) -> None:
         """The item was delivered; remove it."""
 
     @abc.abstractmethod
-    async def reschedule(self, row_id: int, owner: str, next_attempt_at: datetime, error: str) -> None:
-        """Release the lease and try again at `next_attempt_at`."""
+    async def reschedule(
+        self, row_id: int, owner: str, next_attempt_at: datetime, error: str
+    ) -> None:
+        """A failed attempt: count it, clear in_flight, release the lease and try again
+        at `next_attempt_at`."""
 
     @abc.abstractmethod
-    async def dead_letter(self, row_id: int, owner: str, reason: str, now: datetime) -> DeadLetter | None:
+    async def dead_letter(
+        self, row_id: int, owner: str, reason: str, now: datetime
+    ) -> DeadLetter | None:
         """Move the item to the dead letters (None when it is no longer ours)."""
 
     @abc.abstractmethod

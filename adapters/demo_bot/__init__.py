@@ -1,0 +1,1 @@
+"""The scripted demo bot (a stand-in for Gem); see `adapters.demo_bot.adapter`."""

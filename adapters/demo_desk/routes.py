@@ -1,0 +1,420 @@
+"""The demo desk's HTTP API: an agent (a person with curl, a test, a demo page) drives it.
+
+    GET  /threads                              -> 200 [thread, ...] newest first
+    GET  /threads/{thread_id}                  -> 200 {thread}
+    GET  /threads/{thread_id}/events?after=N&wait=S
+         -> 200 {"thread_id", "status", "agent_name", "events": [...], "last_index"}
+    POST /threads/{thread_id}/join      {"agent_name"}                        -> 202 {"outcome"}
+    POST /threads/{thread_id}/messages  {"text", "message_id"?, "attachments"?} -> 202
+    POST /threads/{thread_id}/typing    {"on"}                 -> 202 {"outcome": "relayed"}
+    POST /threads/{thread_id}/close     {"outcome"?}                          -> 202
+
+`events` are what the desk received for the thread (opened, message, note, closed), each
+with an increasing `index`; the long-poll returns at once when there is one after N,
+else waits up to S seconds (at most 30).
+
+An action on a thread the desk does not know is accepted when the thread id parses and
+its conversation exists for one of this desk's tenants: the daemon (and a desk without
+`state_path`) may have restarted since the thread was opened.
+
+Errors are JSON `{"error", "detail"}`: 400 bad JSON or fields (unknown fields refused),
+401 no bearer token / 403 wrong token (when `token` is configured), 404 unknown thread or
+conversation, 413 a body over 64 KiB, 503 the daemon could not store the event.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hmac
+import json
+import math
+import secrets
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, TypeVar
+from urllib.parse import urlsplit
+
+from aiohttp import web
+
+from adapters.demo_desk.state import DeskState, Status, ThreadRecord
+from handover import events as ev
+from handover.contracts import AdapterContext, IngestOutcome, IngestResult
+from handover.model import Attachment, Content, Conversation, Party, parse_thread_id
+from handover.router import UnknownConversation
+
+if TYPE_CHECKING:
+    from adapters.demo_desk.adapter import DemoDeskOptions
+
+MAX_BODY_BYTES = 64 * 1024
+MAX_WAIT_SECONDS = 30.0
+MAX_ID_LENGTH = 100
+MAX_ATTACHMENTS = 10
+MAX_URL_LENGTH = 2048
+
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+
+class ApiError(Exception):
+    """A refusal to answer as `{"error", "detail"}` with an HTTP status."""
+
+    def __init__(
+        self, status: int, error: str, detail: str, headers: Mapping[str, str] | None = None
+    ) -> None:
+        super().__init__(f"{status} {error}: {detail}")
+        self.status = status
+        self.error = error
+        self.detail = detail
+        self.headers = dict(headers or {})
+
+    def response(self) -> web.Response:
+        return web.json_response(
+            {"error": self.error, "detail": self.detail}, status=self.status, headers=self.headers
+        )
+
+
+@web.middleware
+async def json_errors(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """Answer refusals and aiohttp's own 4xx (no route, wrong method) as JSON."""
+    try:
+        return await handler(request)
+    except ApiError as exc:
+        return exc.response()
+    except web.HTTPException as exc:
+        if exc.status < 400:
+            raise
+        headers = {"Allow": exc.headers["Allow"]} if "Allow" in exc.headers else None
+        code = exc.reason.lower().replace(" ", "_")
+        return ApiError(exc.status, code, exc.reason, headers).response()
+
+
+async def read_json(request: web.Request) -> dict[str, Any]:
+    """The request body as a JSON object, read with a byte cap (the daemon's own limit
+    applies only to `request.read()`, and a sub-application's `client_max_size` is
+    ignored for mounted routes)."""
+    too_large = ApiError(413, "body_too_large", f"the body may be at most {MAX_BODY_BYTES} bytes")
+    if request.content_length is not None and request.content_length > MAX_BODY_BYTES:
+        raise too_large
+    body = bytearray()
+    async for chunk in request.content.iter_chunked(16384):
+        body.extend(chunk)
+        if len(body) > MAX_BODY_BYTES:
+            raise too_large
+    if not body.strip():
+        raise ApiError(400, "invalid_json", "the body is empty; send a JSON object")
+    try:
+        data = json.loads(body)
+    except json.JSONDecodeError as exc:
+        raise ApiError(
+            400, "invalid_json", f"the body is not valid JSON: {exc.msg} at line {exc.lineno} "
+            f"column {exc.colno}"
+        ) from None
+    except ValueError:  # not UTF-8 (UnicodeDecodeError)
+        raise ApiError(400, "invalid_json", "the body is not UTF-8 encoded JSON") from None
+    if not isinstance(data, dict):
+        raise ApiError(400, "invalid_json", "the body must be a JSON object")
+    return data
+
+
+@dataclass(frozen=True, slots=True)
+class _Fields:
+    """Reads the fields of one JSON object, refusing unknown ones up front."""
+
+    data: Mapping[str, Any]
+    where: str = ""
+
+    @classmethod
+    def of(cls, data: Any, allowed: tuple[str, ...], where: str = "") -> _Fields:
+        if not isinstance(data, Mapping):
+            raise ApiError(400, "invalid_field", f"{where.rstrip('.') or 'body'} must be an object")
+        unknown = sorted(where + k for k in data if k not in allowed)
+        if unknown:
+            raise ApiError(
+                400, "unknown_field",
+                f"unknown field(s): {', '.join(unknown)}; allowed: "
+                f"{', '.join(where + k for k in allowed)}",
+            )
+        return cls(data, where)
+
+    def string(
+        self, key: str, *, required: bool = False, max_length: int | None = MAX_ID_LENGTH,
+        allow_empty: bool = False,
+    ) -> str | None:
+        value = self.data.get(key)
+        name = self.where + key
+        if value is None:
+            if required:
+                raise ApiError(400, "missing_field", f"{name} is required")
+            return None
+        if not isinstance(value, str):
+            raise ApiError(400, "invalid_field", f"{name} must be a string")
+        if not allow_empty and not value.strip():
+            raise ApiError(400, "invalid_field", f"{name} must not be empty")
+        if max_length is not None and len(value) > max_length:
+            raise ApiError(400, "invalid_field", f"{name} may be at most {max_length} characters")
+        return value
+
+    def require(self, key: str, *, max_length: int | None = MAX_ID_LENGTH) -> str:
+        value = self.string(key, required=True, max_length=max_length)
+        assert value is not None  # required=True refused a missing value
+        return value
+
+    def ident(self, key: str, *, required: bool = False) -> str | None:
+        """A client-generated id (it becomes a dedup key): 1-100 printable characters."""
+        value = self.string(key, required=required)
+        if value is not None and (not value.isprintable() or value != value.strip()):
+            raise ApiError(400, "invalid_field",
+                           f"{self.where}{key} must be printable, without surrounding spaces")
+        return value
+
+    def boolean(self, key: str) -> bool:
+        value = self.data.get(key)
+        if not isinstance(value, bool):
+            raise ApiError(400, "invalid_field", f"{self.where}{key} must be true or false")
+        return value
+
+
+@dataclass(frozen=True, slots=True)
+class _Target:
+    """The thread an agent acts on: the desk's record, or the conversation behind it."""
+
+    thread_id: str
+    conversation_id: str
+    record: ThreadRecord | None
+    conversation: Conversation | None
+
+
+class DeskRoutes:
+    """The handlers, bound to one demo desk instance."""
+
+    def __init__(
+        self, ctx: AdapterContext, source: str, options: DemoDeskOptions, state: DeskState
+    ) -> None:
+        self.ctx = ctx
+        self.source = source
+        self.options = options
+        self.state = state
+
+    def app(self) -> web.Application:
+        app = web.Application(middlewares=[json_errors, self._require_token])
+        app.add_routes([
+            web.get("/threads", self.list_threads),
+            web.get("/threads/{thread_id}", self.get_thread),
+            web.get("/threads/{thread_id}/events", self.get_events),
+            web.post("/threads/{thread_id}/join", self.join),
+            web.post("/threads/{thread_id}/messages", self.message),
+            web.post("/threads/{thread_id}/typing", self.typing),
+            web.post("/threads/{thread_id}/close", self.close),
+        ])
+
+        async def release_pollers(_app: web.Application) -> None:
+            self.state.wakeups.close()
+
+        app.on_shutdown.append(release_pollers)
+        return app
+
+    @web.middleware
+    async def _require_token(self, request: web.Request, handler: Handler) -> web.StreamResponse:
+        tokens = self.options.tokens
+        if tokens:
+            scheme, _, given = request.headers.get("Authorization", "").partition(" ")
+            given = given.strip()
+            if scheme.lower() != "bearer" or not given:
+                raise ApiError(401, "unauthorized", "send Authorization: Bearer <token>",
+                               {"WWW-Authenticate": "Bearer"})
+            # Check every configured token (two during a rotation) without stopping early.
+            matches = [hmac.compare_digest(given.encode(), t.encode()) for t in tokens]
+            if not any(matches):
+                raise ApiError(403, "forbidden", "the token is not valid for this desk")
+        return await handler(request)
+
+    # --- reading --------------------------------------------------------------------
+
+    async def list_threads(self, request: web.Request) -> web.Response:
+        # A bare list: what the README's walkthrough and the e2e harness read.
+        return web.json_response([t.to_json() for t in self.state.newest_first()])
+
+    async def get_thread(self, request: web.Request) -> web.Response:
+        return web.json_response(self._known(request).to_json())
+
+    async def get_events(self, request: web.Request) -> web.Response:
+        record = self._known(request)
+        after = _query_value(request, "after", int, 0)
+        wait = min(_query_value(request, "wait", float, 0.0), MAX_WAIT_SECONDS)
+        with self.state.wakeups.watch(record.thread_id) as woken:
+            if len(record.received) <= after and wait > 0:
+                await asyncio.wait([woken], timeout=wait)
+        return web.json_response({
+            "thread_id": record.thread_id,
+            "status": record.status.value,
+            "agent_name": record.agent_name,
+            "events": record.received[after:],
+            "last_index": len(record.received),
+        })
+
+    # --- agent actions --------------------------------------------------------------
+
+    async def join(self, request: web.Request) -> web.Response:
+        target = await self._target(request)
+        fields = _Fields.of(await read_json(request), ("agent_name",))
+        agent_name = fields.require("agent_name")
+        result = await self._ingest(ev.AgentJoined(
+            conversation_id=target.conversation_id,
+            source=self.source,
+            # Joining twice is a second event on purpose (an agent may rejoin).
+            source_id=f"join:{target.thread_id}:{secrets.token_hex(8)}",
+            thread=target.thread_id,
+            agent_name=agent_name,
+        ))
+        await self._record(target, result, agent_name=agent_name, status=Status.ACTIVE)
+        return _accepted(result)
+
+    async def message(self, request: web.Request) -> web.Response:
+        target = await self._target(request)
+        fields = _Fields.of(await read_json(request), ("text", "message_id", "attachments"))
+        text = fields.string("text", max_length=None, allow_empty=True) or ""
+        message_id = fields.ident("message_id")
+        attachments = _attachments(fields.data.get("attachments"))
+        if not text.strip() and not attachments:
+            raise ApiError(400, "empty_message", "send a text or attachments")
+        agent_name = target.record.agent_name if target.record else None
+        result = await self._ingest(ev.AgentMessage(
+            conversation_id=target.conversation_id,
+            source=self.source,
+            # The "msg:" namespace is the one the core's echo suppression records in.
+            source_id=f"msg:{message_id or secrets.token_hex(12)}",
+            thread=target.thread_id,
+            content=Content(text=text, attachments=attachments),
+            agent_name=agent_name,
+        ))
+        # An agent who answers a queued thread has taken it.
+        await self._record(target, result, status=Status.ACTIVE)
+        return _accepted(result)
+
+    async def typing(self, request: web.Request) -> web.Response:
+        target = await self._target(request)
+        on = _Fields.of(await read_json(request), ("on",)).boolean("on")
+        try:
+            await self.ctx.relay_typing(target.conversation_id, Party.AGENT, on)
+        except Exception:
+            # Typing is best effort; the agent's UI should not show an error for it.
+            self.ctx.log.debug("demo_desk.typing_failed", thread_id=target.thread_id,
+                               exc_info=True)
+        return web.json_response({"outcome": "relayed"}, status=202)
+
+    async def close(self, request: web.Request) -> web.Response:
+        target = await self._target(request)
+        outcome = _Fields.of(await read_json(request), ("outcome",)).string("outcome")
+        result = await self._ingest(ev.AgentClosed(
+            conversation_id=target.conversation_id,
+            source=self.source,
+            source_id=f"close:{target.thread_id}",
+            thread=target.thread_id,
+            outcome=outcome or "resolved",
+        ))
+        await self._record(target, result, status=Status.CLOSED)
+        return _accepted(result)
+
+    # --- helpers --------------------------------------------------------------------
+
+    def _known(self, request: web.Request) -> ThreadRecord:
+        record = self.state.get(request.match_info["thread_id"])
+        if record is None:
+            raise ApiError(404, "unknown_thread", "the desk has no such thread")
+        return record
+
+    async def _target(self, request: web.Request) -> _Target:
+        thread_id = request.match_info["thread_id"]
+        record = self.state.get(thread_id)
+        if record is not None:
+            return _Target(thread_id, record.conversation_id, record, None)
+        parsed = parse_thread_id(thread_id)
+        conv = None
+        if parsed is not None and len(thread_id) <= MAX_ID_LENGTH:
+            conv = await self.ctx.get_conversation(parsed[0])
+        if conv is None or conv.tenant not in self.ctx.tenants():
+            raise ApiError(404, "unknown_thread", "no such thread or conversation")
+        return _Target(thread_id, conv.id, None, conv)
+
+    async def _ingest(self, event: ev.Event) -> IngestResult:
+        try:
+            return await self.ctx.ingest(event)
+        except UnknownConversation:
+            raise ApiError(404, "unknown_conversation", "the conversation no longer exists") \
+                from None
+        except Exception:
+            self.ctx.log.warning("demo_desk.ingest_failed", conversation_id=event.conversation_id,
+                                 event_type=type(event).__name__, exc_info=True)
+            raise ApiError(503, "unavailable", "the event could not be stored; retry",
+                           {"Retry-After": "1"}) from None
+
+    async def _record(
+        self, target: _Target, result: IngestResult, *, agent_name: str | None = None,
+        status: Status,
+    ) -> None:
+        """Mirror an accepted agent action in the desk's own view of the thread. A stale
+        or refused action (the thread is no longer current) changes nothing here."""
+        if result.outcome not in (IngestOutcome.APPLIED, IngestOutcome.DUPLICATE):
+            return
+        record = target.record
+        if record is None:
+            assert target.conversation is not None
+            stub = stub_thread(target.thread_id, target.conversation)
+            record = await self.state.ensure_thread(stub)
+        if status is Status.ACTIVE and record.status is not Status.QUEUED and agent_name is None:
+            return  # a message on an active or closed thread changes no status
+        await self.state.agent_update(record.thread_id, agent_name=agent_name, status=status)
+
+
+def stub_thread(thread_id: str, conversation: Conversation) -> dict[str, Any]:
+    """What the desk knows of a thread it was never sent: only the conversation's facts."""
+    return {
+        "thread_id": thread_id,
+        "conversation_id": conversation.id,
+        "tenant": conversation.tenant,
+        "channel": conversation.channel,
+        "language": conversation.language,
+        "signal": None,
+        "context": {},
+        "transcript": [],
+    }
+
+
+def _accepted(result: IngestResult) -> web.Response:
+    return web.json_response({"outcome": result.outcome.value}, status=202)
+
+
+def _attachments(raw: Any) -> tuple[Attachment, ...]:
+    if raw is None:
+        return ()
+    if not isinstance(raw, list):
+        raise ApiError(400, "invalid_field", "attachments must be a list")
+    if len(raw) > MAX_ATTACHMENTS:
+        raise ApiError(400, "invalid_field", f"at most {MAX_ATTACHMENTS} attachments")
+    out: list[Attachment] = []
+    for i, item in enumerate(raw):
+        fields = _Fields.of(item, ("url", "name", "mime_type"), f"attachments[{i}].")
+        url = fields.require("url", max_length=MAX_URL_LENGTH)
+        if urlsplit(url).scheme not in ("http", "https"):
+            raise ApiError(400, "invalid_field", f"attachments[{i}].url must be http(s)")
+        out.append(Attachment(
+            url=url,
+            name=fields.string("name", max_length=255) or "",
+            mime_type=fields.string("mime_type") or "application/octet-stream",
+        ))
+    return tuple(out)
+
+
+N = TypeVar("N", int, float)
+
+
+def _query_value(request: web.Request, key: str, parse: Callable[[str], N], default: N) -> N:
+    raw = request.query.get(key)
+    if raw is None:
+        return default
+    try:
+        value = parse(raw)
+    except ValueError:
+        raise ApiError(400, "invalid_query", f"{key} must be a number") from None
+    if not math.isfinite(value) or value < 0:
+        raise ApiError(400, "invalid_query", f"{key} must be a finite number >= 0")
+    return value

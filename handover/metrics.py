@@ -1,0 +1,128 @@
+"""Every Prometheus metric of the daemon, in one place.
+
+One prefix (`handover_`), base units (seconds, bytes), `_total` counters, and labels
+with a bounded set of values only: tenant, channel/adapter instance names, kinds,
+outcomes and reasons from fixed vocabularies. Never a conversation id, phone number or
+anything personal.
+"""
+
+from __future__ import annotations
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+
+REGISTRY = CollectorRegistry(auto_describe=True)
+
+_LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10)
+_WAIT_BUCKETS = (5, 15, 30, 60, 120, 300, 600, 1200, 1800, 3600)
+
+INBOUND_EVENTS = Counter(
+    "handover_inbound_events_total",
+    "Inbound events by type and outcome (applied, duplicate, stale, refused).",
+    ["event", "outcome"],
+    registry=REGISTRY,
+)
+STALE_DROPPED = Counter(
+    "handover_stale_dropped_total",
+    "Work produced under an older control epoch, dropped instead of delivered.",
+    ["event"],
+    registry=REGISTRY,
+)
+TRANSITIONS = Counter(
+    "handover_state_transitions_total",
+    "Control state changes.",
+    ["from_state", "to_state"],
+    registry=REGISTRY,
+)
+HANDOVERS = Counter(
+    "handover_handovers_total",
+    "Handover requests by outcome (queued, outside_hours, unavailable, refused, "
+    "answered, timeout, abandoned, desk_failed).",
+    ["tenant", "outcome"],
+    registry=REGISTRY,
+)
+QUEUE_WAIT = Histogram(
+    "handover_queue_wait_seconds",
+    "Time from queueing at the desk until an agent joined or the citizen gave up.",
+    ["tenant", "outcome"],
+    buckets=_WAIT_BUCKETS,
+    registry=REGISTRY,
+)
+RELAY_LATENCY = Histogram(
+    "handover_relay_latency_seconds",
+    "From the durable write of an outbox item until its target confirmed delivery.",
+    ["target"],
+    buckets=_LATENCY_BUCKETS,
+    registry=REGISTRY,
+)
+DELIVERIES = Counter(
+    "handover_deliveries_total",
+    "Delivery attempts by target, kind and result (sent, retry, dead, ambiguous, expired).",
+    ["target", "kind", "result"],
+    registry=REGISTRY,
+)
+DEAD_LETTERS = Counter(
+    "handover_dead_letters_total",
+    "Items moved to the dead letters, by target and reason class.",
+    ["target", "reason"],
+    registry=REGISTRY,
+)
+OUTBOX_DEPTH = Gauge(
+    "handover_outbox_depth",
+    "Items waiting in the outbox.",
+    registry=REGISTRY,
+)
+OUTBOX_OLDEST_AGE = Gauge(
+    "handover_outbox_oldest_age_seconds",
+    "Age of the oldest item waiting in the outbox.",
+    registry=REGISTRY,
+)
+UPSTREAM_DURATION = Histogram(
+    "handover_upstream_request_duration_seconds",
+    "Duration of calls to upstream services (bot, desk, channel APIs).",
+    ["adapter", "operation"],
+    buckets=_LATENCY_BUCKETS,
+    registry=REGISTRY,
+)
+UPSTREAM_ERRORS = Counter(
+    "handover_upstream_errors_total",
+    "Failed upstream calls by adapter and error class (transient, auth, permanent, ambiguous).",
+    ["adapter", "error"],
+    registry=REGISTRY,
+)
+ADAPTER_HEALTH = Gauge(
+    "handover_adapter_up",
+    "1 when the adapter's upstream is connected, 0 otherwise.",
+    ["adapter", "kind"],
+    registry=REGISTRY,
+)
+WEBHOOK_SIGNATURE_FAILURES = Counter(
+    "handover_webhook_signature_failures_total",
+    "Webhook requests refused for a missing or wrong signature.",
+    ["adapter"],
+    registry=REGISTRY,
+)
+WEBSOCKET_CONNECTIONS = Gauge(
+    "handover_websocket_connections",
+    "Open citizen websocket connections.",
+    ["adapter"],
+    registry=REGISTRY,
+)
+EVENT_LOOP_LAG = Histogram(
+    "handover_event_loop_lag_seconds",
+    "How late the event loop ran a timer that should have run immediately.",
+    buckets=(0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5),
+    registry=REGISTRY,
+)
+SURVEY_SCORES = Histogram(
+    "handover_survey_score",
+    "NPS answers (0-10) after a livechat.",
+    ["tenant"],
+    buckets=(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10),
+    registry=REGISTRY,
+)
+HTTP_REJECTED = Counter(
+    "handover_http_rejected_total",
+    "Inbound HTTP requests refused before processing, by reason.",
+    ["reason"],
+    registry=REGISTRY,
+)

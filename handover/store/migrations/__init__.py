@@ -1,0 +1,1 @@
+"""Numbered schema migrations, one sub-package per engine (package data: *.sql)."""

@@ -1,0 +1,1 @@
+"""SQLite migrations: files named NNNN_description.sql, applied in numeric order."""

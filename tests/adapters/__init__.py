@@ -1,0 +1,1 @@
+"""Tests of the built-in adapters against a fake core context."""

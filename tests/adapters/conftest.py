@@ -1,0 +1,163 @@
+"""A fake of the core for adapter tests: an in-memory `AdapterContext`.
+
+It records what an adapter ingests (with the inbox's dedup by (source, source_id)),
+creates and serves conversations and their transcript, and lets a test set the outcome
+of the next ingests or make them fail like a broken store. Citizen messages are added to
+the transcript the way the router records them (message id = the event's source id).
+"""
+
+from __future__ import annotations
+
+import itertools
+import uuid
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
+
+import pytest
+import structlog
+
+from handover import events as ev
+from handover.clock import Clock, SystemClock
+from handover.contracts import Health, IngestOutcome, IngestResult
+from handover.model import Content, Conversation, Party, State, TranscriptEntry
+from handover.router import UnknownConversation, UnknownTenant
+
+TENANT = "demo"
+
+
+class FakeContext:
+    """Implements the AdapterContext protocol in memory."""
+
+    def __init__(
+        self, name: str, tenants: Sequence[str] = (TENANT,), clock: Clock | None = None
+    ) -> None:
+        self._name = name
+        self._tenants = tuple(tenants)
+        self._clock: Clock = clock or SystemClock()
+        self._log = structlog.get_logger(f"tests.adapters.{name}")
+        self.conversations: dict[str, Conversation] = {}
+        self.entries: dict[str, list[TranscriptEntry]] = {}
+        self.events: list[ev.Event] = []
+        self.seen: set[tuple[str, str]] = set()
+        #: The outcome of the next accepted (not duplicate) events.
+        self.outcome = IngestOutcome.APPLIED
+        #: Raised by ingest (a store failure) while set.
+        self.ingest_error: Exception | None = None
+        self.health: list[tuple[Health, str]] = []
+        self.typing: list[tuple[str, Party, bool]] = []
+        self._ids = itertools.count(1)
+
+    # --- the protocol -----------------------------------------------------------------
+
+    @property
+    def name(self) -> str:
+        return self._name
+
+    @property
+    def log(self) -> Any:
+        return self._log
+
+    @property
+    def clock(self) -> Clock:
+        return self._clock
+
+    @property
+    def http(self) -> Any:
+        raise RuntimeError("no HTTP session in adapter unit tests")
+
+    async def ingest(self, event: ev.Event) -> IngestResult:
+        if self.ingest_error is not None:
+            raise self.ingest_error
+        conv = self.conversations.get(event.conversation_id)
+        if conv is None:
+            raise UnknownConversation(event.conversation_id)
+        if event.dedup_key in self.seen:
+            return IngestResult(IngestOutcome.DUPLICATE, conv)
+        self.seen.add(event.dedup_key)
+        self.events.append(event)
+        if isinstance(event, ev.CitizenMessage) and self.outcome is IngestOutcome.APPLIED:
+            self.add_entry(conv.id, Party.CITIZEN, event.content.text, message_id=event.source_id)
+        return IngestResult(self.outcome, self.conversations[conv.id])
+
+    async def resolve_conversation(
+        self, tenant: str, channel_key: str, language: str | None = None,
+        context: Mapping[str, Any] | None = None,
+    ) -> Conversation:
+        if tenant not in self._tenants:
+            raise UnknownTenant(tenant)
+        for conv in self.conversations.values():
+            if conv.channel == self._name and conv.channel_key == channel_key:
+                return conv
+        return self.add_conversation(
+            tenant=tenant, channel_key=channel_key, language=language or "nl",
+            context=dict(context or {}),
+        )
+
+    async def get_conversation(self, conversation_id: str) -> Conversation | None:
+        return self.conversations.get(conversation_id)
+
+    async def transcript(self, conversation_id: str, after_seq: int = 0) -> list[TranscriptEntry]:
+        return [e for e in self.entries.get(conversation_id, []) if e.seq > after_seq]
+
+    def tenants(self) -> Sequence[str]:
+        return self._tenants
+
+    def set_health(self, health: Health, detail: str = "") -> None:
+        self.health.append((health, detail))
+
+    async def relay_typing(self, conversation_id: str, party: Party, on: bool) -> None:
+        self.typing.append((conversation_id, party, on))
+
+    # --- helpers for tests --------------------------------------------------------------
+
+    def add_conversation(
+        self, *, tenant: str = TENANT, channel: str | None = None, channel_key: str = "",
+        language: str = "nl", context: Mapping[str, Any] | None = None,
+        state: State = State.BOT, handover_no: int = 0,
+    ) -> Conversation:
+        conv = Conversation(
+            id=uuid.uuid4().hex,
+            tenant=tenant,
+            channel=channel or self._name,
+            channel_key=channel_key or f"key-{next(self._ids)}",
+            language=language,
+            state=state,
+            handover_no=handover_no,
+            context=dict(context or {}),
+            created_at=self._clock.now(),
+        )
+        self.conversations[conv.id] = conv
+        return conv
+
+    def add_entry(
+        self, conversation_id: str, party: Party, text: str, *, message_id: str | None = None,
+        sender_name: str | None = None, content: Content | None = None,
+    ) -> TranscriptEntry:
+        conv = self.conversations[conversation_id]
+        conv = conv.evolve(seq=conv.seq + 1)
+        self.conversations[conversation_id] = conv
+        entry = TranscriptEntry(
+            conversation_id=conversation_id,
+            seq=conv.seq,
+            party=party,
+            content=content or Content(text=text),
+            message_id=message_id or uuid.uuid4().hex,
+            sender_name=sender_name,
+            created_at=self._clock.now(),
+            handover_no=conv.handover_no,
+        )
+        self.entries.setdefault(conversation_id, []).append(entry)
+        return entry
+
+    def set_state(self, conversation_id: str, state: State, agent_name: str | None = None) -> None:
+        conv = self.conversations[conversation_id]
+        self.conversations[conversation_id] = conv.evolve(state=state, agent_name=agent_name)
+
+    def events_of(self, kind: type[ev.Event]) -> list[Any]:
+        return [e for e in self.events if isinstance(e, kind)]
+
+
+@pytest.fixture
+def make_ctx() -> Callable[..., FakeContext]:
+    """Build a FakeContext: `make_ctx("web")`, `make_ctx("desk", tenants=[...])`."""
+    return FakeContext

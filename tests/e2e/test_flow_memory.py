@@ -1,0 +1,151 @@
+"""The whole conversation flow in-process: memory adapters, real SQLite, real workers."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+from handover.contracts import IngestOutcome
+from handover.delivery.errors import PermanentError, TransientError
+from handover.model import Party, State, thread_id
+from tests.harness import TENANT, running
+
+
+async def test_bot_turn_handover_agent_close_survey_and_second_handover(tmp_path: Path) -> None:
+    async with running(tmp_path) as r:
+        conv = await r.chat.open(TENANT)
+        await r.chat.say(conv.id, "Wanneer wordt het afval opgehaald?")
+        await r.chat.wait_for(conv.id, lambda m: any(x.party is Party.BOT for x in m))
+        assert "bot: Wanneer wordt het afval opgehaald?" in r.chat.texts(conv.id)
+
+        await r.chat.say(conv.id, "/handover")
+        thread = thread_id(conv.id, 1)
+        await r.desk.wait_for(lambda: thread in r.desk.threads)
+        opened = r.desk.threads[thread]
+        said = [e.content.text for e in opened.transcript]
+        assert said[:2] == ["Wanneer wordt het afval opgehaald?", "bot: Wanneer wordt het afval opgehaald?"]
+        assert opened.signal.topic == "test"
+        assert opened.tenant == TENANT
+
+        await r.desk.join(thread, "Sanne")
+        await r.desk.reply(thread, "Goedemiddag, waar kan ik mee helpen?")
+        await r.chat.wait_for(conv.id, lambda m: any(x.party is Party.AGENT for x in m))
+        agent_msgs = [m for m in r.chat.shown[conv.id] if m.party is Party.AGENT]
+        assert agent_msgs[0].sender_name == "Sanne"
+
+        await r.chat.say(conv.id, "Mijn container is niet geleegd")
+        await r.desk.wait_for(lambda: len(r.desk.received[thread]) == 1)
+        assert r.desk.received[thread][0].content.text == "Mijn container is niet geleegd"
+        turns_before_close = len(r.bot.turns)
+
+        await r.desk.close(thread, "solved")
+        await r.settle()
+        stored = await r.daemon.store.get_conversation(conv.id)
+        assert stored is not None and stored.state is State.SURVEY
+        assert r.bot.handbacks == [(conv.id, "solved")]
+        # The bot never saw the messages of the human stretch.
+        assert len(r.bot.turns) == turns_before_close
+
+        await r.chat.say(conv.id, "8")
+        await r.chat.say(conv.id, "Fijn geholpen")
+        await r.settle()
+        answers = await r.daemon.store.survey_answers(TENANT)
+        assert [(a.score, a.comment, a.outcome) for a in answers] == [(8, "Fijn geholpen", "solved")]
+
+        await r.chat.say(conv.id, "Nog een vraag over parkeren")
+        await r.settle()
+        assert r.chat.texts(conv.id)[-1] == "bot: Nog een vraag over parkeren"
+
+        # A second handover for the same citizen is a new desk thread.
+        await r.chat.request_agent(conv.id)
+        second = thread_id(conv.id, 2)
+        await r.desk.wait_for(lambda: second in r.desk.threads)
+        await r.desk.reply(second, "Hallo weer")
+        await r.chat.wait_for(conv.id, lambda m: m[-1].content.text == "Hallo weer")
+
+
+async def test_late_bot_reply_after_handover_is_not_delivered(tmp_path: Path) -> None:
+    async with running(tmp_path) as r:
+        conv = await r.chat.open(TENANT)
+        r.bot.gate = asyncio.Event()  # hold the bot's answer back
+        await r.chat.say(conv.id, "Een trage vraag")
+        for _ in range(100):
+            if r.bot.turns:
+                break
+            await asyncio.sleep(0.01)
+        await r.chat.request_agent(conv.id)
+        await r.desk.wait_for(lambda: thread_id(conv.id, 1) in r.desk.threads)
+        r.bot.gate.set()  # the reply now arrives, produced before the handover
+        await r.settle()
+        assert not any(m.party is Party.BOT for m in r.chat.shown[conv.id])
+        stored = await r.daemon.store.get_conversation(conv.id)
+        assert stored is not None and stored.state is State.QUEUED
+
+
+async def test_same_inbound_message_twice_is_delivered_once(tmp_path: Path) -> None:
+    async with running(tmp_path) as r:
+        conv = await r.chat.open(TENANT)
+        first = await r.chat.say(conv.id, "Hallo", message_id="dup-1")
+        second = await r.chat.say(conv.id, "Hallo", message_id="dup-1")
+        assert first.outcome is IngestOutcome.APPLIED
+        assert second.outcome is IngestOutcome.DUPLICATE
+        await r.settle()
+        assert len(r.bot.turns) == 1
+        assert r.chat.texts(conv.id).count("bot: Hallo") == 1
+
+
+async def test_agent_messages_arrive_in_order_through_channel_outage(tmp_path: Path) -> None:
+    async with running(tmp_path) as r:
+        conv = await r.chat.open(TENANT)
+        await r.chat.request_agent(conv.id)
+        thread = thread_id(conv.id, 1)
+        await r.desk.wait_for(lambda: thread in r.desk.threads)
+        await r.desk.join(thread, "Sanne")
+        await r.settle()
+        r.chat.faults.fail_next(TransientError("channel down"), times=5)
+        for n in range(10):
+            await r.desk.reply(thread, f"bericht {n}")
+        await r.settle()
+        agent = [m.content.text for m in r.chat.shown[conv.id] if m.party is Party.AGENT]
+        assert agent == [f"bericht {n}" for n in range(10)]
+        seqs = [m.seq for m in r.chat.shown[conv.id]]
+        assert seqs == sorted(seqs)
+
+
+async def test_permanent_desk_failure_is_dead_lettered_and_citizen_told(tmp_path: Path) -> None:
+    async with running(tmp_path) as r:
+        conv = await r.chat.open(TENANT)
+        await r.chat.request_agent(conv.id)
+        thread = thread_id(conv.id, 1)
+        await r.desk.wait_for(lambda: thread in r.desk.threads)
+        r.desk.faults.fail_next(PermanentError("rejected"))
+        await r.chat.say(conv.id, "Is er iemand?")
+        await r.settle()
+        dead = await r.daemon.store.dead_letters()
+        assert [d.kind for d in dead] == ["desk.message"]
+        last = r.chat.shown[conv.id][-1]
+        assert last.party is Party.SYSTEM
+        assert "niet" in last.content.text  # the "could not be delivered" notice
+
+
+async def test_numbered_choices_map_back_to_button_payloads(tmp_path: Path) -> None:
+    from handover.contracts import BotResponse
+    from handover.model import Button, Content
+
+    extra = {"adapters": {"chat": {"type": "memory_channel", "max_buttons": 0}}}
+    async with running(tmp_path, extra) as r:
+        def menu(conv: object, turn: object) -> BotResponse:
+            payload = getattr(turn, "payload", None)
+            if payload:
+                return BotResponse((Content(f"gekozen: {payload}"),))
+            return BotResponse((Content("Kies", buttons=(Button("Afval", "/afval"),
+                                                           Button("Paspoort", "/paspoort"))),))
+
+        r.bot.responder = menu
+        conv = await r.chat.open(TENANT)
+        await r.chat.say(conv.id, "menu")
+        await r.settle()
+        assert r.chat.texts(conv.id)[-1] == "Kies\n1. Afval\n2. Paspoort"
+        await r.chat.say(conv.id, "2")
+        await r.settle()
+        assert r.chat.texts(conv.id)[-1] == "gekozen: /paspoort"

@@ -1,0 +1,296 @@
+"""Table-driven tests of the pure control state machine: every (state, event) pair."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import UTC, datetime
+
+import pytest
+
+from handover import control
+from handover import effects as fx
+from handover import events as ev
+from handover.control import Env, Outcome, Policy, transition
+from handover.model import Content, Conversation, HandoverSignal, Party, State
+
+NOW = datetime(2026, 3, 2, 10, 0, tzinfo=UTC)
+ENV = Env(now=NOW, within_hours=True)
+POLICY = Policy()
+CID = "c" * 32
+THREAD = f"{CID}-2"
+
+
+def conv(state: State, **kw: object) -> Conversation:
+    base = Conversation(
+        id=CID, tenant="t", channel="web", channel_key="k", language="nl",
+        state=state, epoch=5, handover_no=2,
+    )
+    return replace(base, **kw)  # type: ignore[arg-type]
+
+
+def k(**kw: object) -> dict[str, object]:
+    return {"conversation_id": CID, "source": "s", "source_id": "x", **kw}
+
+
+TIMER_OF = {
+    State.BOT: control.QUEUE_TIMEOUT,
+    State.HANDOVER_PENDING: control.QUEUE_TIMEOUT,
+    State.QUEUED: control.QUEUE_TIMEOUT,
+    State.AGENT: control.AGENT_INACTIVE,
+    State.SURVEY: control.SURVEY_TIMEOUT,
+    State.CLOSED: control.SURVEY_TIMEOUT,
+}
+FAILED_KIND_OF = {
+    State.BOT: "bot.turn",
+    State.HANDOVER_PENDING: "desk.check",
+    State.QUEUED: "desk.open",
+    State.AGENT: "desk.message",
+    State.SURVEY: "bot.turn",
+    State.CLOSED: "bot.turn",
+}
+
+
+def event_of(name: str, state: State) -> ev.Event:
+    """A current (not stale) event of each type for a conversation in `state`."""
+    makers = {
+        "CitizenMessage": lambda: ev.CitizenMessage(**k(content=Content("8"))),
+        "CitizenRequestsAgent": lambda: ev.CitizenRequestsAgent(**k()),
+        "CitizenLeft": lambda: ev.CitizenLeft(**k()),
+        "BotReplied": lambda: ev.BotReplied(**k(epoch=5, messages=(Content("hi"),))),
+        "BotFailed": lambda: ev.BotFailed(**k(epoch=5, reason="down")),
+        "HandoverRequested": lambda: ev.HandoverRequested(**k(signal=HandoverSignal())),
+        "AvailabilityChecked": lambda: ev.AvailabilityChecked(**k(epoch=5, available=True)),
+        "AgentJoined": lambda: ev.AgentJoined(**k(thread=THREAD, agent_name="Sanne")),
+        "AgentMessage": lambda: ev.AgentMessage(**k(thread=THREAD, content=Content("Hallo"))),
+        "AgentClosed": lambda: ev.AgentClosed(**k(thread=THREAD)),
+        "AgentTransferred": lambda: ev.AgentTransferred(**k(thread=THREAD, agent_name="Piet")),
+        "QueueUpdated": lambda: ev.QueueUpdated(**k(thread=THREAD, position=2)),
+        "DeskFailed": lambda: ev.DeskFailed(**k(thread=THREAD, reason="gone")),
+        "TimerFired": lambda: ev.TimerFired(**k(name=TIMER_OF[state], epoch=5)),
+        "DeliveryFailed": lambda: ev.DeliveryFailed(
+            **k(epoch=5, kind=FAILED_KIND_OF[state], reason="permanent")
+        ),
+    }
+    return makers[name]()  # type: ignore[no-untyped-call]
+
+
+A_, S_, R_ = Outcome.APPLIED, Outcome.STALE, Outcome.REFUSED
+B, P, Q, A, S, C = (
+    State.BOT, State.HANDOVER_PENDING, State.QUEUED, State.AGENT, State.SURVEY, State.CLOSED
+)
+
+# (event, {state: (outcome, next state)}) for every event type and every state.
+EXPECTED: dict[str, dict[State, tuple[Outcome, State]]] = {
+    "CitizenMessage": {B: (A_, B), P: (A_, P), Q: (A_, Q), A: (A_, A), S: (A_, S), C: (A_, B)},
+    "CitizenRequestsAgent": {B: (A_, P), P: (R_, P), Q: (R_, Q), A: (R_, A), S: (A_, P), C: (A_, P)},
+    "CitizenLeft": {B: (A_, C), P: (A_, C), Q: (A_, C), A: (A_, C), S: (A_, C), C: (R_, C)},
+    "BotReplied": {B: (A_, B), P: (S_, P), Q: (S_, Q), A: (S_, A), S: (S_, S), C: (S_, C)},
+    "BotFailed": {B: (A_, B), P: (S_, P), Q: (S_, Q), A: (S_, A), S: (S_, S), C: (S_, C)},
+    "HandoverRequested": {B: (A_, P), P: (R_, P), Q: (R_, Q), A: (R_, A), S: (R_, S), C: (R_, C)},
+    "AvailabilityChecked": {B: (S_, B), P: (A_, Q), Q: (S_, Q), A: (S_, A), S: (S_, S), C: (S_, C)},
+    "AgentJoined": {B: (S_, B), P: (S_, P), Q: (A_, A), A: (A_, A), S: (S_, S), C: (S_, C)},
+    "AgentMessage": {B: (S_, B), P: (S_, P), Q: (A_, A), A: (A_, A), S: (S_, S), C: (S_, C)},
+    "AgentClosed": {B: (S_, B), P: (S_, P), Q: (A_, B), A: (A_, S), S: (S_, S), C: (S_, C)},
+    "AgentTransferred": {B: (S_, B), P: (S_, P), Q: (A_, Q), A: (A_, A), S: (S_, S), C: (S_, C)},
+    "QueueUpdated": {B: (S_, B), P: (S_, P), Q: (A_, Q), A: (S_, A), S: (S_, S), C: (S_, C)},
+    "DeskFailed": {B: (S_, B), P: (S_, P), Q: (A_, B), A: (A_, B), S: (S_, S), C: (S_, C)},
+    "TimerFired": {B: (S_, B), P: (S_, P), Q: (A_, B), A: (A_, B), S: (A_, B), C: (S_, C)},
+    "DeliveryFailed": {B: (A_, B), P: (A_, B), Q: (A_, B), A: (A_, A), S: (S_, S), C: (S_, C)},
+}
+
+CASES = [
+    pytest.param(name, state, outcome, nxt, id=f"{state.value}-{name}")
+    for name, row in EXPECTED.items()
+    for state, (outcome, nxt) in row.items()
+]
+
+
+def test_table_covers_every_state_and_event_type() -> None:
+    event_types = {cls.__name__ for cls in vars(ev).values()
+                   if isinstance(cls, type) and issubclass(cls, ev.Event)
+                   and cls not in (ev.Event, ev.DeskEvent)}
+    assert set(EXPECTED) == event_types
+    for row in EXPECTED.values():
+        assert set(row) == set(State)
+
+
+@pytest.mark.parametrize(("name", "state", "outcome", "nxt"), CASES)
+def test_every_pair(name: str, state: State, outcome: Outcome, nxt: State) -> None:
+    before = conv(state)
+    result = transition(before, event_of(name, state), POLICY, ENV)
+    assert result.outcome is outcome, result.reason
+    assert result.conversation.state is nxt
+    if nxt is not state:
+        # Every change of owner starts a new epoch.
+        assert result.conversation.epoch == before.epoch + 1
+    if outcome is Outcome.STALE:
+        assert result.effects == ()
+        assert result.conversation == before
+
+
+def effects_of(result: control.Transition, kind: type) -> list[object]:
+    return [e for e in result.effects if isinstance(e, kind)]
+
+
+def test_late_bot_reply_from_older_epoch_is_stale() -> None:
+    late = ev.BotReplied(**k(epoch=4, messages=(Content("late"),)))
+    result = transition(conv(B), late, POLICY, ENV)
+    assert result.outcome is Outcome.STALE
+    assert not effects_of(result, fx.Say)
+
+
+def test_agent_message_for_previous_thread_is_stale() -> None:
+    old = ev.AgentMessage(**k(thread=f"{CID}-1", content=Content("after close")))
+    assert transition(conv(A), old, POLICY, ENV).outcome is Outcome.STALE
+
+
+def test_bot_handover_signal_starts_check_with_new_thread_number() -> None:
+    reply = ev.BotReplied(**k(epoch=5, messages=(Content("Ik verbind u door"),),
+                              handover=HandoverSignal(reason="bot", topic="afval")))
+    result = transition(conv(B), reply, POLICY, ENV)
+    assert result.conversation.state is P
+    assert result.conversation.handover_no == 3
+    assert effects_of(result, fx.Say)[0] == fx.Say(Party.BOT, Content("Ik verbind u door"))
+    (check,) = effects_of(result, fx.CheckAvailability)
+    assert check.signal.topic == "afval"  # type: ignore[attr-defined]
+
+
+def test_outside_hours_keeps_bot_and_tells_hours() -> None:
+    req = ev.CitizenRequestsAgent(**k())
+    result = transition(conv(B), req, POLICY, Env(now=NOW, within_hours=False))
+    assert result.conversation.state is B
+    assert fx.Notify("outside_hours") in result.effects
+    assert fx.CountHandover("outside_hours") in result.effects
+
+
+def test_without_availability_check_queues_directly() -> None:
+    result = transition(conv(B), ev.CitizenRequestsAgent(**k()),
+                        Policy(check_availability=False), ENV)
+    assert result.conversation.state is Q
+    assert effects_of(result, fx.OpenThread)
+    assert fx.StartTimer(control.QUEUE_TIMEOUT, 600) in result.effects
+
+
+def test_unavailable_desk_returns_to_bot_with_notice() -> None:
+    checked = ev.AvailabilityChecked(**k(epoch=5, available=False))
+    result = transition(conv(P), checked, POLICY, ENV)
+    assert result.conversation.state is B
+    assert fx.Notify("no_agents") in result.effects
+
+
+def test_queue_position_is_shown() -> None:
+    checked = ev.AvailabilityChecked(**k(epoch=5, available=True, queue_length=3))
+    result = transition(conv(P), checked, POLICY, ENV)
+    assert fx.Notify("queued", {"position": 3}) in result.effects
+
+
+def test_agent_message_while_queued_counts_as_join() -> None:
+    msg = ev.AgentMessage(**k(thread=THREAD, content=Content("Goedemiddag"), agent_name="Ali"))
+    result = transition(conv(Q), msg, POLICY, ENV)
+    assert result.conversation.state is A
+    assert result.conversation.agent_name == "Ali"
+    assert fx.Notify("agent_joined", {"agent": "Ali"}) in result.effects
+    assert fx.Say(Party.AGENT, Content("Goedemiddag"), "Ali") in result.effects
+
+
+def test_agent_close_asks_survey_and_hands_back() -> None:
+    result = transition(conv(A), ev.AgentClosed(**k(thread=THREAD, outcome="solved")), POLICY, ENV)
+    assert result.conversation.state is S
+    assert fx.BotHandback("solved") in result.effects
+    assert any(isinstance(e, fx.Notify) and e.key == "survey_question" for e in result.effects)
+
+
+def test_agent_close_without_survey_goes_back_to_bot() -> None:
+    result = transition(conv(A), ev.AgentClosed(**k(thread=THREAD)),
+                        Policy(survey_enabled=False), ENV)
+    assert result.conversation.state is B
+    assert fx.BotHandback("resolved") in result.effects
+
+
+def test_survey_score_then_comment() -> None:
+    first = transition(conv(S, context={"outcome": "ok"}),
+                       ev.CitizenMessage(**k(content=Content("9"))), POLICY, ENV)
+    assert first.conversation.state is S
+    assert first.conversation.context["survey_score"] == 9
+    second = transition(first.conversation,
+                        ev.CitizenMessage(**k(content=Content("Snel geholpen"))), POLICY, ENV)
+    assert second.conversation.state is B
+    assert fx.RecordSurvey(9, "Snel geholpen", "ok") in second.effects
+    assert "survey_score" not in second.conversation.context
+
+
+def test_survey_skip_comment() -> None:
+    first = transition(conv(S), ev.CitizenMessage(**k(content=Content("7"))), POLICY, ENV)
+    second = transition(first.conversation, ev.CitizenMessage(
+        **k(content=Content("Overslaan"), payload=control.SKIP_PAYLOAD)), POLICY, ENV)
+    assert fx.RecordSurvey(7, None, None) in second.effects
+
+
+def test_survey_without_comment_records_at_once() -> None:
+    result = transition(conv(S), ev.CitizenMessage(**k(content=Content("10"))),
+                        Policy(survey_ask_comment=False), ENV)
+    assert result.conversation.state is B
+    assert fx.RecordSurvey(10, None, None) in result.effects
+
+
+def test_survey_out_of_range_asks_again() -> None:
+    result = transition(conv(S), ev.CitizenMessage(**k(content=Content("11"))), POLICY, ENV)
+    assert result.conversation.state is S
+    assert any(isinstance(e, fx.Notify) and e.key == "survey_invalid" for e in result.effects)
+
+
+def test_question_instead_of_score_skips_survey_and_asks_bot() -> None:
+    msg = ev.CitizenMessage(**k(content=Content("Wanneer wordt het afval opgehaald?")))
+    result = transition(conv(S), msg, POLICY, ENV)
+    assert result.conversation.state is B
+    assert fx.RecordSurvey(None, None, None) in result.effects
+    assert effects_of(result, fx.AskBot)
+
+
+@pytest.mark.parametrize(
+    ("fallback", "state", "key"),
+    [("phone", B, "queue_timeout_phone"), ("bot", B, "queue_timeout_bot"),
+     ("message", Q, "queue_timeout_message")],
+)
+def test_queue_timeout_fallbacks(fallback: str, state: State, key: str) -> None:
+    timer = ev.TimerFired(**k(name=control.QUEUE_TIMEOUT, epoch=5))
+    result = transition(conv(Q), timer, Policy(queue_fallback=fallback), ENV)
+    assert result.conversation.state is state
+    assert fx.Notify(key) in result.effects
+    assert fx.DeskNote("note_queue_timeout") in result.effects
+    closes = effects_of(result, fx.CloseThread)
+    assert bool(closes) is (fallback != "message")
+
+
+def test_bot_failure_escalates_once_then_apologises() -> None:
+    policy = Policy(bot_failure="escalate", max_bot_escalations=1)
+    failed = ev.BotFailed(**k(epoch=5, reason="timeout"))
+    first = transition(conv(B), failed, policy, ENV)
+    assert first.conversation.state is P
+    assert first.conversation.bot_escalations == 1
+    # Back with the bot later, a second failure must not escalate again (loop guard).
+    again = first.conversation.evolve(state=B)
+    second = transition(again, replace(failed, epoch=again.epoch), policy, ENV)
+    assert second.conversation.state is B
+    assert fx.Notify("bot_apology") in second.effects
+
+
+def test_citizen_leaving_during_agent_notifies_desk_and_bot() -> None:
+    result = transition(conv(A), ev.CitizenLeft(**k()), POLICY, ENV)
+    assert fx.DeskNote("note_citizen_left") in result.effects
+    assert fx.CloseThread("citizen_left") in result.effects
+    assert fx.BotHandback("citizen_left") in result.effects
+
+
+def test_second_handover_after_closed_chat_gets_a_new_thread() -> None:
+    closed = transition(conv(A), ev.AgentClosed(**k(thread=THREAD)),
+                        Policy(survey_enabled=False), ENV).conversation
+    assert closed.desk_thread is None
+    again = transition(closed, ev.CitizenRequestsAgent(**k()), POLICY, ENV).conversation
+    assert again.handover_no == 3
+    queued = transition(again, ev.AvailabilityChecked(**k(epoch=again.epoch, available=True)),
+                        POLICY, ENV).conversation
+    assert queued.desk_thread == f"{CID}-3"
+    # Events about the first thread no longer reach the conversation.
+    late = ev.AgentMessage(**k(thread=THREAD, content=Content("nog iets")))
+    assert transition(queued, late, POLICY, ENV).outcome is Outcome.STALE

@@ -112,6 +112,17 @@ class DaemonProcess:
                 await asyncio.sleep(0.1)
         raise RuntimeError(f"daemon not ready: {self.log.read_text()[-3000:]}")
 
+    async def wait_idle(self, timeout: float = 10.0) -> None:
+        """Wait until the outbox is empty (so a restart starts with nothing pending)."""
+        deadline = asyncio.get_running_loop().time() + timeout
+        async with aiohttp.ClientSession() as http:
+            while asyncio.get_running_loop().time() < deadline:
+                async with http.get(f"{self.url}/metrics") as resp:
+                    if "\nhandover_outbox_depth 0.0\n" in await resp.text():
+                        return
+                await asyncio.sleep(0.05)
+        raise TimeoutError("outbox did not drain")
+
     def kill(self) -> None:
         if self.proc is not None and self.proc.poll() is None:
             self.proc.send_signal(signal.SIGKILL)

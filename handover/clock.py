@@ -54,3 +54,20 @@ class FakeClock:
             else:
                 keep.append((due, fut))
         self._sleepers = keep
+
+
+async def wait_for_wake(wake: asyncio.Event, clock: Clock, timeout: float) -> None:
+    """Return when `wake` is set or `timeout` seconds of `clock` time have passed.
+
+    Background loops use it so that new work wakes them at once while a fake clock
+    still controls their polling in tests.
+    """
+    if wake.is_set():
+        return
+    waiter = asyncio.create_task(wake.wait())
+    sleeper = asyncio.create_task(clock.sleep(timeout))
+    try:
+        await asyncio.wait({waiter, sleeper}, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        waiter.cancel()
+        sleeper.cancel()

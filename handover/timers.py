@@ -8,6 +8,7 @@ from typing import Any
 import structlog
 
 from handover import events as ev
+from handover.clock import wait_for_wake
 from handover.router import Router, UnknownConversation
 
 log = structlog.get_logger("handover.timers")
@@ -61,12 +62,4 @@ class TimerWorker:
         nxt = await self.router.store.next_timer()
         if nxt is not None:
             timeout = max(0.0, min(timeout, (nxt - self.clock.now()).total_seconds()))
-        if self._wake.is_set():
-            return
-        waiter = asyncio.create_task(self._wake.wait())
-        sleeper = asyncio.create_task(self.clock.sleep(timeout))
-        try:
-            await asyncio.wait({waiter, sleeper}, return_when=asyncio.FIRST_COMPLETED)
-        finally:
-            waiter.cancel()
-            sleeper.cancel()
+        await wait_for_wake(self._wake, self.clock, timeout)

@@ -22,6 +22,7 @@ import structlog
 
 from handover import events as ev
 from handover import metrics
+from handover.clock import wait_for_wake
 from handover.contracts import (
     Adapter,
     BotAdapter,
@@ -117,7 +118,7 @@ class OutboxWorker:
                 task.add_done_callback(functools.partial(self._done, key))
             if rows and len(rows) == free:
                 continue
-            await self._wait(self.settings.poll_seconds)
+            await wait_for_wake(self._wake, self.clock, self.settings.poll_seconds)
 
     def _done(self, key: tuple[str, Target], _task: asyncio.Task[None]) -> None:
         self._inflight.pop(key, None)
@@ -125,17 +126,6 @@ class OutboxWorker:
             self._idle.set()
         # The queue's next item may now be its head.
         self._wake.set()
-
-    async def _wait(self, timeout: float) -> None:
-        if self._wake.is_set():
-            return
-        waiter = asyncio.create_task(self._wake.wait())
-        sleeper = asyncio.create_task(self.clock.sleep(timeout))
-        try:
-            await asyncio.wait({waiter, sleeper}, return_when=asyncio.FIRST_COMPLETED)
-        finally:
-            waiter.cancel()
-            sleeper.cancel()
 
     async def drain(self, timeout: float) -> None:
         """Stop claiming, let in-flight deliveries finish (up to `timeout`), release."""

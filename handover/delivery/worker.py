@@ -101,8 +101,11 @@ class OutboxWorker:
         while not self._stopping:
             free = self.settings.concurrency - len(self._inflight)
             rows: list[OutboxRow] = []
+            # Clear before looking, also when every slot is busy: a finished delivery
+            # sets it again. Left set, the wait below would return at once and this
+            # loop would spin without ever letting the deliveries run.
+            self._wake.clear()
             if free > 0:
-                self._wake.clear()
                 rows = await self.store.claim(
                     self.owner,
                     self.clock.now(),

@@ -17,18 +17,18 @@ power cut, which is enough for a demo stand-in.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
+from handover.longpoll import Wakeups
 from handover.model import TranscriptEntry
 
-__all__ = ["DeskState", "Status", "ThreadRecord", "Wakeups", "entry_json"]
+__all__ = ["DeskState", "Status", "ThreadRecord", "entry_json"]
 
 
 class Status(StrEnum):
@@ -86,43 +86,6 @@ def entry_json(entry: TranscriptEntry) -> dict[str, Any]:
         "content": entry.content.to_json(),
         "created_at": entry.created_at.isoformat() if entry.created_at else None,
     }
-
-
-class Wakeups:
-    """The long-polling requests per thread; only threads someone waits on have an entry."""
-
-    def __init__(self) -> None:
-        self._waiting: dict[str, set[asyncio.Future[None]]] = {}
-        self._closed = False
-
-    @contextlib.contextmanager
-    def watch(self, key: str) -> Iterator[asyncio.Future[None]]:
-        """A future resolved at the next `wake(key)` (or at once after `close`)."""
-        future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        if self._closed:
-            future.set_result(None)
-        waiters = self._waiting.setdefault(key, set())
-        waiters.add(future)
-        try:
-            yield future
-        finally:
-            waiters.discard(future)
-            if not waiters and self._waiting.get(key) is waiters:
-                del self._waiting[key]
-
-    def wake(self, key: str) -> None:
-        for future in self._waiting.pop(key, ()):
-            if not future.done():
-                future.set_result(None)
-
-    def close(self) -> None:
-        """Release every waiter (shutdown must not wait for long-polls to time out)."""
-        self._closed = True
-        for key in list(self._waiting):
-            self.wake(key)
-
-    def watched(self) -> int:
-        return len(self._waiting)
 
 
 class DeskState:

@@ -15,7 +15,7 @@ from typing import Any
 
 from aiohttp import web
 
-from adapters.rest.routes import MAX_BODY_BYTES, RestRoutes, Wakeups
+from adapters.rest.routes import RestRoutes
 from handover.config_reader import Issues, Table
 from handover.contracts import (
     AdapterContext,
@@ -25,6 +25,8 @@ from handover.contracts import (
     ControlUpdate,
     OutboundMessage,
 )
+from handover.http.jsonapi import MAX_BODY_BYTES
+from handover.longpoll import Wakeups
 from handover.model import Conversation
 
 __all__ = ["RestChannel", "RestOptions"]

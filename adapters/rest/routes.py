@@ -25,191 +25,31 @@ the store cannot take the message (retry with the same `message_id`).
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import hashlib
 import hmac
-import json
-import math
 import secrets
-from collections.abc import Awaitable, Callable, Iterator, Mapping
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, TypeVar
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
 
 from handover import events as ev
 from handover.contracts import AdapterContext
+from handover.http.jsonapi import ApiError, json_errors, read_json
+from handover.http.jsonapi import Fields as _Fields
+from handover.http.jsonapi import query_value as _query_value
+from handover.longpoll import Wakeups
 from handover.model import Content, Conversation, Party, TranscriptEntry
 from handover.router import UnknownConversation, UnknownTenant
 
 if TYPE_CHECKING:
     from adapters.rest.adapter import RestOptions
 
-MAX_BODY_BYTES = 64 * 1024
 MAX_ID_LENGTH = 100
 MAX_PAYLOAD_LENGTH = 1000
 MAX_CONTEXT_VALUE_LENGTH = 2048
 CONTEXT_KEYS = ("url", "title", "referrer")
 
-Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
-N = TypeVar("N", int, float)
-
-
-class ApiError(Exception):
-    """A refusal to answer as `{"error", "detail"}` with an HTTP status."""
-
-    def __init__(
-        self, status: int, error: str, detail: str, headers: Mapping[str, str] | None = None
-    ) -> None:
-        super().__init__(f"{status} {error}: {detail}")
-        self.status = status
-        self.error = error
-        self.detail = detail
-        self.headers = dict(headers or {})
-
-    def response(self) -> web.Response:
-        return web.json_response(
-            {"error": self.error, "detail": self.detail}, status=self.status, headers=self.headers
-        )
-
-
-@web.middleware
-async def json_errors(request: web.Request, handler: Handler) -> web.StreamResponse:
-    """Answer refusals and aiohttp's own 4xx (no route, wrong method) as JSON."""
-    try:
-        return await handler(request)
-    except ApiError as exc:
-        return exc.response()
-    except web.HTTPException as exc:
-        if exc.status < 400:
-            raise
-        headers = {"Allow": exc.headers["Allow"]} if "Allow" in exc.headers else None
-        code = exc.reason.lower().replace(" ", "_")
-        return ApiError(exc.status, code, exc.reason, headers).response()
-
-
-class Wakeups:
-    """The long-polling requests per conversation, to be woken by `deliver()`.
-
-    Only conversations someone is waiting on have an entry (a set of futures), so an
-    idle conversation costs nothing here.
-    """
-
-    def __init__(self) -> None:
-        self._waiting: dict[str, set[asyncio.Future[None]]] = {}
-        self._closed = False
-
-    @contextlib.contextmanager
-    def watch(self, key: str) -> Iterator[asyncio.Future[None]]:
-        """A future resolved at the next `wake(key)`. Watch *before* reading the state
-        the wait depends on, so a wake-up between the read and the wait is not lost."""
-        future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        if self._closed:
-            future.set_result(None)
-        waiters = self._waiting.setdefault(key, set())
-        waiters.add(future)
-        try:
-            yield future
-        finally:
-            waiters.discard(future)
-            if not waiters and self._waiting.get(key) is waiters:
-                del self._waiting[key]
-
-    def wake(self, key: str) -> None:
-        for future in self._waiting.pop(key, ()):
-            if not future.done():
-                future.set_result(None)
-
-    def close(self) -> None:
-        """Release every waiter now and later ones at once (shutdown must not wait for
-        long-polls to time out)."""
-        self._closed = True
-        for key in list(self._waiting):
-            self.wake(key)
-
-    def watched(self) -> int:
-        """How many conversations have a waiting request."""
-        return len(self._waiting)
-
-
-async def read_json(request: web.Request) -> dict[str, Any]:
-    """The request body as a JSON object, read with a byte cap (the daemon's own limit
-    applies only to `request.read()`, and a sub-application's `client_max_size` is
-    ignored for mounted routes)."""
-    too_large = ApiError(413, "body_too_large", f"the body may be at most {MAX_BODY_BYTES} bytes")
-    if request.content_length is not None and request.content_length > MAX_BODY_BYTES:
-        raise too_large
-    body = bytearray()
-    async for chunk in request.content.iter_chunked(16384):
-        body.extend(chunk)
-        if len(body) > MAX_BODY_BYTES:
-            raise too_large
-    if not body.strip():
-        raise ApiError(400, "invalid_json", "the body is empty; send a JSON object")
-    try:
-        data = json.loads(body)
-    except json.JSONDecodeError as exc:
-        raise ApiError(
-            400, "invalid_json", f"the body is not valid JSON: {exc.msg} at line {exc.lineno} "
-            f"column {exc.colno}"
-        ) from None
-    except ValueError:  # not UTF-8 (UnicodeDecodeError)
-        raise ApiError(400, "invalid_json", "the body is not UTF-8 encoded JSON") from None
-    if not isinstance(data, dict):
-        raise ApiError(400, "invalid_json", "the body must be a JSON object")
-    return data
-
-
-@dataclass(frozen=True, slots=True)
-class _Fields:
-    """Reads the fields of one JSON object, refusing unknown ones up front."""
-
-    data: Mapping[str, Any]
-    where: str = ""
-
-    @classmethod
-    def of(cls, data: Any, allowed: tuple[str, ...], where: str = "") -> _Fields:
-        if not isinstance(data, Mapping):
-            raise ApiError(400, "invalid_field", f"{where.rstrip('.') or 'body'} must be an object")
-        unknown = sorted(where + k for k in data if k not in allowed)
-        if unknown:
-            raise ApiError(
-                400, "unknown_field",
-                f"unknown field(s): {', '.join(unknown)}; allowed: "
-                f"{', '.join(where + k for k in allowed)}",
-            )
-        return cls(data, where)
-
-    def string(
-        self, key: str, *, required: bool = False, max_length: int | None = MAX_ID_LENGTH,
-        allow_empty: bool = False,
-    ) -> str | None:
-        value = self.data.get(key)
-        name = self.where + key
-        if value is None:
-            if required:
-                raise ApiError(400, "missing_field", f"{name} is required")
-            return None
-        if not isinstance(value, str):
-            raise ApiError(400, "invalid_field", f"{name} must be a string")
-        if not allow_empty and not value.strip():
-            raise ApiError(400, "invalid_field", f"{name} must not be empty")
-        if max_length is not None and len(value) > max_length:
-            raise ApiError(400, "invalid_field", f"{name} may be at most {max_length} characters")
-        return value
-
-    def require(self, key: str, *, max_length: int | None = MAX_ID_LENGTH) -> str:
-        value = self.string(key, required=True, max_length=max_length)
-        assert value is not None  # required=True refused a missing value
-        return value
-
-    def ident(self, key: str, *, required: bool = False) -> str | None:
-        """A client-generated id (it becomes a dedup key): 1-100 printable characters."""
-        value = self.string(key, required=required)
-        if value is not None and (not value.isprintable() or value != value.strip()):
-            raise ApiError(400, "invalid_field",
-                           f"{self.where}{key} must be printable, without surrounding spaces")
-        return value
 
 
 def channel_key(token: str) -> str:
@@ -409,16 +249,3 @@ def _page_context(raw: Any) -> dict[str, str] | None:
         if value:
             out[key] = value
     return out
-
-
-def _query_value(request: web.Request, key: str, parse: Callable[[str], N], default: N) -> N:
-    raw = request.query.get(key)
-    if raw is None:
-        return default
-    try:
-        value = parse(raw)
-    except ValueError:
-        raise ApiError(400, "invalid_query", f"{key} must be a number") from None
-    if not math.isfinite(value) or value < 0:
-        raise ApiError(400, "invalid_query", f"{key} must be a finite number >= 0")
-    return value

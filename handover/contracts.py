@@ -306,3 +306,9 @@ class DeskAdapter(Adapter):
     @abc.abstractmethod
     async def close_thread(self, conversation: Conversation, thread_id: str, reason: str) -> None:
         """The daemon ended the thread (citizen left, timeout)."""
+
+    async def typing(self, conversation: Conversation, thread_id: str, on: bool) -> None:
+        """Show the agent that the citizen is typing. Best effort; the default drops it.
+
+        Called outside the outbox (typing is not durable); an exception is swallowed.
+        """

@@ -25,6 +25,7 @@ from handover.contracts import (
     Adapter,
     ChannelAdapter,
     ChannelCapabilities,
+    DeskAdapter,
     Health,
 )
 from handover.delivery.worker import OutboxWorker, WorkerSettings
@@ -142,14 +143,26 @@ class Daemon:
         self._health.set(adapter.name, adapter.kind.value, health, detail)
 
     async def relay_typing(self, conversation_id: str, party: Party, on: bool) -> None:
-        """Typing goes to the citizen only from the agent who holds the conversation."""
+        """Pass a typing indicator to the other side; best effort, never durable.
+
+        The agent's typing reaches the citizen only while that agent holds the
+        conversation; the citizen's typing reaches the desk while a thread is live
+        (queued or with an agent). Anything else is dropped: typing is a hint, and a
+        late one about a finished stretch would mislead.
+        """
         conv = await self._store.get_conversation(conversation_id)
-        if conv is None or party is not Party.AGENT or conv.state is not State.AGENT:
+        if conv is None:
             return
-        channel = self.adapters.get(conv.channel)
-        if isinstance(channel, ChannelAdapter) and channel.capabilities.typing:
-            with contextlib.suppress(Exception):
-                await channel.typing(conv, party, on)
+        if party is Party.AGENT and conv.state is State.AGENT:
+            channel = self.adapters.get(conv.channel)
+            if isinstance(channel, ChannelAdapter) and channel.capabilities.typing:
+                with contextlib.suppress(Exception):
+                    await channel.typing(conv, party, on)
+        elif party is Party.CITIZEN and conv.state in (State.QUEUED, State.AGENT):
+            desk = self.adapters.get(self.config.tenants[conv.tenant].desk)
+            if isinstance(desk, DeskAdapter) and conv.desk_thread:
+                with contextlib.suppress(Exception):
+                    await desk.typing(conv, conv.desk_thread, on)
 
     # --- lifecycle ------------------------------------------------------------------
 

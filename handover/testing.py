@@ -225,6 +225,7 @@ class MemoryDesk(DeskAdapter):
         self.notes: dict[str, list[str]] = defaultdict(list)
         self.closed: dict[str, str] = {}
         self.checks = 0
+        self.typing_events: list[tuple[str, str, bool]] = []
         self.faults = _Faults()
         self._seen: set[str] = set()
         self._waiters = _Waiters()
@@ -249,6 +250,9 @@ class MemoryDesk(DeskAdapter):
             self.received[thread_id].append(message)
         await self._waiters.notify()
         return DeskReceipt(desk_message_id=f"desk-{message.message_id}")
+
+    async def typing(self, conversation: Conversation, thread_id: str, on: bool) -> None:
+        self.typing_events.append((conversation.id, thread_id, on))
 
     async def note(self, conversation: Conversation, thread_id: str, text: str) -> DeskReceipt:
         self.faults.check()

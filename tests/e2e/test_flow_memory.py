@@ -149,3 +149,31 @@ async def test_numbered_choices_map_back_to_button_payloads(tmp_path: Path) -> N
         await r.chat.say(conv.id, "2")
         await r.settle()
         assert r.chat.texts(conv.id)[-1] == "gekozen: /paspoort"
+
+
+async def test_typing_reaches_the_other_side_only_while_a_human_stretch_is_live(
+    tmp_path: Path,
+) -> None:
+    async with running(tmp_path) as r:
+        conv = await r.chat.open(TENANT)
+        # With the bot in control nobody sees the citizen type, and an agent's typing
+        # about a thread that is not live is dropped.
+        await r.daemon.relay_typing(conv.id, Party.CITIZEN, True)
+        await r.daemon.relay_typing(conv.id, Party.AGENT, True)
+        assert r.desk.typing_events == [] and r.chat.typing_events == []
+
+        await r.chat.say(conv.id, "/handover")
+        thread = thread_id(conv.id, 1)
+        await r.desk.wait_for(lambda: thread in r.desk.threads)
+        await r.daemon.relay_typing(conv.id, Party.CITIZEN, True)
+        # Queued: the desk sees the citizen typing; the agent has not taken it yet.
+        await r.daemon.relay_typing(conv.id, Party.AGENT, True)
+        assert r.desk.typing_events == [(conv.id, thread, True)]
+        assert r.chat.typing_events == []
+
+        await r.desk.join(thread, "Sanne")
+        await r.settle()
+        await r.daemon.relay_typing(conv.id, Party.AGENT, True)
+        await r.daemon.relay_typing(conv.id, Party.CITIZEN, False)
+        assert r.chat.typing_events == [(conv.id, Party.AGENT, True)]
+        assert r.desk.typing_events[-1] == (conv.id, thread, False)

@@ -105,15 +105,21 @@ class HandoverSignal:
     queue: str | None = None
     language: str | None = None
     consent: bool = True
+    #: What else the bot knows that the agent should see (intents, slots worth
+    #: showing...), as JSON-safe values; shown to the agent as given.
+    details: Mapping[str, Any] = field(default_factory=dict)
 
     def to_json(self) -> JSON:
-        return {
+        data: JSON = {
             "reason": self.reason,
             "topic": self.topic,
             "queue": self.queue,
             "language": self.language,
             "consent": self.consent,
         }
+        if self.details:
+            data["details"] = dict(self.details)
+        return data
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> HandoverSignal:
@@ -123,6 +129,7 @@ class HandoverSignal:
             queue=data.get("queue"),
             language=data.get("language"),
             consent=bool(data.get("consent", True)),
+            details=dict(details) if isinstance(details := data.get("details"), Mapping) else {},
         )
 
 

@@ -102,6 +102,9 @@ class DeliveryConfig:
     max_age_seconds: Mapping[str, float] = field(
         default_factory=lambda: MappingProxyType(dict(DEFAULT_MAX_AGE_SECONDS))
     )
+    #: After this long retrying delivery to the desk, the citizen is told (once per
+    #: handover) that their messages are kept and will arrive.
+    desk_delay_notice_seconds: float = 60.0
 
 
 @dataclass(frozen=True, slots=True)

@@ -587,6 +587,12 @@ def survey_message(ctx: _Ctx) -> Transition:
     return ctx.done()
 
 
+def delivery_delayed(ctx: _Ctx) -> Transition:
+    """The desk is slow to receive: the citizen's messages are kept and will arrive."""
+    ctx.emit(fx.Notify("desk_delayed"))
+    return ctx.done()
+
+
 def delivery_failed(ctx: _Ctx) -> Transition:
     event: ev.DeliveryFailed = ctx.event
     handler = _DELIVERY_FAILURES.get(event.kind)
@@ -686,6 +692,8 @@ TABLE: dict[tuple[State, type[ev.Event]], Handler] = {
     (A, ev.AgentTransferred): agent_rejoined,
     (A, ev.DeskFailed): desk_failed,
     (A, ev.CitizenLeft): citizen_left_thread,
+    (Q, ev.DeliveryDelayed): delivery_delayed,
+    (A, ev.DeliveryDelayed): delivery_delayed,
     (S, ev.CitizenMessage): survey_message,
     (S, ev.CitizenRequestsAgent): citizen_requests_agent,
     (S, ev.CitizenLeft): leave_in_bot,
@@ -705,6 +713,7 @@ _STALE_TYPES: tuple[type[ev.Event], ...] = (
     ev.BotReplied,
     ev.BotFailed,
     ev.AvailabilityChecked,
+    ev.DeliveryDelayed,
     ev.DeskEvent,
 )
 

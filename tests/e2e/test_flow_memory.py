@@ -206,3 +206,26 @@ async def test_daemon_asks_consent_and_the_desk_sees_it_was_given(tmp_path: Path
         opened = r.desk.threads[thread]
         assert opened.signal.consent is True
         assert [e.content.text for e in opened.transcript if e.party is Party.CITIZEN][-1] == "ja"
+
+
+async def test_desk_outage_keeps_messages_in_order_and_tells_the_citizen_once(
+    tmp_path: Path,
+) -> None:
+    extra = {"delivery": {"desk_delay_notice_seconds": 0.2}}
+    async with running(tmp_path, extra) as r:
+        conv = await r.chat.open(TENANT)
+        await r.chat.request_agent(conv.id)
+        thread = thread_id(conv.id, 1)
+        await r.desk.wait_for(lambda: thread in r.desk.threads)
+        await r.desk.join(thread, "Sanne")
+        await r.settle()
+
+        # The desk is down for a while: every send fails until it comes back.
+        r.desk.faults.fail_next(TransientError("503 from the desk"), times=40)
+        for text in ("een", "twee", "drie"):
+            await r.chat.say(conv.id, text)
+        await r.desk.wait_for(lambda: len(r.desk.received[thread]) == 3, timeout=15)
+        await r.settle()
+        assert [m.content.text for m in r.desk.received[thread]] == ["een", "twee", "drie"]
+        delayed = [m for m in r.chat.shown[conv.id] if "langer dan normaal" in m.content.text]
+        assert len(delayed) == 1 and delayed[0].party is Party.SYSTEM

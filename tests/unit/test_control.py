@@ -69,6 +69,7 @@ def event_of(name: str, state: State) -> ev.Event:
         "QueueUpdated": lambda: ev.QueueUpdated(**k(thread=THREAD, position=2)),
         "DeskFailed": lambda: ev.DeskFailed(**k(thread=THREAD, reason="gone")),
         "TimerFired": lambda: ev.TimerFired(**k(name=TIMER_OF[state], epoch=5)),
+        "DeliveryDelayed": lambda: ev.DeliveryDelayed(**k(kind="desk.message")),
         "DeliveryFailed": lambda: ev.DeliveryFailed(
             **k(epoch=5, kind=FAILED_KIND_OF[state], reason="permanent")
         ),
@@ -139,6 +140,10 @@ EXPECTED: dict[str, dict[State, tuple[Outcome, State]]] = {
     "TimerFired": {
         B: (S_, B), N: (A_, B), P: (S_, P), Q: (A_, B),
         A: (A_, B), S: (A_, B), C: (S_, C),
+    },
+    "DeliveryDelayed": {
+        B: (S_, B), N: (S_, N), P: (S_, P), Q: (A_, Q),
+        A: (A_, A), S: (S_, S), C: (S_, C),
     },
     "DeliveryFailed": {
         B: (A_, B), N: (S_, N), P: (A_, B), Q: (A_, B),

@@ -1,10 +1,11 @@
-"""The SQLite engine: aiosqlite, WAL, one writer task with group commit.
+"""The SQLite engine: WAL, one writer thread with group commit, aiosqlite for reads.
 
 Every write is a job for the `GroupCommitWriter` (see sqlite_writer.py), which runs
-queued jobs many per transaction, a SAVEPOINT each, so a duplicate or a version
-conflict undoes only its own step. Reads use a second connection: WAL gives it a
-committed snapshot per statement, so a read never sees a batch that is still open
-(and might yet be rolled back).
+queued jobs many per transaction, a SAVEPOINT each, on its own thread with a plain
+`sqlite3` connection, so a duplicate or a version conflict undoes only its own step.
+Reads use a second connection (aiosqlite): WAL gives it a committed snapshot per
+statement, so a read never sees a batch that is still open (and might yet be rolled
+back).
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from __future__ import annotations
 import contextlib
 import os
 import sqlite3
-from collections.abc import Awaitable, Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime, timedelta
 from typing import Any, TypeVar
 
@@ -91,7 +92,6 @@ class SQLiteStore(Store):
     def __init__(self, path: str | os.PathLike[str], *, clock: Clock | None = None) -> None:
         self._path = os.fspath(path)
         self._clock: Clock = clock or SystemClock()
-        self._writer: aiosqlite.Connection | None = None
         self._reader: aiosqlite.Connection | None = None
         self._jobs: GroupCommitWriter | None = None
 
@@ -104,25 +104,40 @@ class SQLiteStore(Store):
             # The reader and the writer are two connections and must see one file.
             raise StoreError("the SQLite store needs a file path, not an in-memory database")
         migrations = load_migrations(MIGRATIONS_PACKAGE)
+        jobs = GroupCommitWriter(self._connect_writer, BATCH_MAX)
         try:
-            self._writer = await self._connect()
-            # Refuse a too-new database before anything writes to it: even switching
-            # the journal mode would modify the file.
-            check_not_too_new(await recorded_version(self._writer), migrations)
-            row = await (await self._writer.execute("PRAGMA journal_mode = WAL")).fetchone()
-            if row is None or str(row[0]).lower() != "wal":
-                raise StoreError(f"cannot enable WAL on {self._path} (got {row and row[0]})")
-            await self._writer.execute("PRAGMA synchronous = FULL")
-            await apply_migrations(self._writer, migrations, to_ts(self._clock.now()))
+            setup = await self._connect()
+            try:
+                # Refuse a too-new database before anything writes to it: even switching
+                # the journal mode would modify the file.
+                check_not_too_new(await recorded_version(setup), migrations)
+                row = await (await setup.execute("PRAGMA journal_mode = WAL")).fetchone()
+                if row is None or str(row[0]).lower() != "wal":
+                    raise StoreError(f"cannot enable WAL on {self._path} (got {row and row[0]})")
+                await setup.execute("PRAGMA synchronous = FULL")
+                await apply_migrations(setup, migrations, to_ts(self._clock.now()))
+            finally:
+                with contextlib.suppress(sqlite3.Error, ValueError):
+                    await setup.close()
             self._reader = await self._connect()
             await self._reader.execute("PRAGMA query_only = ON")
+            await jobs.start()
         except BaseException as exc:
+            await jobs.stop()
             await self._close_connections()
             if isinstance(exc, sqlite3.Error):
                 raise StoreError(f"cannot open {self._path}: {exc}") from exc
             raise
-        self._jobs = GroupCommitWriter(self._writer, BATCH_MAX)
-        self._jobs.start()
+        self._jobs = jobs
+
+    def _connect_writer(self) -> sqlite3.Connection:
+        """The writer's connection, made on (and used only by) the writer thread."""
+        conn = sqlite3.connect(self._path, isolation_level=None, check_same_thread=False)
+        conn.row_factory = sqlite3.Row
+        conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+        conn.execute("PRAGMA foreign_keys = ON")
+        conn.execute("PRAGMA synchronous = FULL")
+        return conn
 
     async def _connect(self) -> aiosqlite.Connection:
         # isolation_level=None: transactions are ours (BEGIN IMMEDIATE, SAVEPOINT);
@@ -140,12 +155,11 @@ class SQLiteStore(Store):
         await self._close_connections()
 
     async def _close_connections(self) -> None:
-        for conn in (self._reader, self._writer):
-            if conn is not None:
-                # Best effort: the process may be shutting down anyway.
-                with contextlib.suppress(sqlite3.Error, ValueError):
-                    await conn.close()
-        self._reader = self._writer = None
+        if self._reader is not None:
+            # Best effort: the process may be shutting down anyway.
+            with contextlib.suppress(sqlite3.Error, ValueError):
+                await self._reader.close()
+        self._reader = None
 
     async def schema_version(self) -> int:
         row = await self._one("SELECT MAX(version) FROM schema_migrations")
@@ -156,7 +170,7 @@ class SQLiteStore(Store):
             raise StoreError("the SQLite store is not open")
         await self._one("SELECT 1")
 
-    async def _write(self, op: Callable[[aiosqlite.Connection], Awaitable[T]]) -> T:
+    async def _write(self, op: Callable[[sqlite3.Connection], T]) -> T:
         if self._jobs is None:
             raise StoreError("the SQLite store is not open")
         return await self._jobs.submit(op)
@@ -187,9 +201,9 @@ class SQLiteStore(Store):
         if row is not None:
             return conversation_from(row)
 
-        async def op(conn: aiosqlite.Connection) -> Conversation:
-            await self._insert_conversation(conn, candidate, ignore_existing=True)
-            row = await (await conn.execute(_BY_IDENTITY, identity)).fetchone()
+        def op(conn: sqlite3.Connection) -> Conversation:
+            self._insert_conversation(conn, candidate, ignore_existing=True)
+            row = conn.execute(_BY_IDENTITY, identity).fetchone()
             if row is None:
                 raise StoreError(f"conversation id {candidate.id} is taken by another identity")
             return conversation_from(row)
@@ -202,11 +216,11 @@ class SQLiteStore(Store):
         )
         return conversation_from(row) if row is not None else None
 
-    async def _insert_conversation(
-        self, conn: aiosqlite.Connection, c: Conversation, *, ignore_existing: bool
+    def _insert_conversation(
+        self, conn: sqlite3.Connection, c: Conversation, *, ignore_existing: bool
     ) -> None:
         now = self._clock.now()
-        await conn.execute(
+        conn.execute(
             f"INSERT INTO conversations ({_CONVERSATION_COLUMNS}) "
             "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 1)"
             + (" ON CONFLICT DO NOTHING" if ignore_existing else ""),
@@ -220,10 +234,10 @@ class SQLiteStore(Store):
     async def commit(self, step: Step) -> CommitResult:
         return await self._write(lambda conn: self._apply_step(conn, step))
 
-    async def _apply_step(self, conn: aiosqlite.Connection, step: Step) -> CommitResult:
+    def _apply_step(self, conn: sqlite3.Connection, step: Step) -> CommitResult:
         now = to_ts(self._clock.now())
         if step.inbox_key is not None:
-            cursor = await conn.execute(
+            cursor = conn.execute(
                 "INSERT INTO inbox (source, source_id, received_at) VALUES (?, ?, ?) "
                 "ON CONFLICT DO NOTHING",
                 (*step.inbox_key, now),
@@ -233,14 +247,14 @@ class SQLiteStore(Store):
         c = step.conversation
         if c.version == 0:
             try:
-                await self._insert_conversation(conn, c, ignore_existing=False)
+                self._insert_conversation(conn, c, ignore_existing=False)
             except sqlite3.IntegrityError as exc:
                 # The caller believed it was new; someone stored it meanwhile.
                 raise VersionConflict(f"conversation {c.id} already exists") from exc
         else:
             # Identity (tenant, channel, channel_key) is never rewritten here, so a step
             # computed before an erasure cannot restore the erased key.
-            cursor = await conn.execute(
+            cursor = conn.execute(
                 "UPDATE conversations SET language = ?, state = ?, epoch = ?, handover_no = ?, "
                 "seq = ?, agent_name = ?, bot_escalations = ?, context = ?, updated_at = ?, "
                 "version = version + 1 WHERE id = ? AND version = ?",
@@ -252,7 +266,7 @@ class SQLiteStore(Store):
             if cursor.rowcount == 0:
                 raise VersionConflict(f"conversation {c.id} changed since version {c.version}")
         if step.transcript:
-            await conn.executemany(
+            conn.executemany(
                 "INSERT INTO transcript (conversation_id, seq, party, content, message_id, "
                 "sender_name, created_at, handover_no) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
                 [
@@ -265,7 +279,7 @@ class SQLiteStore(Store):
                 ],
             )  # fmt: skip
         if step.outbox:
-            await conn.executemany(
+            conn.executemany(
                 _OUTBOX_INSERT,
                 [
                     (
@@ -277,12 +291,12 @@ class SQLiteStore(Store):
             )  # fmt: skip
         # Cancel before set: a step that restarts a timer may name it in both lists.
         if step.timers_cancelled:
-            await conn.executemany(
+            conn.executemany(
                 "DELETE FROM timers WHERE conversation_id = ? AND name = ?",
                 [(c.id, name) for name in step.timers_cancelled],
             )
         if step.timers_set:
-            await conn.executemany(
+            conn.executemany(
                 "INSERT INTO timers (conversation_id, name, due_at, epoch) VALUES (?, ?, ?, ?) "
                 "ON CONFLICT (conversation_id, name) "
                 "DO UPDATE SET due_at = excluded.due_at, epoch = excluded.epoch",
@@ -290,20 +304,20 @@ class SQLiteStore(Store):
             )
         if step.survey is not None:
             s = step.survey
-            await conn.execute(
+            conn.execute(
                 "INSERT INTO survey_answers (conversation_id, tenant, channel, handover_no, "
                 "score, comment, outcome, answered_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
                 (s.conversation_id, s.tenant, s.channel, s.handover_no, s.score, s.comment,
                  s.outcome, to_ts(s.answered_at)),
             )  # fmt: skip
         if step.echo_keys:
-            await self._record_keys(conn, step.echo_keys, now)
+            self._record_keys(conn, step.echo_keys, now)
         return CommitResult.APPLIED
 
-    async def _record_keys(
-        self, conn: aiosqlite.Connection, keys: Iterable[tuple[str, str]], now: float
+    def _record_keys(
+        self, conn: sqlite3.Connection, keys: Iterable[tuple[str, str]], now: float
     ) -> None:
-        await conn.executemany(
+        conn.executemany(
             "INSERT INTO inbox (source, source_id, received_at) VALUES (?, ?, ?) "
             "ON CONFLICT DO NOTHING",
             [(source, source_id, now) for source, source_id in keys],
@@ -351,14 +365,14 @@ class SQLiteStore(Store):
         skip = {(conv, Target(target)) for conv, target in exclude or ()}
         now_ts, until = to_ts(now), to_ts(now + timedelta(seconds=lease_seconds))
 
-        async def op(conn: aiosqlite.Connection) -> list[OutboxRow]:
+        def op(conn: sqlite3.Connection) -> list[OutboxRow]:
             # Each excluded queue hides at most one head, so this many candidates
             # always contain `limit` eligible ones when there are that many.
-            cursor = await conn.execute(_CLAIM, (now_ts, limit + len(skip)))
-            rows = [outbox_row_from(r) for r in await cursor.fetchall()]
+            cursor = conn.execute(_CLAIM, (now_ts, limit + len(skip)))
+            rows = [outbox_row_from(r) for r in cursor.fetchall()]
             rows = [r for r in rows if (r.conversation_id, r.target) not in skip][:limit]
             if rows:
-                await conn.executemany(
+                conn.executemany(
                     "UPDATE outbox SET lease_owner = ?, lease_until = ? WHERE id = ?",
                     [(owner, until, r.id) for r in rows],
                 )
@@ -367,8 +381,8 @@ class SQLiteStore(Store):
         return await self._write(op)
 
     async def _owned(self, sql: str, params: Sequence[Any]) -> int:
-        async def op(conn: aiosqlite.Connection) -> int:
-            return (await conn.execute(sql, params)).rowcount
+        def op(conn: sqlite3.Connection) -> int:
+            return (conn.execute(sql, params)).rowcount
 
         return await self._write(op)
 
@@ -394,8 +408,8 @@ class SQLiteStore(Store):
     async def dead_letter(
         self, row_id: int, owner: str, reason: str, now: datetime
     ) -> DeadLetter | None:
-        async def op(conn: aiosqlite.Connection) -> DeadLetter | None:
-            cursor = await conn.execute(
+        def op(conn: sqlite3.Connection) -> DeadLetter | None:
+            cursor = conn.execute(
                 "INSERT INTO dead_letters (outbox_id, conversation_id, target, kind, payload, "
                 "epoch, correlation_id, reason, attempts, last_error, created_at, failed_at) "
                 "SELECT id, conversation_id, target, kind, payload, epoch, correlation_id, ?, "
@@ -405,9 +419,9 @@ class SQLiteStore(Store):
             if cursor.rowcount == 0:
                 return None
             dead_id = cursor.lastrowid
-            await conn.execute("DELETE FROM outbox WHERE id = ?", (row_id,))
-            cursor = await conn.execute("SELECT * FROM dead_letters WHERE id = ?", (dead_id,))
-            dead = await cursor.fetchone()
+            conn.execute("DELETE FROM outbox WHERE id = ?", (row_id,))
+            cursor = conn.execute("SELECT * FROM dead_letters WHERE id = ?", (dead_id,))
+            dead = cursor.fetchone()
             assert dead is not None  # inserted just above, in this transaction
             return dead_letter_from(dead)
 
@@ -451,8 +465,8 @@ class SQLiteStore(Store):
         return [dead_letter_from(r) for r in rows]
 
     async def replay_dead_letter(self, dead_id: int, now: datetime) -> bool:
-        async def op(conn: aiosqlite.Connection) -> bool:
-            cursor = await conn.execute(
+        def op(conn: sqlite3.Connection) -> bool:
+            cursor = conn.execute(
                 "INSERT INTO outbox (conversation_id, target, kind, payload, epoch, "
                 "correlation_id, created_at, attempts, next_attempt_at) "
                 "SELECT conversation_id, target, kind, payload, epoch, correlation_id, ?1, 0, ?1 "
@@ -461,7 +475,7 @@ class SQLiteStore(Store):
             )
             if cursor.rowcount == 0:
                 return False
-            await conn.execute("DELETE FROM dead_letters WHERE id = ?", (dead_id,))
+            conn.execute("DELETE FROM dead_letters WHERE id = ?", (dead_id,))
             return True
 
         return await self._write(op)
@@ -496,10 +510,10 @@ class SQLiteStore(Store):
     async def erase_conversation(self, conversation_id: str) -> bool:
         now = to_ts(self._clock.now())
 
-        async def op(conn: aiosqlite.Connection) -> bool:
+        def op(conn: sqlite3.Connection) -> bool:
             # version + 1 so a step computed before the erasure conflicts instead of
             # writing the old context back.
-            cursor = await conn.execute(
+            cursor = conn.execute(
                 "UPDATE conversations SET channel_key = 'erased:' || id, context = '{}', "
                 "updated_at = ?, version = version + 1 WHERE id = ?",
                 (now, conversation_id),
@@ -507,11 +521,11 @@ class SQLiteStore(Store):
             if cursor.rowcount == 0:
                 return False
             for table in ("transcript", "outbox", "timers", "dead_letters"):
-                await conn.execute(
+                conn.execute(
                     f"DELETE FROM {table} WHERE conversation_id = ?", (conversation_id,)
                 )
             # The score and outcome stay for statistics; the free text may identify.
-            await conn.execute(
+            conn.execute(
                 "UPDATE survey_answers SET comment = NULL WHERE conversation_id = ?",
                 (conversation_id,),
             )

@@ -75,13 +75,14 @@ async def test_migrations_are_recorded_once(tmp_path: Path) -> None:
 
 
 async def test_connection_settings(sqlite_store: SQLiteStore) -> None:
-    writer = sqlite_store._writer
-    assert writer is not None
-    pragmas = {}
-    for name in ("journal_mode", "synchronous", "foreign_keys", "busy_timeout"):
-        row = await (await writer.execute(f"PRAGMA {name}")).fetchone()
-        assert row is not None
-        pragmas[name] = row[0]
+    jobs = sqlite_store._jobs
+    assert jobs is not None
+
+    def read(conn: sqlite3.Connection) -> dict[str, Any]:
+        names = ("journal_mode", "synchronous", "foreign_keys", "busy_timeout")
+        return {name: conn.execute(f"PRAGMA {name}").fetchone()[0] for name in names}
+
+    pragmas = await jobs.run_now(read)
     assert pragmas["journal_mode"] == "wal"
     assert pragmas["synchronous"] == 2  # FULL
     assert pragmas["foreign_keys"] == 1
@@ -153,8 +154,8 @@ async def test_a_failing_step_does_not_sink_its_batch(sqlite_store: SQLiteStore)
 
 
 async def test_an_operational_error_fails_only_its_job(sqlite_store: SQLiteStore) -> None:
-    async def broken(conn: aiosqlite.Connection) -> None:
-        await conn.execute("SELECT * FROM no_such_table")
+    def broken(conn: sqlite3.Connection) -> None:
+        conn.execute("SELECT * FROM no_such_table")
 
     jobs = sqlite_store._jobs
     assert jobs is not None
@@ -172,13 +173,16 @@ async def test_an_operational_error_fails_only_its_job(sqlite_store: SQLiteStore
 async def test_reads_do_not_see_an_open_batch(sqlite_store: SQLiteStore) -> None:
     gate = asyncio.Event()
     seen_inside: list[bool] = []
+    loop = asyncio.get_running_loop()
 
-    async def slow(conn: aiosqlite.Connection) -> None:
-        await conn.execute(
+    def slow(conn: sqlite3.Connection) -> None:
+        conn.execute(
             "INSERT INTO inbox (source, source_id, received_at) VALUES ('s', 'uncommitted', 0)"
         )
-        seen_inside.append(await sqlite_store.seen("s", "uncommitted"))
-        gate.set()
+        # The job runs on the writer thread; ask the store's reader from the loop.
+        probe = asyncio.run_coroutine_threadsafe(sqlite_store.seen("s", "uncommitted"), loop)
+        seen_inside.append(probe.result(timeout=10))
+        loop.call_soon_threadsafe(gate.set)
 
     jobs = sqlite_store._jobs
     assert jobs is not None

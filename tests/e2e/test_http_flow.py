@@ -74,6 +74,19 @@ async def test_bot_handover_agent_close_survey_and_second_handover(daemon: Daemo
         assert admin["conversation"]["handover_no"] == 2
 
 
+async def _bot_turn_in_flight(http: aiohttp.ClientSession, url: str, conv_id: str) -> None:
+    import asyncio
+
+    headers = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
+    for _ in range(200):
+        async with http.get(f"{url}/admin/conversations/{conv_id}", headers=headers) as resp:
+            data = await resp.json()
+        if any(r["kind"] == "bot.turn" and r["in_flight"] for r in data["outbox"]):
+            return
+        await asyncio.sleep(0.02)
+    raise AssertionError("the bot turn was never sent")
+
+
 async def test_late_bot_reply_is_not_delivered_after_handover(tmp_path: Path) -> None:
     d = DaemonProcess(tmp_path / "data", bot_options='slow_trigger = "traag"\ndelay_seconds = 1.5')
     await d.start()
@@ -82,6 +95,9 @@ async def test_late_bot_reply_is_not_delivered_after_handover(tmp_path: Path) ->
             citizen = Citizen(http, d.url)
             await citizen.open()
             await citizen.say("een traag antwoord graag")
+            # Ask for a person only once the bot is working on the turn, so that its
+            # reply is produced under the old epoch (else the turn is never sent).
+            await _bot_turn_in_flight(http, d.url, citizen.id)
             status, _ = await citizen.action("request_agent")
             assert status == 202
             await Agent(http, d.url).wait_thread(f"{citizen.id}-1")

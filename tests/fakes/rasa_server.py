@@ -19,8 +19,8 @@ Faults, each for the next turn(s): `fail_next(status)` (answer an HTTP error aft
 recording the turn, like a crashing Rasa), `empty_next()` (Rasa's internal timeout:
 `[]` and no `action_listen`), `delay_next(seconds)` (slow answer), `drop_next()` (close
 the connection after reading the body), `late_callbacks_next(event)` (callback mode:
-answer `success` first, post the messages once `event` is set: answers arriving after a
-handover).
+a slow bot that posts its messages and answers `success` only once `event` is set: with
+a handover meanwhile, its answers arrive after control passed to an agent).
 """
 
 from __future__ import annotations
@@ -86,7 +86,6 @@ class FakeRasa:
     api_requests: int = 0
     _faults: list[_Fault] = field(default_factory=list)
     _answers: list[Messages] = field(default_factory=list)
-    _late_tasks: set[asyncio.Task[None]] = field(default_factory=set)
     _runner: web.AppRunner | None = None
     _session: aiohttp.ClientSession | None = None
     url: str = ""
@@ -216,18 +215,12 @@ class FakeRasa:
             return web.Response(status=fault.status, text="Internal Server Error")
         if fault is not None and fault.kind == "empty":
             return web.Response(text="success")
-        answer = await self._answer(sender, message, metadata)
         if fault is not None and fault.kind == "late" and fault.event is not None:
-            task = asyncio.create_task(self._post_later(fault.event, answer))
-            self._late_tasks.add(task)
-            task.add_done_callback(self._late_tasks.discard)
-            return web.Response(text="success")
+            # A slow bot: the answer is produced and posted only once released.
+            await fault.event.wait()
+        answer = await self._answer(sender, message, metadata)
         await self._post(answer)
         return web.Response(text="success")
-
-    async def _post_later(self, event: asyncio.Event, answer: Messages) -> None:
-        await event.wait()
-        await self._post(answer)
 
     async def _post(self, answer: Messages) -> None:
         assert self._session is not None and self.callback_url is not None

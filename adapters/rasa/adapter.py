@@ -6,8 +6,12 @@ Glue between the core's `BotAdapter` contract and `adapters.rasa.client`:
   whose answers arrive on `adapters.rasa.callback`), maps the bot's messages to
   `Content` and finds the handover signal: the custom payload key, a configured button
   payload of the citizen, or a configured intent of the turn (from the tracker).
-- A handover signal carries consent as configured and, with the HTTP API, the recent
-  intents and the slots worth showing, in `HandoverSignal.details` for the agent.
+- Consent: a signal from the bot's payload carries the bot's own `consent` flag (true
+  when absent: Gem asks before it signals). A handover the adapter derives from a
+  button payload or an intent was never asked about, so it carries `consent = false`;
+  the tenant's consent policy (`[tenants.*.handover] consent`) then has the daemon ask.
+- With the HTTP API, a signal carries the recent intents and the slots worth showing in
+  `HandoverSignal.details` for the agent.
 - `handback` tells the bot the livechat ended (trigger an intent, or append a slot
   event). The core never sends the bot what was said to the agent, so later turns
   never reprocess the human stretch.
@@ -170,7 +174,7 @@ class RasaBot(BotAdapter):
             # The citizen chose "talk to a person": no need to ask the bot, and the
             # handover works while Rasa is down too.
             asked = HandoverSignal(
-                reason="citizen_request", language=turn.language,
+                reason="citizen_request", language=turn.language, consent=False,
                 details={"trigger": "button"},
             )
             return BotResponse(handover=await self._prepare(conv, s, asked, None)), (
@@ -203,7 +207,7 @@ class RasaBot(BotAdapter):
             if intent is not None and intent in s.handover_intents:
                 signal = await self._prepare(
                     conv, s,
-                    HandoverSignal(reason="intent", language=turn.language,
+                    HandoverSignal(reason="intent", language=turn.language, consent=False,
                                    details={"trigger": "intent", "intent": intent}),
                     tracker,
                 )
@@ -275,9 +279,7 @@ class RasaBot(BotAdapter):
         self, conv: Conversation, s: TenantSettings, signal: HandoverSignal,
         tracker: Mapping[str, Any] | None,
     ) -> HandoverSignal:
-        """Consent as configured, and the tracker's intents and slots for the agent."""
-        if s.consent == "daemon":
-            signal = replace(signal, consent=False)
+        """The tracker's intents and the slots worth showing, for the agent."""
         if s.api and (s.show_slots or s.show_intents):
             tracker = tracker or await self._tracker(conv, s)
             if tracker is not None:

@@ -2,8 +2,8 @@
 
 One instance usually serves every municipality on the shared Gem installation, but
 municipalities differ in how they want the handover to work (which button payloads or
-intents mean "a person, please", who asks for consent, what the bot is told at the
-end). So every setting below may be given once for the instance and overridden for one
+intents mean "a person, please", which slots the agent may see, what the bot is told at
+the end). So every setting below may be given once for the instance and overridden for one
 tenant in `[adapters.<name>.tenants.<tenant>]`, like matterbridge's per-account
 settings falling back to the general ones. Only the callback route's secret is
 instance-wide: the route is.
@@ -23,7 +23,6 @@ from handover.contracts import ConfigIssues
 __all__ = ["RasaOptions", "TenantSettings", "parse_options"]
 
 Mode = Literal["rest", "callback"]
-Consent = Literal["bot", "daemon"]
 EmptyAnswer = Literal["failure", "silence"]
 Handback = Literal["none", "intent", "events"]
 
@@ -49,10 +48,6 @@ class TenantSettings:
     handover_payloads: tuple[str, ...] = ()
     #: Intents of the citizen's turn that ask for a person (read from the tracker).
     handover_intents: tuple[str, ...] = ()
-    #: "bot": the bot asks for consent before it signals (a signal's own `consent`
-    #: flag counts, true when absent). "daemon": signals are passed on as not yet
-    #: consented, so the daemon's consent policy asks the citizen.
-    consent: Consent = "bot"
     #: Rasa's HTTP API (tracker, events, trigger_intent); off unless `api = true`.
     api: bool = False
     api_url: str = ""  # defaults to `url`
@@ -136,7 +131,6 @@ def _settings(t: Table, base: TenantSettings, *, top: bool) -> TenantSettings:
     values["handover_key"] = t.string("handover_key", base.handover_key)
     values["handover_payloads"] = t.strings("handover_payloads", base.handover_payloads)
     values["handover_intents"] = t.strings("handover_intents", base.handover_intents)
-    values["consent"] = t.choice("consent", base.consent, get_args(Consent))
     values["api"] = t.boolean("api", base.api)
     token = t.optional_string("api_token")
     values["api_token"] = token if token is not None else base.api_token

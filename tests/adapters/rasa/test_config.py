@@ -24,7 +24,7 @@ def test_defaults_need_only_the_url() -> None:
     options = RasaBot.parse_config({"url": "https://gem.example.nl/"}, P)
     assert options.defaults == TenantSettings(url="https://gem.example.nl")
     assert options.for_tenant("anywhere").handover_key == "handover"
-    assert options.defaults.mode == "rest" and options.defaults.consent == "bot"
+    assert options.defaults.mode == "rest" and options.defaults.empty_answer == "failure"
 
 
 def test_a_tenant_overrides_only_what_it_names() -> None:
@@ -32,21 +32,21 @@ def test_a_tenant_overrides_only_what_it_names() -> None:
         {
             "url": "https://gem.example.nl",
             "handover_payloads": ["/handover"],
-            "consent": "bot",
+            "empty_answer": "failure",
             "tenants": {
-                "utrecht": {"consent": "daemon", "handover_key": "livechat"},
+                "utrecht": {"empty_answer": "silence", "handover_key": "livechat"},
                 "zwolle": {"url": "https://gem-zwolle.example.nl", "turn_timeout_seconds": "30s"},
             },
         },
         P,
     )
     utrecht, zwolle = options.for_tenant("utrecht"), options.for_tenant("zwolle")
-    assert (utrecht.consent, utrecht.handover_key, utrecht.handover_payloads) == (
-        "daemon", "livechat", ("/handover",)
+    assert (utrecht.empty_answer, utrecht.handover_key, utrecht.handover_payloads) == (
+        "silence", "livechat", ("/handover",)
     )
     assert utrecht.url == "https://gem.example.nl"
-    assert (zwolle.url, zwolle.turn_timeout_seconds, zwolle.consent) == (
-        "https://gem-zwolle.example.nl", 30.0, "bot"
+    assert (zwolle.url, zwolle.turn_timeout_seconds, zwolle.empty_answer) == (
+        "https://gem-zwolle.example.nl", 30.0, "failure"
     )
     assert options.for_tenant("amersfoort") == options.defaults
 
@@ -60,12 +60,12 @@ def test_every_problem_is_reported_with_its_path() -> None:
         "show_slots": ["gemeente"],
         "handback": "intent",
         "colour": "blue",
-        "tenants": {"utrecht": {"consent": "maybe", "api_url": "https://x?token=1"}},
+        "tenants": {"utrecht": {"empty_answer": "maybe", "api_url": "https://x?token=1"}},
     })
     assert set(found) == {
         f"{P}.url", f"{P}.mode", f"{P}.turn_timeout_seconds", f"{P}.handover_intents",
         f"{P}.show_slots", f"{P}.handback", f"{P}.colour",
-        f"{P}.tenants.utrecht.consent", f"{P}.tenants.utrecht.api_url",
+        f"{P}.tenants.utrecht.empty_answer", f"{P}.tenants.utrecht.api_url",
         # The tenant inherits the combination problems of the defaults.
         f"{P}.tenants.utrecht.handover_intents", f"{P}.tenants.utrecht.show_slots",
         f"{P}.tenants.utrecht.handback",

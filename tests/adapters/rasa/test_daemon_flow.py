@@ -262,24 +262,73 @@ async def test_answers_arriving_after_a_handover_are_dropped(
 # --- consent and enrichment at the desk -----------------------------------------------
 
 
-async def test_consent_flag_and_tracker_details_reach_the_desk(
+def consent_policy(who: str) -> dict[str, Any]:
+    return {"tenants": {TENANT: {"survey": {"enabled": False}, "handover": {"consent": who}}}}
+
+
+async def answer_consent(r: Running, conv: Conversation, yes: bool) -> None:
+    shown = await r.chat.wait_for(conv.id, lambda m: bool(m) and m[-1].party is Party.SYSTEM
+                                  and len(m[-1].content.buttons) == 2)
+    assert (await stored(r, conv)).state is State.CONSENT
+    assert not r.desk.threads  # nothing reaches the desk before the citizen agrees
+    button = shown[-1].content.buttons[0 if yes else 1]
+    await r.chat.say(conv.id, button.title, payload=button.payload)
+
+
+async def test_tracker_details_and_the_bots_consent_reach_the_desk(
     tmp_path: Path, fake_rasa: FakeRasa
 ) -> None:
     async with daemon_with_rasa(
-        tmp_path, fake_rasa, NO_SURVEY, api=True, show_slots=["document"], show_intents=1,
-        consent="daemon",
+        tmp_path, fake_rasa, consent_policy("bot"), api=True, show_slots=["document"],
+        show_intents=1,
     ) as r:
         fake_rasa.classify = lambda text: "vraag_paspoort"
         conv = await r.chat.open(TENANT)
         fake_rasa.set_slots(conv.id, document="paspoort", bsn="111222333")
+        # Gem asked for consent itself and signals with it: the daemon does not ask.
         fake_rasa.answer_next([{"recipient_id": conv.id, "text": "Ik verbind u door.",
-                                "custom": {"handover": {"topic": "paspoort"}}}])
+                                "custom": {"handover": {"topic": "paspoort", "consent": True}}}])
         await r.chat.say(conv.id, "Paspoort kwijt, ik wil iemand spreken")
         await r.desk.wait_for(lambda: thread_id(conv.id, 1) in r.desk.threads)
         signal = r.desk.threads[thread_id(conv.id, 1)].signal
-        assert signal.consent is False  # the daemon asks (its consent policy)
-        assert signal.topic == "paspoort"
+        assert (signal.consent, signal.topic) == (True, "paspoort")
         assert signal.details == {
             "intents": [{"intent": "vraag_paspoort", "confidence": 0.93}],
             "slots": {"document": "paspoort"},
         }
+
+
+async def test_bot_consent_policy_asks_when_the_bot_did_not(
+    tmp_path: Path, fake_rasa: FakeRasa
+) -> None:
+    async with daemon_with_rasa(tmp_path, fake_rasa, consent_policy("bot"),
+                                handover_payloads=["/medewerker"]) as r:
+        conv = await r.chat.open(TENANT)
+        # The citizen's "talk to an employee" button: the bot never asked for consent.
+        await r.chat.say(conv.id, "Medewerker spreken", payload="/medewerker")
+        await answer_consent(r, conv, yes=False)
+        await r.settle()
+        assert (await stored(r, conv)).state is State.BOT and not r.desk.threads
+
+        # The bot signals, but says the citizen did not agree yet: the daemon asks.
+        fake_rasa.answer_next([{"recipient_id": conv.id,
+                                "custom": {"handover": {"topic": "afval", "consent": False}}}])
+        await r.chat.say(conv.id, "Toch graag iemand")
+        await answer_consent(r, conv, yes=True)
+        await r.desk.wait_for(lambda: thread_id(conv.id, 1) in r.desk.threads)
+        signal = r.desk.threads[thread_id(conv.id, 1)].signal
+        assert (signal.consent, signal.topic) == (True, "afval")
+        assert fake_rasa.messages_from(conv.id) == ["Toch graag iemand"]
+
+
+async def test_daemon_consent_policy_asks_even_after_the_bot_did(
+    tmp_path: Path, fake_rasa: FakeRasa
+) -> None:
+    async with daemon_with_rasa(tmp_path, fake_rasa, consent_policy("daemon")) as r:
+        conv = await r.chat.open(TENANT)
+        fake_rasa.answer_next([{"recipient_id": conv.id,
+                                "custom": {"handover": {"topic": "afval", "consent": True}}}])
+        await r.chat.say(conv.id, "Ik wil iemand spreken")
+        await answer_consent(r, conv, yes=True)
+        await r.desk.wait_for(lambda: thread_id(conv.id, 1) in r.desk.threads)
+        assert r.desk.threads[thread_id(conv.id, 1)].signal.consent is True

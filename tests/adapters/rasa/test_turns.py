@@ -115,25 +115,26 @@ async def test_intent_trigger_reads_the_turns_intent_from_the_tracker(rasa: Harn
     assert [c.text for c in response.messages] == ["gem: Ik wil een mens"]
 
 
-async def test_consent_by_the_bot_keeps_the_signals_flag(rasa: Harness) -> None:
-    await rasa.make(consent="bot")
+async def test_the_bots_consent_flag_is_passed_on(rasa: Harness) -> None:
+    await rasa.make()
     conv = rasa.conversation()
     rasa.fake.answer_next([{"recipient_id": conv.id, "custom": {"handover": {"consent": True}}}])
     assert (await rasa.turn(conv, "ja")).handover.consent is True  # type: ignore[union-attr]
     rasa.fake.answer_next([{"recipient_id": conv.id, "custom": {"handover": {"consent": False}}}])
     assert (await rasa.turn(conv, "nee")).handover.consent is False  # type: ignore[union-attr]
+    # Gem asks before it signals: a payload without the flag counts as consented.
+    rasa.fake.answer_next([{"recipient_id": conv.id, "custom": {"handover": {}}}])
+    assert (await rasa.turn(conv, "x")).handover.consent is True  # type: ignore[union-attr]
 
 
-async def test_consent_by_the_daemon_marks_every_signal_unconsented(rasa: Harness) -> None:
-    await rasa.make(consent="bot", handover_payloads=["/handover"],
-                    tenants={"other": {"consent": "daemon"}})
-    mine, theirs = rasa.conversation("demo"), rasa.conversation("other")
-    for conv in (mine, theirs):
-        rasa.fake.answer_next([{"recipient_id": conv.id, "custom": {"handover": {}}}])
-    assert (await rasa.turn(mine, "x")).handover.consent is True  # type: ignore[union-attr]
-    assert (await rasa.turn(theirs, "x")).handover.consent is False  # type: ignore[union-attr]
-    by_button = await rasa.turn(theirs, "Medewerker", payload="/handover")
+async def test_handovers_the_bot_did_not_ask_about_carry_no_consent(rasa: Harness) -> None:
+    await rasa.make(api=True, handover_payloads=["/handover"], handover_intents=["human"])
+    rasa.fake.classify = lambda text: "human"
+    conv = rasa.conversation()
+    by_button = await rasa.turn(conv, "Medewerker", payload="/handover")
+    by_intent = await rasa.turn(conv, "een mens graag", message_id="m-2")
     assert by_button.handover is not None and by_button.handover.consent is False
+    assert by_intent.handover is not None and by_intent.handover.consent is False
 
 
 async def test_handover_is_enriched_from_the_tracker(rasa: Harness) -> None:

@@ -103,3 +103,14 @@ def test_secrets_only_from_the_environment(tmp_path: Path) -> None:
                                                          "GEM_API_TOKEN": "tok"})
     options = config.adapters["gem"].options
     assert options.defaults.api_token == "tok" and options.callback_tokens == ("s3cret",)
+
+
+def test_the_readme_example_is_valid() -> None:
+    import tomllib
+
+    readme = Path(__file__).resolve().parents[3] / "adapters" / "rasa" / "README.md"
+    block = readme.read_text(encoding="utf-8").split("```toml\n", 1)[1].split("```", 1)[0]
+    section = dict(tomllib.loads(block)["adapters"]["gem"])
+    assert section.pop("type") == "rasa"
+    options = RasaBot.parse_config(section, P)
+    assert options.defaults == TenantSettings(url="https://gem.example.nl")

@@ -332,3 +332,31 @@ async def test_daemon_consent_policy_asks_even_after_the_bot_did(
         await answer_consent(r, conv, yes=True)
         await r.desk.wait_for(lambda: thread_id(conv.id, 1) in r.desk.threads)
         assert r.desk.threads[thread_id(conv.id, 1)].signal.consent is True
+
+
+# --- capabilities ---------------------------------------------------------------------
+
+
+async def test_rasa_buttons_and_images_degrade_on_a_plain_text_channel(
+    tmp_path: Path, fake_rasa: FakeRasa
+) -> None:
+    plain = {**NO_SURVEY, "adapters": {"chat": {"type": "memory_channel", "max_buttons": 0,
+                                                "attachments": False}}}
+    async with daemon_with_rasa(tmp_path, fake_rasa, plain) as r:
+        conv = await r.chat.open(TENANT)
+        fake_rasa.answer_next([
+            {"recipient_id": conv.id, "text": "Waar gaat het over?", "buttons": [
+                {"title": "Afval", "payload": "/afval"},
+                {"title": "Paspoort", "payload": "/paspoort"}]},
+            {"recipient_id": conv.id, "image": "https://gem.example.nl/static/kaart.png"},
+        ])
+        await r.chat.say(conv.id, "Hallo")
+        await r.settle()
+        assert bot_texts(r, conv) == [
+            "Waar gaat het over?\n1. Afval\n2. Paspoort",
+            "kaart.png: https://gem.example.nl/static/kaart.png",
+        ]
+        # The citizen answers with a number: Rasa gets that button's payload.
+        await r.chat.say(conv.id, "2")
+        await r.settle()
+        assert fake_rasa.messages_from(conv.id) == ["Hallo", "/paspoort"]

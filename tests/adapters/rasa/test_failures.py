@@ -109,3 +109,11 @@ async def test_tracker_unreachable_falls_back_to_empty_answer_setting(rasa: Harn
     rasa.fake.answer_next([])
     with pytest.raises(EmptyAnswer):
         await rasa.turn(rasa.conversation(), "Hallo")
+
+
+async def test_health_check_probes_the_rasa_server(rasa: Harness) -> None:
+    bot = await rasa.make()
+    await bot.check_health()
+    await rasa.fake.stop()
+    with pytest.raises(Exception):  # noqa: B017 (any failure marks the upstream down)
+        await bot.check_health()

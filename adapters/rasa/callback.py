@@ -11,8 +11,9 @@ its docs show an array, so both are accepted). Those posts name the conversation
 - The inbox dedup key is the turn's message id plus a hash of the message: a post
   repeated by a proxy is dropped, while different messages of one turn are not. (Two
   identical messages in one turn are shown once, which a citizen will not miss.)
-- Rasa can send no header of ours, so the secret is part of the URL path
-  (`/<name>/callback/<token>`), compared in constant time.
+- Rasa can send no header of ours, so the secret is in the URL, as the `token` query
+  parameter (`/<name>/callback?token=...`), compared in constant time. Not a path
+  segment: the access log masks `token=` values, not paths.
 
 After a restart the pending turns are gone; messages for a turn sent before it are
 dropped and counted (`handover_rasa_callbacks_total{result="unknown_turn"}`).
@@ -84,7 +85,7 @@ Mapper = Callable[[Conversation, list[Mapping[str, Any]]], Awaitable[BotResponse
 
 
 class CallbackRoutes:
-    """`POST /<name>/callback/<token>`: one bot message or an array of them."""
+    """`POST /<name>/callback?token=...`: one bot message or an array of them."""
 
     def __init__(
         self, ctx: AdapterContext, tokens: tuple[str, ...], pending: PendingTurns, mapper: Mapper
@@ -96,7 +97,7 @@ class CallbackRoutes:
 
     def app(self) -> web.Application:
         app = web.Application(middlewares=[json_errors])
-        app.router.add_post("/callback/{token}", self.receive)
+        app.router.add_post("/callback", self.receive)
         return app
 
     def _count(self, result: str, n: int = 1) -> None:
@@ -108,7 +109,7 @@ class CallbackRoutes:
         return any([hmac.compare_digest(given, t) for t in self.tokens])
 
     async def receive(self, request: web.Request) -> web.Response:
-        if not self._authorised(request.match_info["token"]):
+        if not self._authorised(request.query.get("token", "")):
             self._count("refused")
             metrics.WEBHOOK_SIGNATURE_FAILURES.labels(self.ctx.name).inc()
             raise ApiError(401, "unauthorized", "unknown callback token")

@@ -75,7 +75,7 @@ class TenantSettings:
 class RasaOptions:
     defaults: TenantSettings = field(default_factory=TenantSettings)
     tenants: Mapping[str, TenantSettings] = field(default_factory=dict)
-    #: Secrets accepted in the callback URL (`/<name>/callback/<token>`); two while
+    #: Secrets accepted in the callback URL (`/<name>/callback?token=...`); two while
     #: rotating.
     callback_tokens: tuple[str, ...] = ()
 

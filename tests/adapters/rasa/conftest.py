@@ -69,7 +69,7 @@ class Harness:
             site = web.TCPSite(self._runner, "127.0.0.1", 0)
             await site.start()
             port = self._runner.addresses[0][1]
-            self.callback_base = f"http://127.0.0.1:{port}/{NAME}/callback/"
+            self.callback_base = f"http://127.0.0.1:{port}/{NAME}/callback?token="
             self.fake.callback_url = self.callback_base + CALLBACK_TOKEN
         await self.bot.start()
         return self.bot

@@ -75,6 +75,16 @@ async def test_a_wrong_token_is_refused_and_nothing_ingested(rasa: Harness) -> N
     assert counter(CALLBACKS, adapter=NAME, result="refused") == before + 1
 
 
+async def test_a_missing_token_is_refused(rasa: Harness) -> None:
+    await callback_bot(rasa)
+    conv = rasa.conversation()
+    await rasa.turn(conv, "Hallo")
+    url = rasa.callback_base.split("?")[0]
+    async with rasa.session.post(url, json={"recipient_id": conv.id, "text": "nep"}) as resp:
+        assert resp.status == 401
+    assert len(rasa.ctx.events_of(ev.BotReplied)) == 1
+
+
 async def test_token_rotation_accepts_both(rasa: Harness) -> None:
     await rasa.make(mode="callback", callback_token=["new-token", CALLBACK_TOKEN])
     conv = rasa.conversation()

@@ -61,7 +61,7 @@ async def serve_callback_route(r: Running, fake: FakeRasa) -> web.AppRunner:
     runner = web.AppRunner(app)
     await runner.setup()
     await web.TCPSite(runner, "127.0.0.1", 0).start()
-    fake.callback_url = f"http://127.0.0.1:{runner.addresses[0][1]}/bot/callback/{CALLBACK_TOKEN}"
+    fake.callback_url = f"http://127.0.0.1:{runner.addresses[0][1]}/bot/callback?token={CALLBACK_TOKEN}"
     return runner
 
 

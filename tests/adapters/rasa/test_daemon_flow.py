@@ -187,17 +187,30 @@ async def test_escalate_policy_hands_over_once_then_the_loop_guard_apologises(
         assert len(fake_rasa.received) == 2
 
 
-async def test_apologise_policy_keeps_trying_the_bot(tmp_path: Path, fake_rasa: FakeRasa) -> None:
-    async with daemon_with_rasa(tmp_path, fake_rasa, NO_SURVEY) as r:
+@pytest.mark.parametrize("fault", ["http_500", "slow", "empty", "dropped"])
+async def test_apologise_policy_keeps_trying_the_bot(
+    tmp_path: Path, fake_rasa: FakeRasa, fault: str
+) -> None:
+    async with daemon_with_rasa(tmp_path, fake_rasa, NO_SURVEY, turn_timeout_seconds=0.3) as r:
         conv = await r.chat.open(TENANT)
-        fake_rasa.fail_next(500)
+        if fault == "http_500":
+            fake_rasa.fail_next(500)
+        elif fault == "slow":
+            fake_rasa.delay_next(0.6)
+        elif fault == "empty":
+            fake_rasa.empty_next()
+        else:
+            fake_rasa.drop_next()
         await r.chat.say(conv.id, "Hallo")
         await r.settle()
         assert r.chat.texts(conv.id)[-1].startswith("Sorry, de digitale assistent")
         await r.chat.say(conv.id, "Nog een keer")
         await r.settle()
         assert r.chat.texts(conv.id)[-1] == "gem: Nog een keer"
+        # Each turn reached Rasa once: the failed one was never resent.
         assert fake_rasa.messages_from(conv.id) == ["Hallo", "Nog een keer"]
+        assert not any(m.party is Party.BOT and "Hallo" in m.content.text
+                       for m in r.chat.shown[conv.id])
 
 
 async def test_unreachable_rasa_is_retried_then_the_policy_applies(

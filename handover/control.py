@@ -248,6 +248,10 @@ def bot_citizen_message(ctx: _Ctx) -> Transition:
 
 def closed_citizen_message(ctx: _Ctx) -> Transition:
     ctx.move(State.BOT)
+    if ctx.conv.handover_no > 0:
+        # The citizen left during (or after) a human stretch and came back: say who
+        # answers now, or the bot's words would read as the employee's.
+        ctx.emit(fx.Notify("back_to_bot"))
     ctx.emit(fx.ShowControl(State.BOT))
     return bot_citizen_message(ctx)
 

@@ -438,3 +438,14 @@ def test_outside_hours_nobody_is_asked_for_consent() -> None:
     result = transition(conv(B), ev.CitizenRequestsAgent(**k()), DAEMON_ASKS, closed)
     assert result.conversation.state is B
     assert [n.key for n in effects_of(result, fx.Notify)] == ["outside_hours"]
+
+
+def test_citizen_back_after_leaving_a_human_stretch_is_told_the_bot_answers() -> None:
+    left = transition(conv(A), ev.CitizenLeft(**k()), POLICY, ENV).conversation
+    back = transition(left, ev.CitizenMessage(**k(content=Content("Hallo?"))), POLICY, ENV)
+    assert back.conversation.state is B
+    assert [n.key for n in effects_of(back, fx.Notify)] == ["back_to_bot"]
+    # Without any handover before, the bot simply answers.
+    fresh = transition(conv(C, handover_no=0), ev.CitizenMessage(**k(content=Content("Hoi"))),
+                       POLICY, ENV)
+    assert not effects_of(fresh, fx.Notify)

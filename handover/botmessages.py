@@ -59,7 +59,7 @@ def parse_rasa_messages(
             if handover_key in extra:
                 raw = extra.pop(handover_key)
                 if handover is None:
-                    handover = HandoverSignal.from_json(raw if isinstance(raw, Mapping) else {})
+                    handover = _signal(raw)
                 if not _text(message):
                     # The signal is for the daemon; without text there is nothing to show.
                     continue
@@ -118,6 +118,23 @@ def to_rasa_messages(
 
 
 # --- parsing helpers -----------------------------------------------------------------
+
+_SIGNAL_KEYS = frozenset(("reason", "topic", "queue", "language", "consent", "details"))
+
+
+def _signal(raw: Any) -> HandoverSignal:
+    """The handover payload as a signal. `skill` is taken for `queue` (desks name it
+    either way); any other key the bot adds (a summary, a case number) is kept in
+    `details` for the agent rather than silently lost."""
+    data = dict(raw) if isinstance(raw, Mapping) else {}
+    if data.get("queue") is None and data.get("skill") is not None:
+        data["queue"] = data.pop("skill")
+    extra = {k: v for k, v in data.items() if k not in _SIGNAL_KEYS}
+    if extra:
+        given = data.get("details")
+        data["details"] = {**extra, **(given if isinstance(given, Mapping) else {})}
+    return HandoverSignal.from_json(data)
+
 
 
 def _text(message: Mapping[str, Any]) -> str:

@@ -1,0 +1,1 @@
+"""Tests of the Gem (Rasa) bot adapter."""

@@ -1,0 +1,1 @@
+"""Fakes of services we cannot run in tests, speaking their real wire formats."""

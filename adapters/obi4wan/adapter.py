@@ -89,6 +89,9 @@ class Obi4wanDesk(DeskAdapter):
         self._last_figures: _Figures = (None, None)
         self._queued: dict[str, _Figures] = {}
         self._healthy = False
+        #: The ingest refused the channel token. The availability probe cannot tell
+        #: (it uses the chat guid, not the token), so only a successful post clears it.
+        self._token_refused = False
         self._task: asyncio.Task[None] | None = None
 
     @classmethod
@@ -146,7 +149,8 @@ class Obi4wanDesk(DeskAdapter):
         except Exception as exc:
             self._set_health(Health.DEGRADED, f"OBI4wan probe failed: {type(exc).__name__}")
         else:
-            self._set_health(Health.CONNECTED)
+            if not self._token_refused:
+                self._set_health(Health.CONNECTED)
 
     def _set_health(self, health: Health, detail: str = "") -> None:
         self._healthy = health is Health.CONNECTED
@@ -158,7 +162,18 @@ class Obi4wanDesk(DeskAdapter):
             self._set_health(Health.DEGRADED, "OBI4wan is not answering (circuit open)")
         elif state is CircuitState.CLOSED:
             self.ctx.log.info("obi4wan.circuit_closed")
-            self._set_health(Health.CONNECTED)
+            if not self._token_refused:
+                self._set_health(Health.CONNECTED)
+
+    async def _post(self, post: wire.Post) -> str | None:
+        try:
+            desk_id = await self.client.post(post)
+        except AuthError:
+            self._token_refused = True
+            self._set_health(Health.AUTH_FAILED, "OBI4wan refused the channel token")
+            raise
+        self._token_refused = False
+        return desk_id
 
     # --- availability and queue figures -----------------------------------------------------
 
@@ -213,7 +228,7 @@ class Obi4wanDesk(DeskAdapter):
 
     async def open_thread(self, conversation: Conversation, thread: DeskThread) -> DeskReceipt:
         url = thread.context.get("url")
-        desk_id = await self.client.post(wire.Post(
+        desk_id = await self._post(wire.Post(
             thread_id=thread.thread_id,
             message_id=wire.message_id(thread.thread_id, "open"),
             published=self.ctx.clock.now(),
@@ -231,7 +246,7 @@ class Obi4wanDesk(DeskAdapter):
     async def send(
         self, conversation: Conversation, thread_id: str, message: OutboundMessage
     ) -> DeskReceipt:
-        desk_id = await self.client.post(wire.Post(
+        desk_id = await self._post(wire.Post(
             thread_id=thread_id,
             message_id=wire.message_id(thread_id, "msg", message.message_id),
             published=message.created_at or self.ctx.clock.now(),
@@ -245,7 +260,7 @@ class Obi4wanDesk(DeskAdapter):
         # The core gives a note no id of its own, so its messageId comes from its text:
         # a note repeated after a lost answer shows once, and so do two identical notes
         # on one thread (the lesser harm).
-        desk_id = await self.client.post(wire.Post(
+        desk_id = await self._post(wire.Post(
             thread_id=thread_id,
             message_id=wire.message_id(thread_id, "note", text),
             published=self.ctx.clock.now(),
@@ -257,7 +272,7 @@ class Obi4wanDesk(DeskAdapter):
 
     async def close_thread(self, conversation: Conversation, thread_id: str, reason: str) -> None:
         self._queued.pop(thread_id, None)
-        await self.client.post(wire.Post(
+        await self._post(wire.Post(
             thread_id=thread_id,
             message_id=wire.message_id(thread_id, "close"),
             published=self.ctx.clock.now(),

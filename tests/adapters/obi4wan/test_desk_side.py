@@ -141,11 +141,20 @@ async def test_status_codes_are_classified(
     assert desk.fake.texts(thread) == []
 
 
-async def test_wrong_token_is_an_auth_error(desk_factory: Callable[..., Awaitable[Desk]]) -> None:
-    desk = await desk_factory(channel_token="wrong-token")
+async def test_wrong_token_is_an_auth_error_that_probes_do_not_hide(
+    desk_factory: Callable[..., Awaitable[Desk]],
+) -> None:
+    desk = await desk_factory(start=True, channel_token="wrong-token")
+    await desk.fake.wait_for(lambda: desk.ctx.health and desk.ctx.health[-1][0] is Health.CONNECTED)
     conv, thread = desk.queued()
     with pytest.raises(AuthError):
         await desk.adapter.send(conv, thread, message("x", "c2"))
+    assert desk.ctx.health[-1][0] is Health.AUTH_FAILED
+    # The availability probe works without the token; it must not report healthy.
+    probes = len(desk.fake.requests)
+    await desk.fake.wait_for(lambda: len(desk.fake.requests) > probes + 1)
+    assert desk.ctx.health[-1][0] is Health.AUTH_FAILED
+    assert desk.adapter.breaker.state is CircuitState.CLOSED  # refusals are not outages
 
 
 async def test_desk_down_opens_the_circuit_and_a_probe_closes_it(

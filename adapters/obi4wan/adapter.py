@@ -238,7 +238,8 @@ class Obi4wanDesk(DeskAdapter):
             url=url if isinstance(url, str) else None,
             metadata=summary.metadata(conversation, thread),
         ))
-        self._queued.setdefault(thread.thread_id, self._last_figures)
+        if self.options.queue_poll_seconds:
+            self._queued.setdefault(thread.thread_id, self._last_figures)
         self.ctx.log.info("obi4wan.thread_opened", thread_id=thread.thread_id,
                           conversation_id=conversation.id)
         return DeskReceipt(desk_message_id=desk_id)

@@ -6,10 +6,10 @@ signed webhooks arrive."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import cast
+from typing import Any, cast
 
 import aiohttp
 import pytest
@@ -18,6 +18,7 @@ from aiohttp import web
 from adapters.obi4wan.adapter import Obi4wanDesk
 from handover.circuit import CircuitState
 from handover.config import parse_config
+from handover.contracts import ControlUpdate
 from handover.daemon import Daemon
 from handover.model import Party, State, thread_id
 from handover.testing import MemoryChannel
@@ -47,13 +48,24 @@ class Stack:
             return cast(dict[str, object], await resp.json())
 
 
+def last_control(chat: MemoryChannel, conversation_id: str) -> ControlUpdate:
+    """What the citizen's screen shows now (an empty update before the first one)."""
+    shown = chat.controls[conversation_id]
+    return shown[-1] if shown else ControlUpdate(state=State.BOT)
+
+
+StackFactory = Callable[..., Awaitable[Stack]]
+
+
 @pytest.fixture
-async def stack(tmp_path: Path) -> AsyncIterator[Stack]:
-    fake = FakeObi4wan()
-    await fake.start()
-    doc = merge(BASE, {
-        "store": {"path": str(tmp_path / "handover.db")},
-        "adapters": {"desk": {
+async def make_stack(tmp_path: Path) -> AsyncIterator[StackFactory]:
+    cleanups: list[Callable[[], Awaitable[None]]] = []
+
+    async def build(**desk_options: Any) -> Stack:
+        fake = FakeObi4wan()
+        await fake.start()
+        cleanups.append(fake.stop)
+        desk = {
             "type": "obi4wan",
             "api_url": fake.url,
             "channel_identifier": fake.channel_identifier,
@@ -65,24 +77,34 @@ async def stack(tmp_path: Path) -> AsyncIterator[Stack]:
             "queue_poll_seconds": 0,
             "circuit_failure_threshold": 3,
             "circuit_reset_seconds": 0.3,
-        }},
-    })
-    daemon = Daemon(parse_config(doc, base_dir=tmp_path, env=ENV))
-    cast(Obi4wanDesk, daemon.adapters["desk"]).tick_seconds = 0.05
-    runner = web.AppRunner(daemon.build_app(), access_log=None)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
-    url = f"http://127.0.0.1:{port}"
-    fake.webhook_url = f"{url}/desk/webhook"
-    http = aiohttp.ClientSession()
+            **desk_options,
+        }
+        doc = merge(BASE, {"store": {"path": str(tmp_path / "handover.db")},
+                           "adapters": {"desk": desk}})
+        daemon = Daemon(parse_config(doc, base_dir=tmp_path, env=ENV))
+        cast(Obi4wanDesk, daemon.adapters["desk"]).tick_seconds = 0.05
+        runner = web.AppRunner(daemon.build_app(), access_log=None)
+        await runner.setup()
+        cleanups.append(runner.cleanup)
+        site = web.TCPSite(runner, "127.0.0.1", 0)
+        await site.start()
+        port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+        url = f"http://127.0.0.1:{port}"
+        fake.webhook_url = f"{url}/desk/webhook"
+        http = aiohttp.ClientSession()
+        cleanups.append(http.close)
+        return Stack(daemon, fake, url, http)
+
     try:
-        yield Stack(daemon, fake, url, http)
+        yield build
     finally:
-        await http.close()
-        await runner.cleanup()
-        await fake.stop()
+        for cleanup in reversed(cleanups):
+            await cleanup()
+
+
+@pytest.fixture
+async def stack(make_stack: StackFactory) -> Stack:
+    return await make_stack()
 
 
 async def test_handover_outage_and_close_every_message_once_in_order(stack: Stack) -> None:
@@ -104,7 +126,7 @@ async def test_handover_outage_and_close_every_message_once_in_order(stack: Stac
     status, _ = await fake.join(thread, "Sanne")
     assert status == 200
     await chat.wait_for(conv.id, lambda m: any("Sanne" in x.content.text for x in m))
-    await fake.wait_for(lambda: chat.controls[conv.id][-1].agent_name == "Sanne")
+    await fake.wait_for(lambda: last_control(chat, conv.id).agent_name == "Sanne")
 
     await chat.say(conv.id, "een")
     await fake.wait_for(lambda: fake.texts(thread)[1:] == ["een"])
@@ -118,6 +140,9 @@ async def test_handover_outage_and_close_every_message_once_in_order(stack: Stac
     ready = await stack.readyz()
     assert ready["status"] == "degraded"
     assert ready["adapters"]["desk"]["health"] == "degraded"  # type: ignore[index]
+    async with stack.http.get(f"{stack.url}/metrics") as resp:
+        exported = await resp.text()
+    assert 'handover_circuit_state{circuit="desk"} 2.0' in exported
     assert fake.texts(thread)[1:] == ["een"]
 
     # Back, with one answer lost on the way: every message arrives once, in order.
@@ -143,7 +168,7 @@ async def test_handover_outage_and_close_every_message_once_in_order(stack: Stac
     # Close, then a late (out-of-order) message: the close applies, the late one is stale.
     assert (await fake.close(thread, "solved"))[1] == {"outcome": "applied"}
     assert (await fake.say(thread, "nog iets"))[1] == {"outcome": "stale"}
-    await fake.wait_for(lambda: chat.controls[conv.id][-1].state is State.SURVEY)
+    await fake.wait_for(lambda: last_control(chat, conv.id).state is State.SURVEY)
     stored = await stack.daemon.store.get_conversation(conv.id)
     assert stored is not None and stored.state is State.SURVEY
 
@@ -165,8 +190,32 @@ async def test_no_agents_gives_the_fallback_and_opens_no_thread(stack: Stack) ->
         stored = await stack.daemon.store.get_conversation(conv.id)
         return stored is not None and stored.state is State.BOT
 
-    await fake.wait_for(lambda: chat.controls[conv.id] and
-                        chat.controls[conv.id][-1].state is State.BOT)
+    await chat.wait_for(
+        conv.id, lambda m: any("geen medewerker vrij" in x.content.text for x in m))
     assert await back_with_bot()
     assert not fake.threads
-    assert any(m.party is Party.SYSTEM for m in chat.shown[conv.id])
+    assert any(op == "availability" for op, _, _ in fake.requests)
+
+
+async def test_queue_figures_refresh_while_waiting_and_leaving_tells_the_agent(
+    make_stack: StackFactory,
+) -> None:
+    stack = await make_stack(queue_poll_seconds=0.05)
+    chat, fake = stack.chat, stack.fake
+    fake.availability = {"available": True, "queueLength": 3, "estimatedWaitSeconds": 300}
+    conv = await chat.open(TENANT)
+    await chat.say(conv.id, "/handover")
+    thread = thread_id(conv.id, 1)
+    await fake.wait_for(lambda: fake.posts(thread))
+    await fake.wait_for(lambda: last_control(chat, conv.id).queue_position == 3)
+
+    fake.availability = {"available": True, "queueLength": 1, "estimatedWaitSeconds": 60}
+    await fake.wait_for(lambda: last_control(chat, conv.id).queue_position == 1)
+    assert chat.controls[conv.id][-1].estimated_wait_seconds == 60
+    assert any("1" in t and "min" in t for t in chat.texts(conv.id)[-2:])
+
+    await chat.leave(conv.id)
+    await fake.wait_for(lambda: fake.posts(thread, "close"))
+    [note] = fake.posts(thread, "note")
+    assert note["content"] and note["sender"]["username"] == "Gem"
+    assert fake.posts(thread, "close")[0]["content"] == "citizen_left"

@@ -62,6 +62,11 @@ _PLACEHOLDERS: dict[str, frozenset[str]] = {
     "desk_unavailable": frozenset({"phone"}),  # chat with employees down; call instead
     "handover_refused": frozenset(),  # already with or waiting for an employee
     "skip_label": frozenset(),  # button label: skip the survey comment
+    "desk_delayed": frozenset(),  # your messages reach the employee later; they are kept
+    "consent_question": frozenset(),  # may we hand over? the employee sees this chat
+    "consent_declined": frozenset(),  # fine, you go on with the bot
+    "consent_yes_label": frozenset(),  # button label: yes, hand over
+    "consent_no_label": frozenset(),  # button label: no
     # -- notes to the employee, shown in the desk --
     "note_citizen_left": frozenset(),
     "note_queue_timeout": frozenset(),

@@ -248,8 +248,11 @@ def _delivery(t: Table) -> DeliveryConfig:
     # Reports the kinds that are not outbox kinds, with a did-you-mean among the real ones.
     ages.known.extend(DEFAULT_MAX_AGE_SECONDS)
     ages.finish()
+    notice = t.duration("desk_delay_notice_seconds", defaults.desk_delay_notice_seconds)
     t.finish()
-    return DeliveryConfig(concurrency, lease, poll, base, cap, MappingProxyType(max_age))
+    return DeliveryConfig(
+        concurrency, lease, poll, base, cap, MappingProxyType(max_age), notice
+    )
 
 
 def _logging(t: Table) -> LoggingConfig:

@@ -22,6 +22,7 @@ Engine = Literal["sqlite", "postgres"]
 LogLevel = Literal["debug", "info", "warning", "error"]
 LogFormat = Literal["json", "console"]
 QueueFallback = Literal["phone", "message", "bot"]
+Consent = Literal["none", "bot", "daemon"]
 BotFailure = Literal["escalate", "apologise"]
 
 #: Finds the adapter class for a `type = "..."` value; raises KeyError (ideally
@@ -101,6 +102,9 @@ class DeliveryConfig:
     max_age_seconds: Mapping[str, float] = field(
         default_factory=lambda: MappingProxyType(dict(DEFAULT_MAX_AGE_SECONDS))
     )
+    #: After this long retrying delivery to the desk, the citizen is told (once per
+    #: handover) that their messages are kept and will arrive.
+    desk_delay_notice_seconds: float = 60.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -136,6 +140,9 @@ class HandoverPolicy:
     bot_failure: BotFailure = "apologise"
     max_bot_escalations: int = 1
     queue_update_seconds: float = 60
+    #: Who asks the citizen's consent before a handover: none | bot | daemon.
+    consent: Consent = "none"
+    consent_timeout_seconds: float = 300
 
 
 @dataclass(frozen=True, slots=True)

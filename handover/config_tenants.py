@@ -20,6 +20,7 @@ from handover.config_model import (
     AdapterInstance,
     AdapterLookup,
     BotFailure,
+    Consent,
     HandoverPolicy,
     QueueFallback,
     SurveyPolicy,
@@ -277,12 +278,15 @@ def _handover(t: Table) -> HandoverPolicy:
     bot_failure = t.choice("bot_failure", defaults.bot_failure, get_args(BotFailure))
     escalations = t.integer("max_bot_escalations", defaults.max_bot_escalations, minimum=0)
     queue_update = t.duration("queue_update_seconds", defaults.queue_update_seconds)
+    consent = t.choice("consent", defaults.consent, get_args(Consent))
+    consent_timeout = t.duration("consent_timeout_seconds", defaults.consent_timeout_seconds)
     t.finish()
     return HandoverPolicy(
         check_availability=check, queue_timeout_seconds=queue_timeout,
         queue_fallback=fallback, phone=phone, agent_inactivity_seconds=agent_idle,
         citizen_inactivity_seconds=citizen_idle, bot_failure=bot_failure,
         max_bot_escalations=escalations, queue_update_seconds=queue_update,
+        consent=consent, consent_timeout_seconds=consent_timeout,
     )
 
 

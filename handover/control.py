@@ -12,7 +12,7 @@ desk event about a thread that is no longer live, is STALE: dropped and counted.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from enum import StrEnum
 from typing import Any
@@ -26,7 +26,14 @@ QUEUE_TIMEOUT = "queue_timeout"
 AGENT_INACTIVE = "agent_inactive"
 CITIZEN_INACTIVE = "citizen_inactive"
 SURVEY_TIMEOUT = "survey_timeout"
+CONSENT_TIMEOUT = "consent_timeout"
 SKIP_PAYLOAD = "/skip"
+CONSENT_YES = "/consent_yes"
+CONSENT_NO = "/consent_no"
+CONSENT_BUTTONS = (("consent_yes_label", CONSENT_YES), ("consent_no_label", CONSENT_NO))
+#: Typed answers to the consent question, besides the buttons (casefolded).
+_YES_WORDS = frozenset({"ja", "yes", "j", "y", "ok", "oké", "akkoord", "goed"})
+_NO_WORDS = frozenset({"nee", "no", "n", "liever niet", "niet"})
 
 
 class Outcome(StrEnum):
@@ -49,6 +56,11 @@ class Policy:
     survey_enabled: bool = True
     survey_timeout_seconds: float = 300
     survey_ask_comment: bool = True
+    #: Who asks the citizen's consent to hand over (the agent then sees the transcript):
+    #: "none" (nobody), "bot" (the bot asks before it signals; the daemon asks only for
+    #: requests the bot did not make or made without consent), "daemon" (always asks).
+    consent: str = "none"
+    consent_timeout_seconds: float = 300
 
 
 @dataclass(frozen=True, slots=True)
@@ -114,13 +126,36 @@ def _to_bot(ctx: _Ctx, msg: ev.CitizenMessage) -> None:
     ctx.emit(fx.RecordCitizen(msg.content), fx.AskBot(msg.content, msg.payload))
 
 
-def _request_handover(ctx: _Ctx, signal: HandoverSignal) -> Transition:
+def _needs_consent(policy: Policy, signal: HandoverSignal, from_bot: bool) -> bool:
+    if policy.consent == "daemon":
+        return True
+    if policy.consent == "bot":
+        # The bot asks before it signals; what it did not ask about, the daemon asks.
+        return not (from_bot and signal.consent)
+    return False
+
+
+def _request_handover(
+    ctx: _Ctx, signal: HandoverSignal, *, from_bot: bool = False
+) -> Transition:
     """Start a handover from a state where the bot (or nobody) holds the conversation."""
     if not ctx.env.within_hours:
         ctx.emit(fx.Notify("outside_hours"), fx.CountHandover("outside_hours"))
         if ctx.conv.state is not State.BOT:
             ctx.move(State.BOT)
         return ctx.done()
+    if _needs_consent(ctx.policy, signal, from_bot):
+        ctx.move(State.CONSENT, context={**ctx.conv.context, "consent_signal": signal.to_json()})
+        ctx.emit(
+            fx.Notify("consent_question", buttons=CONSENT_BUTTONS),
+            fx.ShowControl(State.CONSENT),
+            fx.StartTimer(CONSENT_TIMEOUT, ctx.policy.consent_timeout_seconds),
+        )
+        return ctx.done()
+    return _start_handover(ctx, signal)
+
+
+def _start_handover(ctx: _Ctx, signal: HandoverSignal) -> Transition:
     context = dict(ctx.conv.context)
     context["handover"] = signal.to_json()
     if ctx.policy.check_availability:
@@ -227,7 +262,7 @@ def handover_requested(ctx: _Ctx) -> Transition:
     event: ev.HandoverRequested = ctx.event
     if event.epoch is not None and event.epoch != ctx.conv.epoch:
         return _stale(ctx, "epoch")
-    return _request_handover(ctx, event.signal)
+    return _request_handover(ctx, event.signal, from_bot=True)
 
 
 def handover_refused(ctx: _Ctx) -> Transition:
@@ -245,7 +280,7 @@ def bot_replied(ctx: _Ctx) -> Transition:
     for content in event.messages:
         ctx.emit(fx.Say(Party.BOT, content))
     if event.handover is not None:
-        return _request_handover(ctx, event.handover)
+        return _request_handover(ctx, event.handover, from_bot=True)
     return ctx.done()
 
 
@@ -415,6 +450,61 @@ def citizen_left_thread(ctx: _Ctx) -> Transition:
     return ctx.done()
 
 
+def _consent_answer(msg: ev.CitizenMessage) -> bool | None:
+    if msg.payload in (CONSENT_YES, CONSENT_NO):
+        return msg.payload == CONSENT_YES
+    said = msg.content.text.strip().casefold().rstrip(".!")
+    if said in _YES_WORDS:
+        return True
+    if said in _NO_WORDS:
+        return False
+    return None
+
+
+def _leave_consent(ctx: _Ctx) -> None:
+    context = {k: v for k, v in ctx.conv.context.items() if k != "consent_signal"}
+    ctx.move(State.BOT, context=context)
+    ctx.emit(fx.CancelTimer(CONSENT_TIMEOUT), fx.ShowControl(State.BOT))
+
+
+def consent_message(ctx: _Ctx) -> Transition:
+    msg: ev.CitizenMessage = ctx.event
+    answer = _consent_answer(msg)
+    raw = ctx.conv.context.get("consent_signal")
+    signal = HandoverSignal.from_json(raw if isinstance(raw, dict) else {})
+    if answer is None:
+        # Not an answer: the citizen moved on. Drop the handover, let the bot answer.
+        _leave_consent(ctx)
+        _to_bot(ctx, msg)
+        return ctx.done()
+    ctx.emit(fx.RecordCitizen(msg.content))
+    if not answer:
+        _leave_consent(ctx)
+        ctx.emit(fx.Notify("consent_declined"), fx.CountHandover("declined"))
+        return ctx.done()
+    context = {k: v for k, v in ctx.conv.context.items() if k != "consent_signal"}
+    ctx.update(context=context)
+    ctx.emit(fx.CancelTimer(CONSENT_TIMEOUT))
+    return _start_handover(ctx, replace(signal, consent=True))
+
+
+def consent_asked_again(ctx: _Ctx) -> Transition:
+    """The citizen pressed "talk to a person" again: the question still stands."""
+    ctx.emit(fx.Notify("consent_question", buttons=CONSENT_BUTTONS))
+    return ctx.done()
+
+
+def consent_timeout(ctx: _Ctx) -> Transition:
+    _leave_consent(ctx)
+    return ctx.done()
+
+
+def leave_in_consent(ctx: _Ctx) -> Transition:
+    ctx.move(State.CLOSED)
+    ctx.emit(fx.CancelTimer(CONSENT_TIMEOUT))
+    return ctx.done()
+
+
 def timer_fired(ctx: _Ctx) -> Transition:
     event: ev.TimerFired = ctx.event
     if event.epoch != ctx.conv.epoch:
@@ -497,6 +587,12 @@ def survey_message(ctx: _Ctx) -> Transition:
     return ctx.done()
 
 
+def delivery_delayed(ctx: _Ctx) -> Transition:
+    """The desk is slow to receive: the citizen's messages are kept and will arrive."""
+    ctx.emit(fx.Notify("desk_delayed"))
+    return ctx.done()
+
+
 def delivery_failed(ctx: _Ctx) -> Transition:
     event: ev.DeliveryFailed = ctx.event
     handler = _DELIVERY_FAILURES.get(event.kind)
@@ -551,6 +647,7 @@ _TIMERS: dict[tuple[State, str], Handler] = {
     (State.AGENT, AGENT_INACTIVE): agent_inactive,
     (State.AGENT, CITIZEN_INACTIVE): citizen_inactive,
     (State.SURVEY, SURVEY_TIMEOUT): survey_timeout,
+    (State.CONSENT, CONSENT_TIMEOUT): consent_timeout,
 }
 
 B, P, Q, A, S, C = (
@@ -571,6 +668,9 @@ TABLE: dict[tuple[State, type[ev.Event]], Handler] = {
     (B, ev.BotReplied): bot_replied,
     (B, ev.BotFailed): bot_failed,
     (B, ev.CitizenLeft): leave_in_bot,
+    (State.CONSENT, ev.CitizenMessage): consent_message,
+    (State.CONSENT, ev.CitizenRequestsAgent): consent_asked_again,
+    (State.CONSENT, ev.CitizenLeft): leave_in_consent,
     (P, ev.CitizenMessage): pending_citizen_message,
     (P, ev.CitizenRequestsAgent): handover_refused,
     (P, ev.AvailabilityChecked): availability_checked,
@@ -592,6 +692,8 @@ TABLE: dict[tuple[State, type[ev.Event]], Handler] = {
     (A, ev.AgentTransferred): agent_rejoined,
     (A, ev.DeskFailed): desk_failed,
     (A, ev.CitizenLeft): citizen_left_thread,
+    (Q, ev.DeliveryDelayed): delivery_delayed,
+    (A, ev.DeliveryDelayed): delivery_delayed,
     (S, ev.CitizenMessage): survey_message,
     (S, ev.CitizenRequestsAgent): citizen_requests_agent,
     (S, ev.CitizenLeft): leave_in_bot,
@@ -611,6 +713,7 @@ _STALE_TYPES: tuple[type[ev.Event], ...] = (
     ev.BotReplied,
     ev.BotFailed,
     ev.AvailabilityChecked,
+    ev.DeliveryDelayed,
     ev.DeskEvent,
 )
 

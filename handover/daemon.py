@@ -83,6 +83,7 @@ class Daemon:
                 backoff_base_seconds=d.backoff_base_seconds,
                 backoff_cap_seconds=d.backoff_cap_seconds,
                 max_age_seconds=d.max_age_seconds,
+                desk_delay_notice_seconds=d.desk_delay_notice_seconds,
             ),
             report_health=self._report_health,
         )

@@ -146,6 +146,16 @@ class TimerFired(Event):
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class DeliveryDelayed(Event):
+    """Delivery to the desk has been retrying for a while (an outage): tell the citizen.
+
+    Its inbox key names the handover, so the citizen hears it once per handover.
+    """
+
+    kind: str
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class DeliveryFailed(Event):
     """An outbox item was dead-lettered; the conversation may need to react."""
 

@@ -36,7 +36,7 @@ TRANSITIONS = Counter(
 HANDOVERS = Counter(
     "handover_handovers_total",
     "Handover requests by outcome (queued, outside_hours, unavailable, refused, "
-    "answered, timeout, abandoned, desk_failed).",
+    "answered, timeout, abandoned, declined, desk_failed).",
     ["tenant", "outcome"],
     registry=REGISTRY,
 )

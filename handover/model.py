@@ -19,6 +19,8 @@ class State(StrEnum):
     """Who holds the conversation (see architecture, section 3)."""
 
     BOT = "bot"
+    #: The daemon asks the citizen's consent before handing over (tenant policy).
+    CONSENT = "consent"
     HANDOVER_PENDING = "handover_pending"
     QUEUED = "queued"
     AGENT = "agent"

@@ -66,6 +66,8 @@ def policy_of(tenant: TenantConfig) -> control.Policy:
         survey_enabled=s.enabled,
         survey_timeout_seconds=s.timeout_seconds,
         survey_ask_comment=s.ask_comment,
+        consent=h.consent,
+        consent_timeout_seconds=h.consent_timeout_seconds,
     )
 
 

@@ -57,6 +57,11 @@ class WorkerSettings:
     backoff_base_seconds: float = 0.5
     backoff_cap_seconds: float = 300.0
     max_age_seconds: Mapping[str, float] | None = None
+    desk_delay_notice_seconds: float = 60.0
+
+
+#: Desk deliveries whose delay the citizen notices (notes and closes are for the agent).
+_CITIZEN_WAITS_FOR = frozenset({"desk.open", "desk.message"})
 
 
 #: Resolve the adapter that serves a target for a conversation.
@@ -194,6 +199,7 @@ class OutboxWorker:
         except AuthError as exc:
             self.report_health(adapter, Health.AUTH_FAILED, type(exc).__name__)
             await self._retry(row, adapter, "auth", str(exc), None, slow=True)
+            await self._tell_if_delayed(row, conv, now)
             return
         except AmbiguousSendError as exc:
             if adapter.resend_safe:
@@ -206,6 +212,7 @@ class OutboxWorker:
             return
         except TransientError as exc:
             await self._retry(row, adapter, "transient", str(exc), exc.retry_after)
+            await self._tell_if_delayed(row, conv, now)
             return
         except Exception as exc:  # an adapter bug must delay, not lose, the message
             log.warning("delivery.adapter_error", outbox_id=row.id, kind=row.kind, exc_info=True)
@@ -256,6 +263,26 @@ class OutboxWorker:
             delay_seconds=round(delay, 3),
             error_class=error_class,
         )
+
+    async def _tell_if_delayed(self, row: OutboxRow, conv: Conversation, now: datetime) -> None:
+        """A desk outage: once the citizen's wait grows long, say their messages are kept.
+
+        The inbox key names the handover, so however many items retry and however
+        often, the citizen hears it once per handover.
+        """
+        if row.kind not in _CITIZEN_WAITS_FOR:
+            return
+        if (now - row.created_at).total_seconds() < self.settings.desk_delay_notice_seconds:
+            return
+        event = ev.DeliveryDelayed(
+            conversation_id=row.conversation_id,
+            source="delivery",
+            source_id=f"delayed:{conv.id}:{conv.handover_no}",
+            correlation_id=row.correlation_id,
+            kind=row.kind,
+        )
+        with contextlib.suppress(UnknownConversation):
+            await self.router.ingest(event)
 
     async def _give_up(self, row: OutboxRow, result: str, reason: str) -> None:
         now = self.clock.now()

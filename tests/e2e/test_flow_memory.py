@@ -177,3 +177,55 @@ async def test_typing_reaches_the_other_side_only_while_a_human_stretch_is_live(
         await r.daemon.relay_typing(conv.id, Party.CITIZEN, False)
         assert r.chat.typing_events == [(conv.id, Party.AGENT, True)]
         assert r.desk.typing_events[-1] == (conv.id, thread, False)
+
+
+async def test_daemon_asks_consent_and_the_desk_sees_it_was_given(tmp_path: Path) -> None:
+    extra = {"tenants": {TENANT: {"handover": {"consent": "daemon"}}}}
+    async with running(tmp_path, extra) as r:
+        conv = await r.chat.open(TENANT)
+        await r.chat.request_agent(conv.id)
+        shown = await r.chat.wait_for(conv.id, lambda m: any(x.content.buttons for x in m))
+        question = shown[-1]
+        assert question.party is Party.SYSTEM
+        assert [b.title for b in question.content.buttons] == ["Ja, graag", "Nee, liever niet"]
+        assert not r.desk.threads and r.desk.checks == 0
+
+        # Declined: nothing reaches the desk, the bot holds the conversation.
+        await r.chat.say(conv.id, "Nee, liever niet", payload=question.content.buttons[1].payload)
+        await r.settle()
+        stored = await r.daemon.store.get_conversation(conv.id)
+        assert stored is not None and stored.state is State.BOT
+        assert not r.desk.threads
+
+        # Asked again and given: the thread opens with the consent and the answer in it.
+        await r.chat.request_agent(conv.id)
+        await r.settle()
+        await r.chat.say(conv.id, "ja")
+        thread = thread_id(conv.id, 1)
+        await r.desk.wait_for(lambda: thread in r.desk.threads)
+        opened = r.desk.threads[thread]
+        assert opened.signal.consent is True
+        assert [e.content.text for e in opened.transcript if e.party is Party.CITIZEN][-1] == "ja"
+
+
+async def test_desk_outage_keeps_messages_in_order_and_tells_the_citizen_once(
+    tmp_path: Path,
+) -> None:
+    extra = {"delivery": {"desk_delay_notice_seconds": 0.2}}
+    async with running(tmp_path, extra) as r:
+        conv = await r.chat.open(TENANT)
+        await r.chat.request_agent(conv.id)
+        thread = thread_id(conv.id, 1)
+        await r.desk.wait_for(lambda: thread in r.desk.threads)
+        await r.desk.join(thread, "Sanne")
+        await r.settle()
+
+        # The desk is down for a while: every send fails until it comes back.
+        r.desk.faults.fail_next(TransientError("503 from the desk"), times=40)
+        for text in ("een", "twee", "drie"):
+            await r.chat.say(conv.id, text)
+        await r.desk.wait_for(lambda: len(r.desk.received[thread]) == 3, timeout=15)
+        await r.settle()
+        assert [m.content.text for m in r.desk.received[thread]] == ["een", "twee", "drie"]
+        delayed = [m for m in r.chat.shown[conv.id] if "langer dan normaal" in m.content.text]
+        assert len(delayed) == 1 and delayed[0].party is Party.SYSTEM

@@ -29,6 +29,7 @@ CITIZEN_KEYS = {
     "agent_joined", "agent_closed", "agent_inactive", "citizen_inactive", "back_to_bot",
     "survey_question", "survey_comment", "survey_thanks", "survey_invalid", "bot_apology",
     "bot_escalating", "delivery_failed", "desk_unavailable", "handover_refused", "skip_label",
+    "desk_delayed", "consent_question", "consent_declined", "consent_yes_label", "consent_no_label",
 }
 NOTE_KEYS = {
     "note_citizen_left", "note_queue_timeout", "note_citizen_inactive",

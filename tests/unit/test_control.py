@@ -34,6 +34,7 @@ def k(**kw: object) -> dict[str, object]:
 
 TIMER_OF = {
     State.BOT: control.QUEUE_TIMEOUT,
+    State.CONSENT: control.CONSENT_TIMEOUT,
     State.HANDOVER_PENDING: control.QUEUE_TIMEOUT,
     State.QUEUED: control.QUEUE_TIMEOUT,
     State.AGENT: control.AGENT_INACTIVE,
@@ -42,6 +43,7 @@ TIMER_OF = {
 }
 FAILED_KIND_OF = {
     State.BOT: "bot.turn",
+    State.CONSENT: "bot.turn",
     State.HANDOVER_PENDING: "desk.check",
     State.QUEUED: "desk.open",
     State.AGENT: "desk.message",
@@ -67,6 +69,7 @@ def event_of(name: str, state: State) -> ev.Event:
         "QueueUpdated": lambda: ev.QueueUpdated(**k(thread=THREAD, position=2)),
         "DeskFailed": lambda: ev.DeskFailed(**k(thread=THREAD, reason="gone")),
         "TimerFired": lambda: ev.TimerFired(**k(name=TIMER_OF[state], epoch=5)),
+        "DeliveryDelayed": lambda: ev.DeliveryDelayed(**k(kind="desk.message")),
         "DeliveryFailed": lambda: ev.DeliveryFailed(
             **k(epoch=5, kind=FAILED_KIND_OF[state], reason="permanent")
         ),
@@ -75,27 +78,77 @@ def event_of(name: str, state: State) -> ev.Event:
 
 
 A_, S_, R_ = Outcome.APPLIED, Outcome.STALE, Outcome.REFUSED
-B, P, Q, A, S, C = (
-    State.BOT, State.HANDOVER_PENDING, State.QUEUED, State.AGENT, State.SURVEY, State.CLOSED
+B, N, P, Q, A, S, C = (
+    State.BOT, State.CONSENT, State.HANDOVER_PENDING, State.QUEUED, State.AGENT, State.SURVEY,
+    State.CLOSED,
 )
 
 # (event, {state: (outcome, next state)}) for every event type and every state.
 EXPECTED: dict[str, dict[State, tuple[Outcome, State]]] = {
-    "CitizenMessage": {B: (A_, B), P: (A_, P), Q: (A_, Q), A: (A_, A), S: (A_, S), C: (A_, B)},
-    "CitizenRequestsAgent": {B: (A_, P), P: (R_, P), Q: (R_, Q), A: (R_, A), S: (A_, P), C: (A_, P)},
-    "CitizenLeft": {B: (A_, C), P: (A_, C), Q: (A_, C), A: (A_, C), S: (A_, C), C: (R_, C)},
-    "BotReplied": {B: (A_, B), P: (S_, P), Q: (S_, Q), A: (S_, A), S: (S_, S), C: (S_, C)},
-    "BotFailed": {B: (A_, B), P: (S_, P), Q: (S_, Q), A: (S_, A), S: (S_, S), C: (S_, C)},
-    "HandoverRequested": {B: (A_, P), P: (R_, P), Q: (R_, Q), A: (R_, A), S: (R_, S), C: (R_, C)},
-    "AvailabilityChecked": {B: (S_, B), P: (A_, Q), Q: (S_, Q), A: (S_, A), S: (S_, S), C: (S_, C)},
-    "AgentJoined": {B: (S_, B), P: (S_, P), Q: (A_, A), A: (A_, A), S: (S_, S), C: (S_, C)},
-    "AgentMessage": {B: (S_, B), P: (S_, P), Q: (A_, A), A: (A_, A), S: (S_, S), C: (S_, C)},
-    "AgentClosed": {B: (S_, B), P: (S_, P), Q: (A_, B), A: (A_, S), S: (S_, S), C: (S_, C)},
-    "AgentTransferred": {B: (S_, B), P: (S_, P), Q: (A_, Q), A: (A_, A), S: (S_, S), C: (S_, C)},
-    "QueueUpdated": {B: (S_, B), P: (S_, P), Q: (A_, Q), A: (S_, A), S: (S_, S), C: (S_, C)},
-    "DeskFailed": {B: (S_, B), P: (S_, P), Q: (A_, B), A: (A_, B), S: (S_, S), C: (S_, C)},
-    "TimerFired": {B: (S_, B), P: (S_, P), Q: (A_, B), A: (A_, B), S: (A_, B), C: (S_, C)},
-    "DeliveryFailed": {B: (A_, B), P: (A_, B), Q: (A_, B), A: (A_, A), S: (S_, S), C: (S_, C)},
+    "CitizenMessage": {
+        B: (A_, B), N: (A_, B), P: (A_, P), Q: (A_, Q),
+        A: (A_, A), S: (A_, S), C: (A_, B),
+    },
+    "CitizenRequestsAgent": {
+        B: (A_, P), N: (A_, N), P: (R_, P), Q: (R_, Q),
+        A: (R_, A), S: (A_, P), C: (A_, P),
+    },
+    "CitizenLeft": {
+        B: (A_, C), N: (A_, C), P: (A_, C), Q: (A_, C),
+        A: (A_, C), S: (A_, C), C: (R_, C),
+    },
+    "BotReplied": {
+        B: (A_, B), N: (S_, N), P: (S_, P), Q: (S_, Q),
+        A: (S_, A), S: (S_, S), C: (S_, C),
+    },
+    "BotFailed": {
+        B: (A_, B), N: (S_, N), P: (S_, P), Q: (S_, Q),
+        A: (S_, A), S: (S_, S), C: (S_, C),
+    },
+    "HandoverRequested": {
+        B: (A_, P), N: (R_, N), P: (R_, P), Q: (R_, Q),
+        A: (R_, A), S: (R_, S), C: (R_, C),
+    },
+    "AvailabilityChecked": {
+        B: (S_, B), N: (S_, N), P: (A_, Q), Q: (S_, Q),
+        A: (S_, A), S: (S_, S), C: (S_, C),
+    },
+    "AgentJoined": {
+        B: (S_, B), N: (S_, N), P: (S_, P), Q: (A_, A),
+        A: (A_, A), S: (S_, S), C: (S_, C),
+    },
+    "AgentMessage": {
+        B: (S_, B), N: (S_, N), P: (S_, P), Q: (A_, A),
+        A: (A_, A), S: (S_, S), C: (S_, C),
+    },
+    "AgentClosed": {
+        B: (S_, B), N: (S_, N), P: (S_, P), Q: (A_, B),
+        A: (A_, S), S: (S_, S), C: (S_, C),
+    },
+    "AgentTransferred": {
+        B: (S_, B), N: (S_, N), P: (S_, P), Q: (A_, Q),
+        A: (A_, A), S: (S_, S), C: (S_, C),
+    },
+    "QueueUpdated": {
+        B: (S_, B), N: (S_, N), P: (S_, P), Q: (A_, Q),
+        A: (S_, A), S: (S_, S), C: (S_, C),
+    },
+    "DeskFailed": {
+        B: (S_, B), N: (S_, N), P: (S_, P), Q: (A_, B),
+        A: (A_, B), S: (S_, S), C: (S_, C),
+    },
+    "TimerFired": {
+        B: (S_, B), N: (A_, B), P: (S_, P), Q: (A_, B),
+        A: (A_, B), S: (A_, B), C: (S_, C),
+    },
+    "DeliveryDelayed": {
+        B: (S_, B), N: (S_, N), P: (S_, P), Q: (A_, Q),
+        A: (A_, A), S: (S_, S), C: (S_, C),
+    },
+    "DeliveryFailed": {
+        B: (A_, B), N: (S_, N), P: (A_, B), Q: (A_, B),
+        A: (A_, A), S: (S_, S), C: (S_, C),
+    },
 }
 
 CASES = [
@@ -294,3 +347,94 @@ def test_second_handover_after_closed_chat_gets_a_new_thread() -> None:
     # Events about the first thread no longer reach the conversation.
     late = ev.AgentMessage(**k(thread=THREAD, content=Content("nog iets")))
     assert transition(queued, late, POLICY, ENV).outcome is Outcome.STALE
+
+
+# --- consent before a handover ----------------------------------------------------------
+
+DAEMON_ASKS = Policy(consent="daemon")
+BOT_ASKS = Policy(consent="bot")
+
+
+def bot_signal(consent: bool) -> ev.BotReplied:
+    return ev.BotReplied(**k(epoch=5, messages=(Content("Zal ik u doorverbinden?"),),
+                             handover=HandoverSignal(reason="bot", topic="afval",
+                                                     consent=consent)))
+
+
+def answer(text: str, payload: str | None = None) -> ev.CitizenMessage:
+    return ev.CitizenMessage(**k(content=Content(text), payload=payload))
+
+
+def test_daemon_asks_consent_with_yes_no_buttons_before_any_desk_work() -> None:
+    result = transition(conv(B), bot_signal(consent=True), DAEMON_ASKS, ENV)
+    assert result.conversation.state is N
+    (question,) = [n for n in effects_of(result, fx.Notify) if n.key == "consent_question"]
+    assert [p for _, p in question.buttons] == [control.CONSENT_YES, control.CONSENT_NO]
+    assert not effects_of(result, fx.CheckAvailability)
+    assert not effects_of(result, fx.OpenThread)
+    assert [t.name for t in effects_of(result, fx.StartTimer)] == [control.CONSENT_TIMEOUT]
+    # The bot's reply itself is still shown.
+    assert [s.content.text for s in effects_of(result, fx.Say)] == ["Zal ik u doorverbinden?"]
+
+
+@pytest.mark.parametrize(("text", "payload"), [("Ja, graag", control.CONSENT_YES), ("ja", None),
+                                               ("Yes!", None)])
+def test_yes_starts_the_handover_with_consent_recorded(text: str, payload: str | None) -> None:
+    asked = transition(conv(B), bot_signal(consent=False), DAEMON_ASKS, ENV).conversation
+    result = transition(asked, answer(text, payload), DAEMON_ASKS, ENV)
+    assert result.conversation.state is P
+    assert result.conversation.handover_no == asked.handover_no + 1
+    handover = result.conversation.context["handover"]
+    assert handover["consent"] is True and handover["topic"] == "afval"
+    assert "consent_signal" not in result.conversation.context
+    assert effects_of(result, fx.CheckAvailability)
+    assert [t.name for t in effects_of(result, fx.CancelTimer)] == [control.CONSENT_TIMEOUT]
+    # The answer is part of the transcript the agent will see, not a bot turn.
+    assert effects_of(result, fx.RecordCitizen) and not effects_of(result, fx.AskBot)
+
+
+def test_no_keeps_the_bot_and_counts_a_declined_handover() -> None:
+    asked = transition(conv(B), bot_signal(consent=False), DAEMON_ASKS, ENV).conversation
+    result = transition(asked, answer("Nee, liever niet", control.CONSENT_NO), DAEMON_ASKS, ENV)
+    assert result.conversation.state is B
+    assert result.conversation.handover_no == asked.handover_no
+    assert [n.key for n in effects_of(result, fx.Notify)] == ["consent_declined"]
+    assert [c.outcome for c in effects_of(result, fx.CountHandover)] == ["declined"]
+    assert not effects_of(result, fx.CheckAvailability)
+
+
+def test_a_question_instead_of_an_answer_goes_to_the_bot() -> None:
+    asked = transition(conv(B), bot_signal(consent=False), DAEMON_ASKS, ENV).conversation
+    result = transition(asked, answer("Hoe laat gaat het zwembad open?"), DAEMON_ASKS, ENV)
+    assert result.conversation.state is B
+    assert [a.content.text for a in effects_of(result, fx.AskBot)] == [
+        "Hoe laat gaat het zwembad open?"
+    ]
+
+
+def test_unanswered_consent_times_out_back_to_the_bot() -> None:
+    asked = transition(conv(B), bot_signal(consent=False), DAEMON_ASKS, ENV).conversation
+    fired = ev.TimerFired(**k(name=control.CONSENT_TIMEOUT, epoch=asked.epoch))
+    result = transition(asked, fired, DAEMON_ASKS, ENV)
+    assert result.conversation.state is B
+    assert "consent_signal" not in result.conversation.context
+
+
+def test_bot_policy_trusts_the_bot_that_asked_and_asks_for_everything_else() -> None:
+    # The bot asked (Gem does): straight on to the availability check.
+    trusted = transition(conv(B), bot_signal(consent=True), BOT_ASKS, ENV)
+    assert trusted.conversation.state is P
+    assert trusted.conversation.context["handover"]["consent"] is True
+    # A bot signal without consent, or the citizen's own "talk to a person" action,
+    # which the bot never saw: the daemon asks.
+    assert transition(conv(B), bot_signal(consent=False), BOT_ASKS, ENV).conversation.state is N
+    request = ev.CitizenRequestsAgent(**k())
+    assert transition(conv(B), request, BOT_ASKS, ENV).conversation.state is N
+    assert transition(conv(B), request, POLICY, ENV).conversation.state is P
+
+
+def test_outside_hours_nobody_is_asked_for_consent() -> None:
+    closed = Env(now=NOW, within_hours=False)
+    result = transition(conv(B), ev.CitizenRequestsAgent(**k()), DAEMON_ASKS, closed)
+    assert result.conversation.state is B
+    assert [n.key for n in effects_of(result, fx.Notify)] == ["outside_hours"]

@@ -80,6 +80,7 @@ async def make_stack(tmp_path: Path) -> AsyncIterator[StackFactory]:
             **desk_options,
         }
         doc = merge(BASE, {"store": {"path": str(tmp_path / "handover.db")},
+                           "delivery": {"desk_delay_notice_seconds": 0.2},
                            "adapters": {"desk": desk}})
         daemon = Daemon(parse_config(doc, base_dir=tmp_path, env=ENV))
         cast(Obi4wanDesk, daemon.adapters["desk"]).tick_seconds = 0.05
@@ -144,6 +145,8 @@ async def test_handover_outage_and_close_every_message_once_in_order(stack: Stac
         exported = await resp.text()
     assert 'handover_circuit_state{circuit="desk"} 2.0' in exported
     assert fake.texts(thread)[1:] == ["een"]
+    # The core tells the citizen, once, that their messages are kept.
+    await chat.wait_for(conv.id, lambda m: any("niet verloren" in x.content.text for x in m))
 
     # Back, with one answer lost on the way: every message arrives once, in order.
     fake.fail_next("ingest", Fault.lost())
@@ -177,6 +180,7 @@ async def test_handover_outage_and_close_every_message_once_in_order(stack: Stac
     assert agent_texts == ["Hier is het formulier"]
     assert fake.echo_answers and all(a == (200, {"outcome": "echo"}) for a in fake.echo_answers)
     assert chat.duplicates_dropped == 0
+    assert sum("niet verloren" in t for t in chat.texts(conv.id)) == 1
     assert fake.texts(thread)[1:] == ["een", "twee", "drie", "vier"]
 
 

@@ -6,6 +6,8 @@ from datetime import UTC, datetime
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from adapters.obi4wan import wire
 from handover.contracts import Availability
@@ -149,3 +151,16 @@ def test_receipt_and_availability_answers() -> None:
     ) == Availability(False, None, None)
     with pytest.raises(wire.WireError):
         wire.parse_availability({"available": "yes"})
+
+
+@settings(max_examples=50, deadline=None)
+@given(body=st.binary(max_size=256), new=st.text(min_size=1, max_size=20),
+       old=st.text(min_size=1, max_size=20), other=st.text(min_size=1, max_size=20))
+def test_any_body_signed_with_either_rotation_secret_passes_and_no_other(
+    body: bytes, new: str, old: str, other: str,
+) -> None:
+    secrets = (new, old)
+    for secret in secrets:
+        assert check(headers(secret=secret, body=body), body=body, secrets=secrets) == "ok"
+    if other not in secrets:
+        assert check(headers(secret=other, body=body), body=body, secrets=secrets) == "mismatch"

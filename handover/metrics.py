@@ -126,3 +126,15 @@ HTTP_REJECTED = Counter(
     ["reason"],
     registry=REGISTRY,
 )
+CIRCUIT_STATE = Gauge(
+    "handover_circuit_state",
+    "State of a circuit breaker guarding an upstream: 0 closed, 1 half-open (probing), 2 open.",
+    ["circuit"],
+    registry=REGISTRY,
+)
+CIRCUIT_REJECTED = Counter(
+    "handover_circuit_rejected_total",
+    "Calls refused without trying because the circuit to the upstream was open.",
+    ["circuit"],
+    registry=REGISTRY,
+)

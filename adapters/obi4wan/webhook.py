@@ -1,0 +1,201 @@
+"""The agent side: OBI4wan's signed webhook, mounted at `/<instance name>/webhook`.
+
+Answers, and why (OBI4wan is assumed to retry on anything but 2xx):
+
+- 401 `bad_signature` / `stale_timestamp`: not signed with a configured secret, or
+  signed outside the tolerance window (a replay). Counted in
+  `handover_webhook_signature_failures_total`. Nothing is read before this check.
+- 400 `invalid_json` / `invalid_event`: a body that breaks the contract (after a good
+  signature, so it is OBI4wan's bug or a contract change: loud in the logs).
+- 413 a body over 64 KiB.
+- 503 with Retry-After: the event could not be stored; OBI4wan should retry.
+- 200 `{"outcome": ...}` for everything else, including events we drop on purpose:
+  `applied`, `duplicate` (same eventId, or same message id, seen before), `stale` (the
+  thread is no longer live: after a close, or an out-of-order event), `refused`,
+  `echo` (a message we posted ourselves), `relayed` (typing), and `ignored` with a
+  `reason`: `unknown_thread` (no such conversation for this desk's tenant, or an id
+  that is not ours), `other_channel` (another custom channel's event), `unknown_type`.
+  These are 2xx on purpose: retrying can never make them apply, and a desk that keeps
+  retrying a dead event only delays the live ones. They are logged and counted in
+  `handover_obi4wan_webhook_events_total` so a misconfiguration is still visible.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Awaitable, Callable
+
+from aiohttp import web
+from prometheus_client import Counter
+
+from adapters.obi4wan import wire
+from adapters.obi4wan.options import Obi4wanOptions
+from handover import events as ev
+from handover import metrics
+from handover.contracts import AdapterContext
+from handover.http.jsonapi import MAX_BODY_BYTES, ApiError, json_errors
+from handover.model import Content, Conversation, Party, parse_thread_id
+from handover.router import UnknownConversation
+
+WEBHOOK_EVENTS = Counter(
+    "handover_obi4wan_webhook_events_total",
+    "OBI4wan webhook events by type and what became of them.",
+    ["adapter", "type", "outcome"],
+    registry=metrics.REGISTRY,
+)
+
+Handler = Callable[[wire.WebhookEvent, Conversation], Awaitable[str]]
+
+
+class WebhookRoutes:
+    """The webhook of one adapter instance. `on_thread_event(thread)` tells the adapter
+    that the agent side acted on a thread (it is no longer just waiting in the queue)."""
+
+    def __init__(
+        self,
+        ctx: AdapterContext,
+        options: Obi4wanOptions,
+        on_thread_event: Callable[[str], None] = lambda thread: None,
+    ) -> None:
+        self.ctx = ctx
+        self.source = ctx.name
+        self.options = options
+        self.on_thread_event = on_thread_event
+        self._handlers: dict[wire.EventType, Handler] = {
+            wire.EventType.AGENT_JOINED: self._joined,
+            wire.EventType.MESSAGE_CREATED: self._message,
+            wire.EventType.AGENT_TYPING: self._typing,
+            wire.EventType.CLOSED: self._closed,
+            wire.EventType.TRANSFERRED: self._transferred,
+        }
+
+    def app(self) -> web.Application:
+        app = web.Application(middlewares=[json_errors])
+        app.add_routes([web.post("/webhook", self.receive)])
+        return app
+
+    async def receive(self, request: web.Request) -> web.Response:
+        body = await _read_capped(request)
+        check = wire.check_signature(
+            request.headers, body, self.options.webhook_secrets, self.ctx.clock.now(),
+            self.options.webhook_tolerance_seconds,
+        )
+        if check is not wire.SignatureCheck.OK:
+            metrics.WEBHOOK_SIGNATURE_FAILURES.labels(self.source).inc()
+            self.ctx.log.warning("obi4wan.webhook_refused", reason=check.value)
+            if check is wire.SignatureCheck.STALE:
+                raise ApiError(401, "stale_timestamp", "the signed timestamp is outside the "
+                               "tolerance window")
+            raise ApiError(401, "bad_signature", f"signature {check.value}")
+        try:
+            event = wire.parse_event(json.loads(body))
+        except ValueError as exc:  # WireError, JSONDecodeError, UnicodeDecodeError
+            self.ctx.log.warning("obi4wan.webhook_invalid", detail=str(exc)[:200])
+            code = "invalid_event" if isinstance(exc, wire.WireError) else "invalid_json"
+            raise ApiError(400, code, str(exc)[:200]) from None
+        kind = event.type.value if event.type else "unknown"
+        outcome = await self._dispatch(event)
+        WEBHOOK_EVENTS.labels(self.source, kind, outcome).inc()
+        if outcome.startswith("ignored:"):
+            reason = outcome.partition(":")[2]
+            self.ctx.log.warning("obi4wan.webhook_ignored", reason=reason,
+                                 event_type=event.raw_type[:64], event_id=event.event_id)
+            return web.json_response({"outcome": "ignored", "reason": reason})
+        return web.json_response({"outcome": outcome})
+
+    async def _dispatch(self, event: wire.WebhookEvent) -> str:
+        if event.channel_identifier != self.options.channel_identifier:
+            return "ignored:other_channel"
+        if event.type is None:
+            return "ignored:unknown_type"
+        conv = await self._conversation(event.thread_id)
+        if conv is None:
+            return "ignored:unknown_thread"
+        return await self._handlers[event.type](event, conv)
+
+    async def _conversation(self, thread: str) -> Conversation | None:
+        parsed = parse_thread_id(thread)
+        if parsed is None:
+            return None
+        conv = await self.ctx.get_conversation(parsed[0])
+        if conv is None or conv.tenant not in self.ctx.tenants():
+            return None
+        return conv
+
+    # --- one handler per event type ---------------------------------------------------
+
+    async def _joined(self, e: wire.WebhookEvent, conv: Conversation) -> str:
+        self.on_thread_event(e.thread_id)
+        return await self._ingest(ev.AgentJoined(
+            conversation_id=conv.id, source=self.source, source_id=f"evt:{e.event_id}",
+            thread=e.thread_id, agent_name=e.agent_name or "",
+        ))
+
+    async def _message(self, e: wire.WebhookEvent, conv: Conversation) -> str:
+        if e.external_id and e.external_id.startswith(wire.MESSAGE_ID_PREFIX):
+            # A message we posted, reported back before (or instead of) its id being
+            # known to the core's echo suppression.
+            return "echo"
+        self.on_thread_event(e.thread_id)
+        assert e.message_id is not None  # parse_event requires it for messages
+        return await self._ingest(ev.AgentMessage(
+            conversation_id=conv.id,
+            source=self.source,
+            # The "msg:" namespace is where the outbox worker records the ids OBI4wan
+            # gave our own posts: an event about one of them is dropped as a duplicate.
+            # Keyed on the message id rather than the eventId, so a redelivery under a
+            # new eventId cannot show the same message twice either.
+            source_id=f"msg:{e.message_id}",
+            thread=e.thread_id,
+            content=Content(text=e.text, attachments=e.attachments),
+            agent_name=e.agent_name,
+        ))
+
+    async def _typing(self, e: wire.WebhookEvent, conv: Conversation) -> str:
+        try:
+            await self.ctx.relay_typing(conv.id, Party.AGENT, e.typing)
+        except Exception:
+            # Typing is a hint: failing to pass it on must not make OBI4wan retry.
+            self.ctx.log.debug("obi4wan.typing_failed", conversation_id=conv.id, exc_info=True)
+        return "relayed"
+
+    async def _closed(self, e: wire.WebhookEvent, conv: Conversation) -> str:
+        self.on_thread_event(e.thread_id)
+        return await self._ingest(ev.AgentClosed(
+            conversation_id=conv.id, source=self.source, source_id=f"evt:{e.event_id}",
+            thread=e.thread_id, outcome=e.outcome or "resolved",
+        ))
+
+    async def _transferred(self, e: wire.WebhookEvent, conv: Conversation) -> str:
+        return await self._ingest(ev.AgentTransferred(
+            conversation_id=conv.id, source=self.source, source_id=f"evt:{e.event_id}",
+            thread=e.thread_id, agent_name=e.agent_name,
+        ))
+
+    async def _ingest(self, event: ev.Event) -> str:
+        try:
+            result = await self.ctx.ingest(event)
+        except UnknownConversation:
+            return "ignored:unknown_thread"
+        except Exception:
+            self.ctx.log.warning("obi4wan.ingest_failed", conversation_id=event.conversation_id,
+                                 event_type=type(event).__name__, exc_info=True)
+            raise ApiError(503, "unavailable", "the event could not be stored; retry",
+                           {"Retry-After": "1"}) from None
+        return result.outcome.value
+
+
+async def _read_capped(request: web.Request) -> bytes:
+    too_large = ApiError(413, "body_too_large", f"the body may be at most {MAX_BODY_BYTES} bytes")
+    if request.content_length is not None and request.content_length > MAX_BODY_BYTES:
+        raise too_large
+    body = bytearray()
+    async for chunk in request.content.iter_chunked(16384):
+        body.extend(chunk)
+        if len(body) > MAX_BODY_BYTES:
+            raise too_large
+    return bytes(body)
+
+
+__all__ = ["WEBHOOK_EVENTS", "WebhookRoutes"]
+

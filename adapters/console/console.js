@@ -220,9 +220,9 @@
       if (t.thread_id === state.selected) button.setAttribute("aria-current", "true");
       line(button, t.tenant + " · " + t.channel + " · " + label("language", t.language));
       line(button, t.topic ? t.topic + " — " + label("reason", t.reason) : label("reason", t.reason));
-      const meta = t.status === "queued"
-        ? "Wacht " + waitingText(t)
-        : t.agent ? "Bij " + t.agent.name : label("close_reason", t.close_reason);
+      const meta = t.status === "queued" ? "Wacht " + waitingText(t)
+        : t.status === "active" ? "Bij " + (t.agent ? t.agent.name : "–")
+        : t.outcome ? label("outcome", t.outcome) : label("close_reason", t.close_reason);
       line(button, meta, "meta wait");
       button.addEventListener("click", () => select(t.thread_id, true));
       li.append(button);

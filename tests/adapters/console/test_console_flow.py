@@ -5,6 +5,8 @@ from __future__ import annotations
 import asyncio
 from pathlib import Path
 
+import aiohttp
+
 from handover.model import Party, State
 from tests.adapters.console.support import PAGE, console_daemon, texts, until
 from tests.harness import TENANT
@@ -157,3 +159,38 @@ async def test_restart_keeps_the_view_and_who_holds_what(tmp_path: Path) -> None
         status, body = await c.post(f"threads/{thread}/messages", {"message_id": "s2", "text": "Daar ben ik weer."})
         assert (status, body["outcome"]) == (202, "applied")
         await c.chat.wait_for(conv.id, lambda m: any(x.content.text == "Daar ben ik weer." for x in m))
+
+
+async def test_a_lost_journal_shows_the_thread_again_when_the_citizen_writes(tmp_path: Path) -> None:
+    async with console_daemon(tmp_path) as c:
+        live = await c.live("sanne")
+        conv, thread = await c.handover(live)
+        assert (await c.post(f"threads/{thread}/pickup"))[0] == 200
+    for leftover in tmp_path.glob("console.db*"):
+        leftover.unlink()
+
+    async with console_daemon(tmp_path) as c:
+        ahmed = await c.live("ahmed")
+        assert (await c.get("threads"))[1]["threads"] == []
+        await c.chat.say(conv.id, "Hallo? Is daar iemand?")
+        event = await ahmed.next(lambda e: e["type"] == "message")
+        assert event["thread_id"] == thread
+        _, data = await c.get("threads", agent="ahmed")
+        [recovered] = data["threads"]
+        assert recovered["thread_id"] == thread and recovered["status"] == "queued"
+        _, detail = await c.get(f"threads/{thread}", agent="ahmed")
+        assert texts(detail["transcript"], "citizen")[-1] == "Hallo? Is daar iemand?"
+        # Another agent can take it over and answer under their own name.
+        assert (await c.post(f"threads/{thread}/pickup", agent="ahmed"))[0] == 200
+        status, _ = await c.post(f"threads/{thread}/messages", {"message_id": "a1", "text": "Ja, Ahmed hier."}, agent="ahmed")
+        assert status == 202
+        shown = await c.chat.wait_for(conv.id, lambda m: any(x.content.text == "Ja, Ahmed hier." for x in m))
+        assert shown[-1].sender_name == "Ahmed"
+
+
+async def test_shutdown_closes_the_pages_with_going_away(tmp_path: Path) -> None:
+    async with console_daemon(tmp_path) as c:
+        live = await c.live("sanne")
+        await c.client.server.close()
+        msg = await live.ws.receive(timeout=5)
+        assert msg.type is aiohttp.WSMsgType.CLOSE and msg.data == aiohttp.WSCloseCode.GOING_AWAY

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from aiohttp import web
@@ -27,7 +27,7 @@ from prometheus_client import Counter
 from adapters.console.journal import Journal, Status, ThreadRow
 from adapters.console.live import LiveHub
 from adapters.console.options import Agent, ConsoleOptions
-from adapters.console.view import detail, effective_status, summary
+from adapters.console.view import detail, effective_status, erased, summary
 from handover import events as ev
 from handover.contracts import AdapterContext, IngestOutcome, IngestResult
 from handover.http.jsonapi import MAX_ID_LENGTH, ApiError, Fields, Handler, read_json
@@ -46,10 +46,12 @@ CONSOLE_ACTIONS = Counter(
 )
 
 MAX_TEXT_LENGTH = 4000
-#: Closed threads stay in the list this long, so an agent sees what just ended.
+#: Closed threads stay in the list this long, so an agent sees what just ended; then the
+#: console forgets them.
 CLOSED_VISIBLE = timedelta(hours=12)
 AGENT_KEY: web.RequestKey[Agent] = web.RequestKey("console_agent", Agent)
 _ACCEPTED = (IngestOutcome.APPLIED, IngestOutcome.DUPLICATE)
+FORGET_EVERY = timedelta(minutes=10)
 #: The routes that need a bearer token (by route name).
 _PROTECTED = frozenset({"me", "threads", "thread", "pickup", "message", "typing", "close"})
 
@@ -70,6 +72,7 @@ class AgentApi:
         self.journal = journal
         self._tokens = [(agent, _digest(t)) for agent in options.agents for t in agent.tokens]
         self.hub = LiveHub(source, self.authenticate, self.visible)
+        self._forgotten_at: datetime | None = None
 
     # --- who is asking ----------------------------------------------------------------
 
@@ -127,10 +130,18 @@ class AgentApi:
     async def list_threads(self, request: web.Request) -> web.Response:
         agent = request[AGENT_KEY]
         now = self.ctx.clock.now()
+        if self._forgotten_at is None or now - self._forgotten_at > FORGET_EVERY:
+            self._forgotten_at = now
+            await self.journal.forget_closed(now - CLOSED_VISIBLE)
         rows = await self.journal.threads(sorted(self.visible(agent)), now - CLOSED_VISIBLE)
         out = []
         for row in rows:
             conv = await self.ctx.get_conversation(row.conversation_id)
+            if row.status is not Status.CLOSED and effective_status(row, conv) is Status.CLOSED:
+                # The core moved on without telling the desk (erased, a close delivery
+                # dead-lettered): record it, so the thread leaves the list in time.
+                await self.journal.close_thread(row.thread_id, now, reason="ended")
+                row = await self.journal.get(row.thread_id) or row
             out.append(summary(row, conv, now))
         return _json({"threads": out, "now": now.isoformat()})
 
@@ -138,7 +149,7 @@ class AgentApi:
         row = await self._row(request)
         conv = await self.ctx.get_conversation(row.conversation_id)
         entries = await self.ctx.transcript(row.conversation_id) if conv else []
-        notes = await self.journal.notes(row.thread_id)
+        notes = [] if erased(conv) else await self.journal.notes(row.thread_id)
         return _json(detail(row, conv, entries, notes, self.ctx.clock.now()))
 
     # --- agent actions ----------------------------------------------------------------

@@ -180,6 +180,16 @@ class Journal:
         await self.db.commit()
         return cursor.rowcount == 1
 
+    async def forget_closed(self, before: datetime) -> int:
+        """Delete threads closed before `before` with their notes: the console keeps
+        no personal data (page context, notes) longer than it shows it."""
+        stale = "SELECT thread_id FROM threads WHERE status = ? AND closed_at < ?"
+        args = (Status.CLOSED.value, before.isoformat())
+        await self.db.execute(f"DELETE FROM notes WHERE thread_id IN ({stale})", args)
+        cursor = await self.db.execute(f"DELETE FROM threads WHERE thread_id IN ({stale})", args)
+        await self.db.commit()
+        return cursor.rowcount
+
     async def add_note(self, thread_id: str, text: str, at: datetime) -> None:
         await self.db.execute(
             "INSERT INTO notes (thread_id, text, at) VALUES (?, ?, ?)",

@@ -17,11 +17,22 @@ from adapters.console.journal import Note, Status, ThreadRow
 from handover.contracts import OutboundMessage
 from handover.model import Conversation, TranscriptEntry, parse_thread_id
 
-__all__ = ["detail", "effective_status", "entry_json", "summary"]
+__all__ = ["detail", "effective_status", "entry_json", "erased", "summary"]
 
 #: At most this many transcript entries are shown (the core gives a desk as many).
 TRANSCRIPT_LIMIT = 200
 _PAGE_KEYS = ("url", "title", "referrer")
+ERASED_PREFIX = "erased:"
+
+
+def erased(conv: Conversation | None) -> bool:
+    """Whether the conversation's personal data is gone (erased on request, or the
+    conversation itself): then the console shows none of what it kept either.
+
+    The store marks an erased conversation by its channel key; the contract has no
+    flag for it yet.
+    """
+    return conv is None or conv.channel_key.startswith(ERASED_PREFIX)
 
 
 def effective_status(row: ThreadRow, conv: Conversation | None) -> Status:
@@ -57,7 +68,8 @@ def summary(row: ThreadRow, conv: Conversation | None, now: datetime) -> dict[st
         "topic": signal.get("topic"),
         "queue": signal.get("queue"),
         "consent": signal.get("consent"),
-        "page": _page(row.context),
+        # An erased conversation takes its page context with it.
+        "page": _page({} if erased(conv) else row.context),
         "opened_at": row.opened_at.isoformat(),
         "taken_at": row.taken_at.isoformat() if row.taken_at else None,
         "closed_at": row.closed_at.isoformat() if row.closed_at else None,
@@ -115,6 +127,6 @@ def detail(
     details = signal.get("details")
     out = summary(row, conv, now)
     out["transcript"] = items
-    out["details"] = dict(details) if isinstance(details, Mapping) else {}
+    out["details"] = dict(details) if isinstance(details, Mapping) and not erased(conv) else {}
     out["citizen_state"] = conv.state.value if conv else None
     return out

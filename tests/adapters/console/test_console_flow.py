@@ -194,3 +194,32 @@ async def test_shutdown_closes_the_pages_with_going_away(tmp_path: Path) -> None
         await c.client.server.close()
         msg = await live.ws.receive(timeout=5)
         assert msg.type is aiohttp.WSMsgType.CLOSE and msg.data == aiohttp.WSCloseCode.GOING_AWAY
+
+
+async def test_an_erased_conversation_leaves_nothing_personal_in_the_console(tmp_path: Path) -> None:
+    async with console_daemon(tmp_path) as c:
+        live = await c.live("sanne")
+        conv, thread = await c.handover(live)
+        assert (await c.post(f"threads/{thread}/pickup"))[0] == 200
+        assert await c.daemon.store.erase_conversation(conv.id)
+        _, data = await c.get("threads")
+        [gone] = data["threads"]
+        assert gone["page"] == {"url": None, "title": None, "referrer": None}
+        _, detail = await c.get(f"threads/{thread}")
+        assert detail["transcript"] == [] and detail["details"] == {}
+        assert "Mijn container" not in str(detail)
+
+
+async def test_with_availability_always_a_thread_waits_for_the_first_agent(tmp_path: Path) -> None:
+    async with console_daemon(tmp_path, availability="always") as c:
+        conv = await c.chat.open(TENANT)
+        await c.chat.say(conv.id, "/handover")
+        await until(lambda: any("wachtrij" in m.content.text for m in c.chat.shown[conv.id]))
+        # An agent who signs in later finds it waiting.
+        live = await c.live("sanne")
+        _, data = await c.get("threads")
+        [waiting] = data["threads"]
+        assert waiting["status"] == "queued" and waiting["conversation_id"] == conv.id
+        assert (await c.post(f"threads/{waiting['thread_id']}/pickup"))[0] == 200
+        taken = await live.next(lambda e: e["type"] == "thread" and e["thread"]["agent"] is not None)
+        assert taken["thread"]["agent"]["name"] == "Sanne"

@@ -39,6 +39,7 @@
     typingTimer: null,
     citizenTypingTimer: null,
     pendingReply: null,
+    unread: new Set(),
   };
 
   // --- HTTP -------------------------------------------------------------------------
@@ -161,6 +162,12 @@
         if (event.thread_id === state.selected) {
           appendEntry(event.entry);
           showCitizenTyping(false);
+        } else if (state.threads.has(event.thread_id)) {
+          // An agent with several chats must see where the citizen answered.
+          state.unread.add(event.thread_id);
+          $("list-announcer").textContent = "Nieuw bericht in een ander gesprek ("
+            + state.threads.get(event.thread_id).tenant + ")";
+          renderLists();
         }
         break;
       case "note":
@@ -203,6 +210,7 @@
     fill("list-waiting", "waiting-count", groups.queued);
     fill("list-active", "active-count", groups.active);
     fill("list-closed", "closed-count", groups.closed.reverse());
+    document.title = (groups.queued.length ? "(" + groups.queued.length + ") " : "") + "Agentconsole";
   }
 
   function fill(listId, countId, threads) {
@@ -224,6 +232,7 @@
         : t.status === "active" ? "Bij " + (t.agent ? t.agent.name : "–")
         : t.outcome ? label("outcome", t.outcome) : label("close_reason", t.close_reason);
       line(button, meta, "meta wait");
+      if (state.unread.has(t.thread_id)) line(button, "Nieuw bericht", "unread");
       button.addEventListener("click", () => select(t.thread_id, true));
       li.append(button);
       return li;
@@ -241,16 +250,20 @@
   // --- one thread -------------------------------------------------------------------
 
   async function select(threadId, moveFocus) {
+    state.unread.delete(threadId);
     if (state.selected !== threadId) {
       stopTyping();
       state.selected = threadId;
       state.shown = new Set();
       $("transcript").replaceChildren();
+      // Filling the list of another thread is not news: do not read it all out.
+      $("transcript").setAttribute("aria-live", "off");
       $("thread-error").textContent = "";
       showCitizenTyping(false);
     }
     renderLists();
     await refreshDetail();
+    $("transcript").setAttribute("aria-live", "polite");
     if (moveFocus) $("thread").focus();
   }
 

@@ -1,4 +1,4 @@
-"""The console page itself: three static files, served with a strict CSP.
+"""The console page itself: four static files, served with a strict CSP.
 
 The page holds no data of its own (everything comes from the API after sign-in), so it
 is served without a token. The CSP allows only this origin's own script, style and
@@ -22,6 +22,7 @@ _HOST = re.compile(r"^[A-Za-z0-9.\-]+(:[0-9]{1,5})?$|^\[[0-9A-Fa-f:.]+\](:[0-9]{
 _FILES = {
     "": ("console.html", "text/html"),
     "console.js": ("console.js", "text/javascript"),
+    "render.js": ("render.js", "text/javascript"),
     "console.css": ("console.css", "text/css"),
 }
 _HEADERS = {

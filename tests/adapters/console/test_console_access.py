@@ -123,7 +123,9 @@ async def test_page_is_served_with_csp_and_nosniff(tmp_path: Path) -> None:
         # The page itself asks for no token and carries no inline script.
         assert "<script>" not in html
 
-        for path, mime in (("console.js", "text/javascript"), ("console.css", "text/css")):
+        assert '<script type="module" src="console.js">' in html
+        for path, mime in (("console.js", "text/javascript"), ("render.js", "text/javascript"),
+                           ("console.css", "text/css")):
             resp = await c.client.get(f"/desk/{path}")
             assert resp.status == 200 and resp.content_type == mime
             assert resp.headers["X-Content-Type-Options"] == "nosniff"

@@ -1,0 +1,1 @@
+"""The built-in agent console: a desk adapter with a web page for contact-centre agents."""

@@ -1,0 +1,306 @@
+"""The console's HTTP API for the agent's page (all under `/<instance>/api/`).
+
+    GET  /api/me                                   -> 200 {"agent", "tenants", "outcomes"}
+    GET  /api/threads                              -> 200 {"threads": [summary, ...]}
+    GET  /api/threads/{thread_id}                  -> 200 detail (with transcript)
+    POST /api/threads/{thread_id}/pickup                        -> 200 {"thread"}
+    POST /api/threads/{thread_id}/messages  {"message_id", "text"} -> 202 {"outcome"}
+    POST /api/threads/{thread_id}/typing    {"on"}              -> 202 {"outcome"}
+    POST /api/threads/{thread_id}/close     {"outcome"}         -> 200 {"thread"}
+    GET  /api/live                           websocket, see adapters.console.live
+
+Every route but the websocket needs `Authorization: Bearer <agent token>`. A thread of a
+tenant the agent does not see answers 404, as if it did not exist. Errors are JSON
+`{"error", "detail"}` (see README.md for the list).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+from datetime import datetime, timedelta
+from typing import Any
+
+from aiohttp import web
+from prometheus_client import Counter
+
+from adapters.console.journal import Journal, Status, ThreadRow
+from adapters.console.live import LiveHub
+from adapters.console.options import Agent, ConsoleOptions
+from adapters.console.view import detail, effective_status, erased, summary
+from handover import events as ev
+from handover.contracts import AdapterContext, IngestOutcome, IngestResult
+from handover.http.jsonapi import MAX_ID_LENGTH, ApiError, Fields, Handler, read_json
+from handover.metrics import REGISTRY
+from handover.model import Content, Conversation, Party
+from handover.router import UnknownConversation
+
+__all__ = ["CONSOLE_ACTIONS", "AgentApi"]
+
+CONSOLE_ACTIONS = Counter(
+    "handover_console_actions_total",
+    "Agent actions in the console by action (pickup, message, close) and result "
+    "(applied, duplicate, taken, closed, refused).",
+    ["adapter", "action", "result"],
+    registry=REGISTRY,
+)
+
+MAX_TEXT_LENGTH = 4000
+#: Closed threads stay in the list this long, so an agent sees what just ended; then the
+#: console forgets them.
+CLOSED_VISIBLE = timedelta(hours=12)
+AGENT_KEY: web.RequestKey[Agent] = web.RequestKey("console_agent", Agent)
+_ACCEPTED = (IngestOutcome.APPLIED, IngestOutcome.DUPLICATE)
+FORGET_EVERY = timedelta(minutes=10)
+#: The routes that need a bearer token (by route name).
+_PROTECTED = frozenset({"me", "threads", "thread", "pickup", "message", "typing", "close"})
+
+
+def _digest(token: str) -> bytes:
+    return hashlib.sha256(token.encode()).digest()
+
+
+class AgentApi:
+    """The handlers, bound to one console instance."""
+
+    def __init__(
+        self, ctx: AdapterContext, source: str, options: ConsoleOptions, journal: Journal
+    ) -> None:
+        self.ctx = ctx
+        self.source = source
+        self.options = options
+        self.journal = journal
+        self._tokens = [(agent, _digest(t)) for agent in options.agents for t in agent.tokens]
+        self.hub = LiveHub(source, self.authenticate, self.visible)
+        self._forgotten_at: datetime | None = None
+
+    # --- who is asking ----------------------------------------------------------------
+
+    def authenticate(self, token: str) -> Agent | None:
+        """The agent with this token; every configured token is compared (in constant
+        time, on digests of equal length) so the answer's timing tells nothing."""
+        given = _digest(token)
+        found: Agent | None = None
+        for agent, digest in self._tokens:
+            if hmac.compare_digest(given, digest):
+                found = agent
+        return found
+
+    def visible(self, agent: Agent) -> frozenset[str]:
+        mine = set(self.ctx.tenants())
+        return frozenset(mine & set(agent.tenants)) if agent.tenants else frozenset(mine)
+
+    @web.middleware
+    async def require_agent(self, request: web.Request, handler: Handler) -> web.StreamResponse:
+        # The page's own files carry no data; the websocket signs in with its first frame.
+        if request.match_info.route.name not in _PROTECTED:
+            return await handler(request)
+        scheme, _, token = request.headers.get("Authorization", "").partition(" ")
+        if scheme.lower() != "bearer" or not token.strip():
+            raise ApiError(401, "unauthorized", "send Authorization: Bearer <agent token>",
+                           {"WWW-Authenticate": "Bearer"})
+        agent = self.authenticate(token.strip())
+        if agent is None:
+            raise ApiError(403, "forbidden", "the token belongs to no agent of this console")
+        request[AGENT_KEY] = agent
+        return await handler(request)
+
+    def routes(self) -> list[web.RouteDef]:
+        return [
+            web.get("/api/me", self.me, name="me"),
+            web.get("/api/threads", self.list_threads, name="threads"),
+            web.get("/api/threads/{thread_id}", self.get_thread, name="thread"),
+            web.post("/api/threads/{thread_id}/pickup", self.pickup, name="pickup"),
+            web.post("/api/threads/{thread_id}/messages", self.message, name="message"),
+            web.post("/api/threads/{thread_id}/typing", self.typing, name="typing"),
+            web.post("/api/threads/{thread_id}/close", self.close, name="close"),
+            web.get("/api/live", self.hub.handle, name="live"),
+        ]
+
+    # --- reading ----------------------------------------------------------------------
+
+    async def me(self, request: web.Request) -> web.Response:
+        agent = request[AGENT_KEY]
+        return _json({
+            "agent": {"id": agent.id, "name": agent.name},
+            "tenants": sorted(self.visible(agent)),
+            "outcomes": list(self.options.outcomes),
+        })
+
+    async def list_threads(self, request: web.Request) -> web.Response:
+        agent = request[AGENT_KEY]
+        now = self.ctx.clock.now()
+        if self._forgotten_at is None or now - self._forgotten_at > FORGET_EVERY:
+            self._forgotten_at = now
+            await self.journal.forget_closed(now - CLOSED_VISIBLE)
+        rows = await self.journal.threads(sorted(self.visible(agent)), now - CLOSED_VISIBLE)
+        out = []
+        for row in rows:
+            conv = await self.ctx.get_conversation(row.conversation_id)
+            if row.status is not Status.CLOSED and effective_status(row, conv) is Status.CLOSED:
+                # The core moved on without telling the desk (erased, a close delivery
+                # dead-lettered): record it, so the thread leaves the list in time.
+                await self.journal.close_thread(row.thread_id, now, reason="ended")
+                row = await self.journal.get(row.thread_id) or row
+            out.append(summary(row, conv, now))
+        return _json({"threads": out, "now": now.isoformat()})
+
+    async def get_thread(self, request: web.Request) -> web.Response:
+        row = await self._row(request)
+        conv = await self.ctx.get_conversation(row.conversation_id)
+        entries = await self.ctx.transcript(row.conversation_id) if conv else []
+        notes = [] if erased(conv) else await self.journal.notes(row.thread_id)
+        return _json(detail(row, conv, entries, notes, self.ctx.clock.now()))
+
+    # --- agent actions ----------------------------------------------------------------
+
+    async def pickup(self, request: web.Request) -> web.Response:
+        agent = request[AGENT_KEY]
+        row = await self._row(request)
+        conv = await self._live(row, "pickup")
+        claimed = await self.journal.claim(row.thread_id, agent.id, agent.name,
+                                           self.ctx.clock.now())
+        if claimed is None or claimed.agent_id != agent.id:
+            holder = claimed.agent_name if claimed else None
+            self._count("pickup", "taken")
+            raise ApiError(409, "taken", f"already picked up by {holder or 'another agent'}")
+        try:
+            result = await self._ingest(ev.AgentJoined(
+                conversation_id=conv.id,
+                source=self.source,
+                # One join per agent and thread: a retried pick-up is a duplicate.
+                source_id=f"join:{row.thread_id}:{agent.id}",
+                thread=row.thread_id,
+                agent_name=agent.name,
+            ))
+        except ApiError:
+            await self.journal.release(row.thread_id, agent.id)
+            raise
+        if result.outcome not in _ACCEPTED:
+            await self.journal.release(row.thread_id, agent.id)
+            await self._ended(row, "pickup", result)
+        self._count("pickup", result.outcome.value)
+        self.ctx.log.info("console.picked_up", thread_id=row.thread_id, agent_id=agent.id,
+                          tenant=row.tenant)
+        thread = await self._publish_thread(row.thread_id)
+        return _json({"thread": thread})
+
+    async def message(self, request: web.Request) -> web.Response:
+        agent = request[AGENT_KEY]
+        row = await self._row(request)
+        fields = Fields.of(await read_json(request), ("message_id", "text"))
+        message_id = fields.ident("message_id", required=True)
+        text = fields.string("text", required=True, max_length=MAX_TEXT_LENGTH) or ""
+        conv = await self._held(row, agent, "message")
+        result = await self._ingest(ev.AgentMessage(
+            conversation_id=conv.id,
+            source=self.source,
+            source_id=f"reply:{row.thread_id}:{message_id}",
+            thread=row.thread_id,
+            content=Content(text=text),
+            agent_name=agent.name,
+        ))
+        if result.outcome not in _ACCEPTED:
+            await self._ended(row, "message", result)
+        self._count("message", result.outcome.value)
+        self.hub.publish(row.tenant, {"type": "changed", "thread_id": row.thread_id})
+        return _json({"outcome": result.outcome.value}, status=202)
+
+    async def typing(self, request: web.Request) -> web.Response:
+        agent = request[AGENT_KEY]
+        row = await self._row(request)
+        on = Fields.of(await read_json(request), ("on",)).boolean("on")
+        conv = await self._held(row, agent, "typing")
+        try:
+            await self.ctx.relay_typing(conv.id, Party.AGENT, on)
+        except Exception:
+            # Typing is a hint: the agent's page should not show an error for it.
+            self.ctx.log.debug("console.typing_failed", thread_id=row.thread_id, exc_info=True)
+        return _json({"outcome": "relayed"}, status=202)
+
+    async def close(self, request: web.Request) -> web.Response:
+        agent = request[AGENT_KEY]
+        row = await self._row(request)
+        outcome = Fields.of(await read_json(request), ("outcome",)).require("outcome")
+        if outcome not in self.options.outcomes:
+            raise ApiError(400, "invalid_field",
+                           f"outcome must be one of: {', '.join(self.options.outcomes)}")
+        conv = await self._held(row, agent, "close")
+        result = await self._ingest(ev.AgentClosed(
+            conversation_id=conv.id,
+            source=self.source,
+            source_id=f"close:{row.thread_id}",
+            thread=row.thread_id,
+            outcome=outcome,
+        ))
+        if result.outcome not in _ACCEPTED:
+            await self._ended(row, "close", result)
+        await self.journal.close_thread(row.thread_id, self.ctx.clock.now(), outcome=outcome,
+                                        reason="agent")
+        self._count("close", result.outcome.value)
+        self.ctx.log.info("console.closed", thread_id=row.thread_id, agent_id=agent.id,
+                          outcome=outcome)
+        thread = await self._publish_thread(row.thread_id)
+        return _json({"thread": thread})
+
+    # --- helpers ----------------------------------------------------------------------
+
+    async def _row(self, request: web.Request) -> ThreadRow:
+        thread_id = request.match_info["thread_id"]
+        row = await self.journal.get(thread_id) if len(thread_id) <= MAX_ID_LENGTH else None
+        if row is None or row.tenant not in self.visible(request[AGENT_KEY]):
+            raise ApiError(404, "unknown_thread", "this console has no such thread")
+        return row
+
+    async def _live(self, row: ThreadRow, action: str) -> Conversation:
+        """The conversation, when the thread is still its live one."""
+        conv = await self.ctx.get_conversation(row.conversation_id)
+        if effective_status(row, conv) is Status.CLOSED or conv is None:
+            self._count(action, "closed")
+            raise ApiError(409, "thread_closed", "the conversation has ended or moved on")
+        return conv
+
+    async def _held(self, row: ThreadRow, agent: Agent, action: str) -> Conversation:
+        conv = await self._live(row, action)
+        if row.agent_id != agent.id:
+            self._count(action, "refused")
+            who = f"it is held by {row.agent_name}" if row.agent_id else "pick it up first"
+            raise ApiError(409, "not_yours", f"only the agent holding the thread may: {who}")
+        return conv
+
+    async def _ended(self, row: ThreadRow, action: str, result: IngestResult) -> None:
+        """The core no longer has this thread live: record that and refuse."""
+        await self.journal.close_thread(row.thread_id, self.ctx.clock.now(), reason="ended")
+        await self._publish_thread(row.thread_id)
+        self._count(action, "closed")
+        raise ApiError(409, "thread_closed",
+                       f"the conversation has ended or moved on ({result.outcome.value})")
+
+    async def _ingest(self, event: ev.Event) -> IngestResult:
+        try:
+            return await self.ctx.ingest(event)
+        except UnknownConversation:
+            raise ApiError(404, "unknown_conversation", "the conversation no longer exists") \
+                from None
+        except Exception:
+            self.ctx.log.warning("console.ingest_failed", conversation_id=event.conversation_id,
+                                 event_type=type(event).__name__, exc_info=True)
+            raise ApiError(503, "unavailable", "the action could not be stored; retry",
+                           {"Retry-After": "1"}) from None
+
+    async def _publish_thread(self, thread_id: str) -> dict[str, Any] | None:
+        """Tell every page that sees the tenant how the thread looks now."""
+        row = await self.journal.get(thread_id)
+        if row is None:
+            return None
+        conv = await self.ctx.get_conversation(row.conversation_id)
+        thread = summary(row, conv, self.ctx.clock.now())
+        self.hub.publish(row.tenant, {"type": "thread", "thread": thread})
+        return thread
+
+    def _count(self, action: str, result: str) -> None:
+        CONSOLE_ACTIONS.labels(self.source, action, result).inc()
+
+
+def _json(data: Any, status: int = 200) -> web.Response:
+    return web.json_response(data, status=status, headers={"Cache-Control": "no-store"})

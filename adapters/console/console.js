@@ -1,0 +1,374 @@
+// The agent console page: plain JS, no build step. All data comes from the API of this
+// console (same origin); the token lives in sessionStorage and travels as a bearer
+// header (HTTP) or in the first websocket frame, never in a URL.
+import {
+  entryItem, explain, label, renderDetailFields, threadButton, waitingText,
+} from "./render.js";
+
+const TOKEN_KEY = "handover.console.token";
+const TYPING_IDLE_MS = 3000;
+const CITIZEN_TYPING_MS = 6000;
+const base = location.pathname.replace(/[^/]*$/, "");
+const $ = (id) => document.getElementById(id);
+
+const state = {
+  token: sessionStorage.getItem(TOKEN_KEY),
+  me: null,
+  threads: new Map(),
+  selected: null,
+  detail: null,
+  shown: new Set(),
+  ws: null,
+  retryMs: 1000,
+  typingOn: false,
+  typingTimer: null,
+  citizenTypingTimer: null,
+  pendingReply: null,
+  unread: new Set(),
+};
+
+// --- HTTP -------------------------------------------------------------------------
+
+class ApiError extends Error {
+  constructor(status, code, detail) { super(detail || code); this.status = status; this.code = code; }
+}
+
+async function api(path, options = {}) {
+  const headers = { Authorization: "Bearer " + state.token };
+  if (options.body !== undefined) headers["Content-Type"] = "application/json";
+  const response = await fetch(base + "api/" + path, {
+    method: options.method || "GET",
+    headers,
+    body: options.body === undefined ? undefined : JSON.stringify(options.body),
+    cache: "no-store",
+  });
+  let data = null;
+  try { data = await response.json(); } catch (e) { data = null; }
+  if (response.status === 401 || response.status === 403) {
+    signOut("Uw token is niet (meer) geldig. Meld u opnieuw aan.");
+    throw new ApiError(response.status, "unauthorized");
+  }
+  if (!response.ok) {
+    throw new ApiError(response.status, data && data.error, data && data.detail);
+  }
+  return data;
+}
+
+// --- sign in / out ----------------------------------------------------------------
+
+async function signIn(token) {
+  state.token = token;
+  const me = await api("me");
+  sessionStorage.setItem(TOKEN_KEY, token);
+  state.me = me;
+  $("signin").hidden = true;
+  $("workspace").hidden = false;
+  $("signout").hidden = false;
+  $("agent-name").hidden = false;
+  $("agent-name").textContent = "Aangemeld als " + me.agent.name;
+  const select = $("close-outcome");
+  select.replaceChildren(...me.outcomes.map((o) => {
+    const option = document.createElement("option");
+    option.value = o;
+    option.textContent = label("outcome", o);
+    return option;
+  }));
+  connect();
+  await refreshAll();
+}
+
+function signOut(message) {
+  sessionStorage.removeItem(TOKEN_KEY);
+  state.token = null;
+  state.me = null;
+  if (state.ws) { const ws = state.ws; state.ws = null; ws.close(1000); }
+  $("workspace").hidden = true;
+  $("signout").hidden = true;
+  $("agent-name").hidden = true;
+  $("signin").hidden = false;
+  $("connection-status").textContent = "Niet aangemeld";
+  $("signin-error").textContent = message || "";
+  $("token").value = "";
+  $("token").focus();
+}
+
+// --- live updates -----------------------------------------------------------------
+
+function connect() {
+  const scheme = location.protocol === "https:" ? "wss://" : "ws://";
+  const ws = new WebSocket(scheme + location.host + base + "api/live");
+  state.ws = ws;
+  $("connection-status").textContent = "Verbinden…";
+  ws.addEventListener("open", () => ws.send(JSON.stringify({ type: "auth", token: state.token })));
+  ws.addEventListener("message", (msg) => {
+    let event;
+    try { event = JSON.parse(msg.data); } catch (e) { return; }
+    onEvent(event);
+  });
+  ws.addEventListener("close", (e) => {
+    if (state.ws !== ws) return; // signed out, or replaced
+    state.ws = null;
+    if (e.code === 4401) { signOut("Uw token is niet (meer) geldig. Meld u opnieuw aan."); return; }
+    $("connection-status").textContent = "Verbinding verbroken, opnieuw verbinden…";
+    const delay = state.retryMs;
+    state.retryMs = Math.min(state.retryMs * 2, 30000);
+    setTimeout(() => { if (state.token && !state.ws) connect(); }, delay);
+  });
+}
+
+function onEvent(event) {
+  switch (event.type) {
+    case "ready":
+      state.retryMs = 1000;
+      $("connection-status").textContent = "Verbonden";
+      // Whatever happened while we were away: fetch it again.
+      refreshAll();
+      break;
+    case "thread": {
+      const before = state.threads.get(event.thread.thread_id);
+      state.threads.set(event.thread.thread_id, event.thread);
+      if (!before && event.thread.status === "queued") {
+        $("list-announcer").textContent = "Nieuw wachtend gesprek (" + event.thread.tenant + ")";
+      }
+      renderLists();
+      if (event.thread.thread_id === state.selected) refreshDetail();
+      break;
+    }
+    case "message":
+      if (event.thread_id === state.selected) {
+        appendEntry(event.entry);
+        showCitizenTyping(false);
+      } else if (state.threads.has(event.thread_id)) {
+        // An agent with several chats must see where the citizen answered.
+        state.unread.add(event.thread_id);
+        $("list-announcer").textContent = "Nieuw bericht in een ander gesprek ("
+          + state.threads.get(event.thread_id).tenant + ")";
+        renderLists();
+      }
+      break;
+    case "note":
+    case "changed":
+      if (event.thread_id === state.selected) refreshDetail();
+      break;
+    case "typing":
+      if (event.thread_id === state.selected) showCitizenTyping(event.on);
+      break;
+  }
+}
+
+// --- the list ---------------------------------------------------------------------
+
+async function refreshAll() {
+  try {
+    const data = await api("threads");
+    state.threads = new Map(data.threads.map((t) => [t.thread_id, t]));
+      renderLists();
+    if (state.selected) await refreshDetail();
+  } catch (err) {
+    if (err.code !== "unauthorized") $("connection-status").textContent = explain(err);
+  }
+}
+
+function renderLists() {
+  const groups = { queued: [], active: [], closed: [] };
+  for (const t of state.threads.values()) {
+    if (!t._seen) t._seen = Date.now();
+    groups[t.status].push(t);
+  }
+  fill("list-waiting", "waiting-count", groups.queued);
+  fill("list-active", "active-count", groups.active);
+  fill("list-closed", "closed-count", groups.closed.reverse());
+  document.title = (groups.queued.length ? "(" + groups.queued.length + ") " : "") + "Agentconsole";
+}
+
+function fill(listId, countId, threads) {
+  $(countId).textContent = String(threads.length);
+  const list = $(listId);
+  const focused = document.activeElement && document.activeElement.dataset
+    ? document.activeElement.dataset.threadId : null;
+  list.replaceChildren(...threads.map((t) => {
+    const li = document.createElement("li");
+    const button = threadButton(t, {
+      selected: t.thread_id === state.selected, unread: state.unread.has(t.thread_id),
+    });
+    button.addEventListener("click", () => select(t.thread_id, true));
+    li.append(button);
+    return li;
+  }));
+  if (focused) { const again = $("thread-item-" + focused); if (again) again.focus(); }
+}
+
+// --- one thread -------------------------------------------------------------------
+
+async function select(threadId, moveFocus) {
+  state.unread.delete(threadId);
+  if (state.selected !== threadId) {
+    stopTyping();
+    state.selected = threadId;
+    state.shown = new Set();
+    $("transcript").replaceChildren();
+    // Filling the list of another thread is not news: do not read it all out.
+    $("transcript").setAttribute("aria-live", "off");
+    $("thread-error").textContent = "";
+    showCitizenTyping(false);
+  }
+  renderLists();
+  await refreshDetail();
+  $("transcript").setAttribute("aria-live", "polite");
+  if (moveFocus) $("thread").focus();
+}
+
+async function refreshDetail() {
+  const id = state.selected;
+  if (!id) return;
+  try {
+    const detail = await api("threads/" + encodeURIComponent(id));
+    if (state.selected !== id) return;
+    state.detail = detail;
+    detail._seen = Date.now();
+    renderDetail(detail);
+  } catch (err) {
+    if (err.code !== "unauthorized") $("thread-error").textContent = explain(err);
+  }
+}
+
+function renderDetail(d) {
+  $("thread-empty").hidden = true;
+  $("thread-body").hidden = false;
+  renderDetailFields(d);
+
+  const mine = d.agent && state.me && d.agent.id === state.me.agent.id;
+  $("pickup").hidden = d.status !== "queued";
+  $("reply-form").hidden = !(mine && d.status === "active");
+  $("close-form").hidden = !(mine && d.status === "active");
+  if (d.status !== "active") showCitizenTyping(false);
+  for (const entry of d.transcript) appendEntry(entry);
+}
+
+function appendEntry(entry) {
+  if (state.shown.has(entry.message_id)) return;
+  state.shown.add(entry.message_id);
+  const li = entryItem(entry);
+  const list = $("transcript");
+  list.append(li);
+  list.scrollTop = list.scrollHeight;
+}
+
+function showCitizenTyping(on) {
+  clearTimeout(state.citizenTypingTimer);
+  $("citizen-typing").textContent = on ? "De inwoner typt…" : "";
+  // A lost "stopped typing" must not leave the hint on forever.
+  if (on) state.citizenTypingTimer = setTimeout(() => showCitizenTyping(false), CITIZEN_TYPING_MS);
+}
+
+// --- actions ----------------------------------------------------------------------
+
+async function act(button, work) {
+  button.disabled = true;
+  $("thread-error").textContent = "";
+  try {
+    await work();
+  } catch (err) {
+    if (err.code !== "unauthorized") $("thread-error").textContent = explain(err);
+    if (err.status === 409) await refreshAll();
+  } finally {
+    button.disabled = false;
+  }
+}
+
+function sendTyping(on) {
+  if (!state.selected || state.typingOn === on) return;
+  state.typingOn = on;
+  api("threads/" + encodeURIComponent(state.selected) + "/typing", { method: "POST", body: { on } })
+    .catch(() => {});
+}
+
+function stopTyping() {
+  clearTimeout(state.typingTimer);
+  if (state.typingOn) sendTyping(false);
+}
+
+function newId() {
+  return (crypto.randomUUID ? crypto.randomUUID() : String(Date.now()) + Math.random().toString(16).slice(2));
+}
+
+async function sendReply() {
+  const text = $("reply-text").value.trim();
+  if (!text || !state.selected) return;
+  // A retry of the same text after a failure keeps its id: the core drops a duplicate.
+  if (!state.pendingReply || state.pendingReply.text !== text) {
+    state.pendingReply = { id: newId(), text };
+  }
+  const id = state.selected;
+  await api("threads/" + encodeURIComponent(id) + "/messages", {
+    method: "POST", body: { message_id: state.pendingReply.id, text },
+  });
+  state.pendingReply = null;
+  $("reply-text").value = "";
+  stopTyping();
+  await refreshDetail();
+  $("reply-text").focus();
+}
+
+function wire() {
+  $("signin-form").addEventListener("submit", async (e) => {
+    e.preventDefault();
+    const token = $("token").value.trim();
+    if (!token) { $("signin-error").textContent = "Vul uw token in."; return; }
+    $("signin-error").textContent = "";
+    try { await signIn(token); } catch (err) {
+      if (err.code !== "unauthorized") $("signin-error").textContent = explain(err);
+    }
+  });
+  $("signout").addEventListener("click", () => signOut("U bent afgemeld."));
+  $("pickup").addEventListener("click", () => act($("pickup"), async () => {
+    await api("threads/" + encodeURIComponent(state.selected) + "/pickup", { method: "POST" });
+    await refreshDetail();
+    $("reply-text").focus();
+  }));
+  $("reply-form").addEventListener("submit", (e) => {
+    e.preventDefault();
+    act($("reply-send"), sendReply);
+  });
+  $("reply-text").addEventListener("keydown", (e) => {
+    if (e.key === "Enter" && (e.ctrlKey || e.metaKey)) {
+      e.preventDefault();
+      act($("reply-send"), sendReply);
+    }
+  });
+  $("reply-text").addEventListener("input", () => {
+    sendTyping($("reply-text").value.length > 0);
+    clearTimeout(state.typingTimer);
+    state.typingTimer = setTimeout(() => sendTyping(false), TYPING_IDLE_MS);
+  });
+  $("close-form").addEventListener("submit", (e) => {
+    e.preventDefault();
+    const outcome = $("close-outcome").value;
+    act($("close-thread"), async () => {
+      stopTyping();
+      await api("threads/" + encodeURIComponent(state.selected) + "/close", {
+        method: "POST", body: { outcome },
+      });
+      await refreshAll();
+    });
+  });
+  // Waiting times count on between updates.
+  setInterval(() => {
+    if (!state.me) return;
+    for (const el of document.querySelectorAll(".thread-item")) {
+      const t = state.threads.get(el.dataset.threadId);
+      const wait = el.querySelector(".wait");
+      if (t && t.status === "queued" && wait) wait.textContent = "Wacht " + waitingText(t);
+    }
+    if (state.detail && state.detail.status === "queued") {
+      $("detail-waiting").textContent = waitingText(state.detail);
+    }
+  }, 1000);
+}
+
+wire();
+if (state.token) {
+  signIn(state.token).catch(() => signOut(""));
+} else {
+  $("token").focus();
+}

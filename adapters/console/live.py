@@ -1,0 +1,162 @@
+"""Live updates to the agents' pages over a websocket.
+
+A browser cannot put a header on a websocket, and a token in the URL would end up in
+access logs, so the page signs in with its first frame: `{"type": "auth", "token"}`.
+The server answers `{"type": "ready", "agent": {...}}` and from then on pushes events
+(`thread`, `message`, `note`, `typing`) for the tenants the agent sees. Nothing is
+replayed: a page that reconnects fetches the state again over HTTP, so an event missed
+while it was away is never lost, only not pushed.
+
+Each connection has its own queue and writer task, so one slow browser delays no
+delivery: a page that falls too far behind is disconnected (it reconnects and
+re-fetches) instead of buffering without bound.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from aiohttp import WSCloseCode, WSMsgType, web
+from prometheus_client import Gauge
+
+from adapters.console.options import Agent
+from handover.metrics import REGISTRY
+
+__all__ = ["CONSOLE_CONNECTIONS", "LiveHub"]
+
+CONSOLE_CONNECTIONS = Gauge(
+    "handover_console_connections",
+    "Signed-in agent pages with a live connection to the console.",
+    ["adapter"],
+    registry=REGISTRY,
+)
+
+AUTH_TIMEOUT_SECONDS = 10.0
+#: Events waiting for one page before it is considered gone.
+MAX_PENDING = 500
+MAX_FRAME_BYTES = 4096
+#: Application close codes (4000-4999): the page tells "sign in again" from "reconnect".
+CLOSE_UNAUTHORIZED = 4401
+CLOSE_AUTH_TIMEOUT = 4408
+CLOSE_TOO_SLOW = 4429
+
+Authenticate = Callable[[str], Agent | None]
+
+
+class _Connection:
+    def __init__(self, ws: web.WebSocketResponse, agent: Agent, tenants: frozenset[str]) -> None:
+        self.ws = ws
+        self.agent = agent
+        self.tenants = tenants
+        self.queue: asyncio.Queue[Mapping[str, Any]] = asyncio.Queue()
+        self.overflowed = False
+
+    def push(self, event: Mapping[str, Any]) -> None:
+        if self.overflowed:
+            return
+        if self.queue.qsize() >= MAX_PENDING:
+            self.overflowed = True
+            while not self.queue.empty():
+                self.queue.get_nowait()
+            # Wake the writer so it notices and closes the connection.
+            self.queue.put_nowait({})
+            return
+        self.queue.put_nowait(event)
+
+    async def write(self) -> None:
+        while True:
+            event = await self.queue.get()
+            if self.overflowed:
+                await self.ws.close(code=CLOSE_TOO_SLOW, message=b"too far behind; reconnect")
+                return
+            try:
+                await self.ws.send_str(json.dumps(event, ensure_ascii=False))
+            except (ConnectionError, RuntimeError):
+                return
+
+
+class LiveHub:
+    """The open agent pages of one console instance."""
+
+    def __init__(self, adapter_name: str, authenticate: Authenticate,
+                 visible: Callable[[Agent], frozenset[str]]) -> None:
+        self.adapter_name = adapter_name
+        self.authenticate = authenticate
+        self.visible = visible
+        self._connections: set[_Connection] = set()
+        self._closing = False
+
+    def online(self, tenant: str) -> int:
+        """How many pages that see `tenant` are connected."""
+        return sum(1 for c in self._connections if tenant in c.tenants)
+
+    def publish(self, tenant: str, event: Mapping[str, Any]) -> None:
+        """Push an event to every page that sees `tenant` (never blocks)."""
+        for conn in list(self._connections):
+            if tenant in conn.tenants:
+                conn.push(event)
+
+    async def close_all(self) -> None:
+        """Shutdown: close every page's socket with 1001, so pages reconnect later."""
+        self._closing = True
+        for conn in list(self._connections):
+            with contextlib.suppress(Exception):
+                await conn.ws.close(code=WSCloseCode.GOING_AWAY, message=b"daemon stopping")
+
+    async def handle(self, request: web.Request) -> web.StreamResponse:
+        ws = web.WebSocketResponse(heartbeat=30.0, max_msg_size=MAX_FRAME_BYTES)
+        await ws.prepare(request)
+        if self._closing:
+            await ws.close(code=WSCloseCode.GOING_AWAY, message=b"daemon stopping")
+            return ws
+        agent = await self._sign_in(ws)
+        if agent is None:
+            return ws
+        conn = _Connection(ws, agent, self.visible(agent))
+        self._connections.add(conn)
+        gauge = CONSOLE_CONNECTIONS.labels(self.adapter_name)
+        gauge.inc()
+        writer = asyncio.create_task(conn.write(), name=f"console-live-{agent.id}")
+        try:
+            conn.push({
+                "type": "ready",
+                "agent": {"id": agent.id, "name": agent.name},
+                "tenants": sorted(conn.tenants),
+            })
+            async for message in ws:
+                # The page only listens; anything it sends after signing in is ignored.
+                if message.type is WSMsgType.ERROR:
+                    break
+        finally:
+            self._connections.discard(conn)
+            gauge.dec()
+            writer.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await writer
+            if not ws.closed:
+                await ws.close()
+        return ws
+
+    async def _sign_in(self, ws: web.WebSocketResponse) -> Agent | None:
+        try:
+            first = await ws.receive(timeout=AUTH_TIMEOUT_SECONDS)
+        except TimeoutError:
+            await ws.close(code=CLOSE_AUTH_TIMEOUT, message=b"send {\"type\": \"auth\"} first")
+            return None
+        token = ""
+        if first.type is WSMsgType.TEXT:
+            try:
+                data = json.loads(first.data)
+            except ValueError:
+                data = None
+            if isinstance(data, dict) and data.get("type") == "auth":
+                given = data.get("token")
+                token = given if isinstance(given, str) else ""
+        agent = self.authenticate(token) if token else None
+        if agent is None:
+            await ws.close(code=CLOSE_UNAUTHORIZED, message=b"unknown token")
+        return agent

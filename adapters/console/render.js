@@ -1,0 +1,144 @@
+// The console's DOM builders and Dutch labels: pure functions of the API's data. Data
+// only ever goes into textContent, attributes and http(s) links, never into HTML.
+
+const $ = (id) => document.getElementById(id);
+
+const LABELS = {
+  status: { queued: "Wachtend", active: "In behandeling", closed: "Afgesloten" },
+  party: { citizen: "Inwoner", bot: "Chatbot", agent: "Medewerker", system: "Systeem",
+           note: "Notitie" },
+  reason: { citizen_request: "Inwoner vroeg om een medewerker",
+            bot_failure: "Chatbot kon niet verder", handover: "Doorverwezen door chatbot" },
+  outcome: { resolved: "Opgelost", unresolved: "Niet opgelost", referred: "Doorverwezen",
+             no_response: "Geen reactie" },
+  close_reason: { agent: "door medewerker", citizen_left: "inwoner is weg",
+                  citizen_inactive: "inwoner reageerde niet", agent_inactive: "geen antwoord",
+                  queue_timeout: "wachttijd verstreken", ended: "beëindigd" },
+  language: { nl: "Nederlands", en: "Engels" },
+};
+
+export const label = (group, key) => (key && LABELS[group][key]) || key || "–";
+
+const ERRORS = {
+  taken: "Een collega heeft dit gesprek al opgepakt.",
+  thread_closed: "Dit gesprek is inmiddels beëindigd.",
+  not_yours: "Alleen de medewerker die het gesprek heeft opgepakt kan dit doen.",
+  unavailable: "Het lukte even niet. Probeer het opnieuw.",
+  unknown_thread: "Dit gesprek bestaat niet (meer).",
+};
+
+export const explain = (err) =>
+  ERRORS[err.code] || "Er ging iets mis (" + (err.code || err.message) + ").";
+
+/** The waiting time: the server's count, going on since the thread was fetched (`_seen`). */
+export function waitingText(t) {
+  let seconds = t.waiting_seconds;
+  if (t.waiting) seconds += Math.floor((Date.now() - (t._seen || Date.now())) / 1000);
+  const minutes = Math.floor(seconds / 60);
+  return minutes < 1 ? seconds + " s" : minutes + " min";
+}
+
+export function line(parent, text, cls) {
+  const span = document.createElement("span");
+  span.className = "line" + (cls ? " " + cls : "");
+  span.textContent = text;
+  parent.append(span);
+}
+
+/** One thread of the lists, as a button. */
+export function threadButton(t, { selected, unread }) {
+  const button = document.createElement("button");
+  button.type = "button";
+  button.className = "thread-item";
+  button.dataset.threadId = t.thread_id;
+  button.id = "thread-item-" + t.thread_id;
+  if (selected) button.setAttribute("aria-current", "true");
+  line(button, t.tenant + " · " + t.channel + " · " + label("language", t.language));
+  line(button, t.topic ? t.topic + " — " + label("reason", t.reason) : label("reason", t.reason));
+  const meta = t.status === "queued" ? "Wacht " + waitingText(t)
+    : t.status === "active" ? "Bij " + (t.agent ? t.agent.name : "–")
+    : t.outcome ? label("outcome", t.outcome) : label("close_reason", t.close_reason);
+  line(button, meta, "meta wait");
+  if (unread) line(button, "Nieuw bericht", "unread");
+  return button;
+}
+
+function link(url, text) {
+  const a = document.createElement("a");
+  a.href = url;
+  a.textContent = text;
+  a.target = "_blank";
+  a.rel = "noopener noreferrer";
+  return a;
+}
+
+const isWebUrl = (url) => /^https?:\/\//i.test(url);
+
+function pageLink(dd, url) {
+  dd.replaceChildren();
+  if (!url) dd.textContent = "–";
+  else if (isWebUrl(url)) dd.append(link(url, url));
+  else dd.textContent = url;
+}
+
+/** The details list of the open thread. */
+export function renderDetailFields(d) {
+  $("thread-empty").hidden = true;
+  $("thread-body").hidden = false;
+  $("thread-title").textContent = "Gesprek " + d.tenant + " · " + d.channel;
+  let status = label("status", d.status);
+  if (d.status === "closed") {
+    status += " (" + (d.outcome ? label("outcome", d.outcome) : label("close_reason", d.close_reason)) + ")";
+  }
+  $("detail-status").textContent = status;
+  $("detail-tenant").textContent = d.tenant;
+  $("detail-channel").textContent = d.channel;
+  $("detail-language").textContent = label("language", d.language);
+  $("detail-reason").textContent = label("reason", d.reason);
+  $("detail-topic").textContent = d.topic || "–";
+  $("detail-consent").textContent = d.consent === false
+    ? "Nee: de inwoner gaf geen toestemming om het gesprek te delen"
+    : d.consent === true ? "Ja" : "–";
+  pageLink($("detail-page-url"), d.page.url);
+  $("detail-page-title").textContent = d.page.title || "–";
+  pageLink($("detail-referrer"), d.page.referrer);
+  $("detail-waiting").textContent = waitingText(d);
+  $("detail-agent").textContent = d.agent ? d.agent.name : "–";
+
+  const extra = Object.entries(d.details || {});
+  $("bot-details-box").hidden = extra.length === 0;
+  $("bot-details").replaceChildren(...extra.flatMap(([k, v]) => {
+    const dt = document.createElement("dt");
+    dt.textContent = k;
+    const dd = document.createElement("dd");
+    dd.textContent = typeof v === "string" ? v : JSON.stringify(v);
+    return [dt, dd];
+  }));
+}
+
+/** One transcript item; the party shows in its label, class and `data-party`. */
+export function entryItem(entry) {
+  const li = document.createElement("li");
+  li.className = "party-" + entry.party;
+  li.dataset.party = entry.party;
+  li.dataset.messageId = entry.message_id;
+  const who = document.createElement("span");
+  who.className = "who";
+  who.textContent = label("party", entry.party) + (entry.sender_name ? " " + entry.sender_name : "");
+  const when = document.createElement("time");
+  when.className = "when";
+  if (entry.created_at) {
+    when.dateTime = entry.created_at;
+    when.textContent = new Date(entry.created_at)
+      .toLocaleTimeString("nl-NL", { hour: "2-digit", minute: "2-digit" });
+  }
+  const text = document.createElement("p");
+  text.className = "text";
+  text.textContent = entry.text;
+  li.append(who, when, text);
+  for (const b of entry.buttons || []) line(li, "[" + b + "]", "meta");
+  for (const a of entry.attachments || []) {
+    if (isWebUrl(a.url)) li.append(link(a.url, "Bijlage: " + (a.name || a.url)));
+  }
+  return li;
+}

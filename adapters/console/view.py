@@ -1,0 +1,132 @@
+"""What an agent's page is shown: a thread rebuilt from the console's journal and the
+core's durable store (conversation and transcript).
+
+The journal says who holds a thread and when it was queued; the core says whether the
+thread is still the conversation's live one and what was said. A thread the core has
+moved on from (the citizen left, a timeout) shows as closed even before the desk's
+`close_thread` delivery arrives, so no agent answers into a finished thread.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from datetime import datetime
+from typing import Any
+
+from adapters.console.journal import Note, Status, ThreadRow
+from handover.contracts import OutboundMessage
+from handover.model import Conversation, TranscriptEntry, parse_thread_id
+
+__all__ = ["detail", "effective_status", "entry_json", "erased", "summary"]
+
+#: At most this many transcript entries are shown (the core gives a desk as many).
+TRANSCRIPT_LIMIT = 200
+_PAGE_KEYS = ("url", "title", "referrer")
+ERASED_PREFIX = "erased:"
+
+
+def erased(conv: Conversation | None) -> bool:
+    """Whether the conversation's personal data is gone (erased on request, or the
+    conversation itself): then the console shows none of what it kept either.
+
+    The store marks an erased conversation by its channel key; the contract has no
+    flag for it yet.
+    """
+    return conv is None or conv.channel_key.startswith(ERASED_PREFIX)
+
+
+def effective_status(row: ThreadRow, conv: Conversation | None) -> Status:
+    if row.status is Status.CLOSED:
+        return Status.CLOSED
+    if conv is None or conv.desk_thread != row.thread_id:
+        return Status.CLOSED
+    return row.status
+
+
+def _page(context: Mapping[str, Any]) -> dict[str, str | None]:
+    """The page the citizen was on: top-level keys, or a `page` table of them."""
+    source = context.get("page") if isinstance(context.get("page"), Mapping) else context
+    assert isinstance(source, Mapping)
+    return {k: str(source[k]) if source.get(k) is not None else None for k in _PAGE_KEYS}
+
+
+def summary(row: ThreadRow, conv: Conversation | None, now: datetime) -> dict[str, Any]:
+    """One line of the agent's list."""
+    status = effective_status(row, conv)
+    signal = row.signal or {}
+    ended = row.taken_at or row.closed_at
+    waited_until = ended if ended is not None else now
+    return {
+        "thread_id": row.thread_id,
+        "conversation_id": row.conversation_id,
+        "tenant": row.tenant,
+        "channel": row.channel,
+        "language": row.language,
+        "status": status.value,
+        "agent": {"id": row.agent_id, "name": row.agent_name} if row.agent_id else None,
+        "reason": signal.get("reason"),
+        "topic": signal.get("topic"),
+        "queue": signal.get("queue"),
+        "consent": signal.get("consent"),
+        # An erased conversation takes its page context with it.
+        "page": _page({} if erased(conv) else row.context),
+        "opened_at": row.opened_at.isoformat(),
+        "taken_at": row.taken_at.isoformat() if row.taken_at else None,
+        "closed_at": row.closed_at.isoformat() if row.closed_at else None,
+        # While queued this keeps growing; the page counts on from it.
+        "waiting_seconds": max(0, int((waited_until - row.opened_at).total_seconds())),
+        "waiting": status is Status.QUEUED,
+        "outcome": row.outcome,
+        "close_reason": row.close_reason
+        or (None if status is row.status else "ended"),
+    }
+
+
+def entry_json(entry: TranscriptEntry | OutboundMessage) -> dict[str, Any]:
+    content = entry.content
+    return {
+        "seq": entry.seq,
+        "message_id": entry.message_id,
+        "party": entry.party.value,
+        "sender_name": entry.sender_name,
+        "text": content.text,
+        "buttons": [b.title for b in content.buttons],
+        "attachments": [
+            {"url": a.url, "name": a.name, "mime_type": a.mime_type} for a in content.attachments
+        ],
+        "created_at": entry.created_at.isoformat() if entry.created_at else None,
+    }
+
+
+def detail(
+    row: ThreadRow, conv: Conversation | None, entries: Sequence[TranscriptEntry],
+    notes: Sequence[Note], now: datetime,
+) -> dict[str, Any]:
+    """The whole thread: the summary, the transcript with the desk notes, and context."""
+    parsed = parse_thread_id(row.thread_id)
+    number = parsed[1] if parsed else 0
+    # Entries of a later handover of the same citizen belong to a later thread.
+    shown = [e for e in entries if not number or e.handover_no <= number][-TRANSCRIPT_LIMIT:]
+    items = [entry_json(e) for e in shown]
+    items.extend(
+        {
+            "seq": 0,
+            "message_id": f"note-{i}",
+            "party": "note",
+            "sender_name": None,
+            "text": n.text,
+            "buttons": [],
+            "attachments": [],
+            "created_at": n.at.isoformat(),
+        }
+        for i, n in enumerate(notes, start=1)
+    )
+    # Stable: notes written at the same instant as an entry come after it.
+    items.sort(key=lambda x: x["created_at"] or "")
+    signal = row.signal or {}
+    details = signal.get("details")
+    out = summary(row, conv, now)
+    out["transcript"] = items
+    out["details"] = dict(details) if isinstance(details, Mapping) and not erased(conv) else {}
+    out["citizen_state"] = conv.state.value if conv else None
+    return out

@@ -1,0 +1,93 @@
+"""The console's configuration: agents with tokens from the environment only."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from adapters.console.adapter import ConsoleDesk
+from adapters.console.options import ConsoleOptions
+from handover.config import parse_config
+from handover.contracts import ConfigIssues
+from tests.harness import BASE, merge
+
+ENV = {"T_SANNE": "sanne-0123456789abcdef", "T_NEW": "new-0123456789abcdefgh",
+       "T_OLD": "old-0123456789abcdefgh"}
+
+
+def load(tmp_path: Path, desk: dict[str, Any], env: dict[str, str] | None = None) -> ConsoleOptions:
+    doc = merge(BASE, {"store": {"path": str(tmp_path / "h.db")},
+                       "adapters": {"desk": {"type": "console", **desk}}})
+    config = parse_config(doc, base_dir=tmp_path, env=ENV if env is None else env)
+    options = config.adapters["desk"].options
+    assert isinstance(options, ConsoleOptions)
+    return options
+
+
+def issues(tmp_path: Path, desk: dict[str, Any], env: dict[str, str] | None = None) -> dict[str, str]:
+    with pytest.raises(ConfigIssues) as caught:
+        load(tmp_path, desk, env)
+    return {i.path: i.message for i in caught.value.issues}
+
+
+def test_agents_with_tokens_from_the_environment_and_a_rotation(tmp_path: Path) -> None:
+    options = load(tmp_path, {
+        "state_path": str(tmp_path / "console.db"),
+        "outcomes": ["opgelost", "doorverwezen"],
+        "agents": [
+            {"id": "sanne", "name": "Sanne", "token": "${T_SANNE}"},
+            {"id": "ahmed", "name": "Ahmed", "token": ["${T_NEW}", "${T_OLD}"], "tenants": ["test"]},
+        ],
+    })
+    sanne, ahmed = options.agents
+    assert (sanne.id, sanne.name, sanne.tokens, sanne.tenants) == ("sanne", "Sanne", (ENV["T_SANNE"],), ())
+    assert ahmed.tokens == (ENV["T_NEW"], ENV["T_OLD"]) and ahmed.tenants == ("test",)
+    assert options.outcomes == ("opgelost", "doorverwezen")
+    assert options.availability == "agents_online"
+    # A token never shows in a repr (tracebacks, debug logs).
+    assert ENV["T_SANNE"] not in repr(options)
+
+
+def test_a_literal_token_is_refused_without_echoing_it(tmp_path: Path) -> None:
+    found = issues(tmp_path, {"agents": [{"id": "sanne", "name": "Sanne", "token": "hunter2hunter2hunter2"}]})
+    assert "environment" in found["adapters.desk.agents[0].token"]
+    assert all("hunter2" not in m for m in found.values())
+
+
+def test_every_mistake_is_reported_with_its_path(tmp_path: Path) -> None:
+    found = issues(tmp_path, {
+        "availability": "sometimes",
+        "outcomes": ["Opgelost!"],
+        "colour": "blue",
+        "agents": [
+            {"id": "sanne", "name": "Sanne", "token": "${T_SANNE}"},
+            {"id": "sanne", "name": "Sanne 2", "token": "${T_NEW}"},
+            {"id": "Bad Id", "token": "${SHORT}"},
+            {"id": "kees", "name": "Kees", "token": "${T_SANNE}", "team": "x"},
+        ],
+    }, env={**ENV, "SHORT": "abc"})
+    assert "expected one of" in found["adapters.desk.availability"]
+    assert "adapters.desk.outcomes[0]" in found
+    assert "unknown key" in found["adapters.desk.colour"]
+    assert "given twice" in found["adapters.desk.agents[1].id"]
+    assert "lowercase" in found["adapters.desk.agents[2].id"]
+    assert found["adapters.desk.agents[2].name"].startswith("required")
+    assert "too short" in found["adapters.desk.agents[2].token"]
+    assert "same token as agent 'sanne'" in found["adapters.desk.agents[3].token"]
+    assert "unknown key" in found["adapters.desk.agents[3].team"]
+    assert all(ENV["T_SANNE"] not in m and "abc" not in m.split("'") for m in found.values())
+
+
+def test_agents_are_required(tmp_path: Path) -> None:
+    assert "required" in issues(tmp_path, {})["adapters.desk.agents"]
+    assert "at least one" in issues(tmp_path, {"agents": []})["adapters.desk.agents"]
+    found = issues(tmp_path, {"agents": [{"id": "sanne", "name": "Sanne"}]})
+    assert found["adapters.desk.agents[0].token"].startswith("required")
+
+
+def test_the_entry_point_names_the_console() -> None:
+    from handover.registry import adapter_class
+
+    assert adapter_class("console") is ConsoleDesk

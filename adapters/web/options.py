@@ -42,7 +42,7 @@ class TenantOptions:
     #: A CSS class put on the widget's root, matching the tenant's token stylesheet.
     theme_class: str = "handover-theme-default"
     #: The tenant's design-token stylesheet, loaded by the widget when the page has not.
-    token_stylesheet: str | None = None
+    theme_stylesheet: str | None = None
     #: Overrides the page's language (else `<html lang>` picks nl or en).
     language: str | None = None
     features: Features = field(default_factory=Features)
@@ -54,7 +54,7 @@ class TenantOptions:
             "tenant": tenant,
             "language": self.language,
             "theme_class": self.theme_class,
-            "token_stylesheet": self.token_stylesheet,
+            "theme_stylesheet": self.theme_stylesheet,
             "features": {
                 "request_agent": self.features.request_agent,
                 "typing": self.features.typing,
@@ -119,9 +119,9 @@ def _tenant(t: Table) -> TenantOptions:
     theme = t.string("theme_class", "handover-theme-default")
     if not _THEME_CLASS.match(theme):
         t.issues.add(t.at("theme_class"), "must be a CSS class name (letters, digits, - and _)")
-    stylesheet = t.optional_string("token_stylesheet")
+    stylesheet = t.optional_string("theme_stylesheet")
     if stylesheet is not None and urlsplit(stylesheet).scheme not in ("https", "http"):
-        t.issues.add(t.at("token_stylesheet"), "must be an http(s) URL")
+        t.issues.add(t.at("theme_stylesheet"), "must be an http(s) URL")
     language = t.optional_string("language")
     if language is not None and language not in WIDGET_LANGUAGES:
         t.issues.add(t.at("language"), f"must be one of: {', '.join(WIDGET_LANGUAGES)}")
@@ -145,7 +145,7 @@ def _tenant(t: Table) -> TenantOptions:
         frames_per_minute=t.integer("frames_per_minute", 240, minimum=1),
         messages_per_minute=t.integer("messages_per_minute", 20, minimum=1),
         theme_class=theme,
-        token_stylesheet=stylesheet,
+        theme_stylesheet=stylesheet,
         language=language,
         features=features,
         texts=texts,

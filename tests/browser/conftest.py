@@ -25,6 +25,7 @@ from typing import Any
 
 import aiohttp
 import pytest
+import pytest_asyncio
 from aiohttp import web
 
 from handover.config import parse_config
@@ -224,7 +225,12 @@ async def _site(app: web.Application) -> tuple[web.AppRunner, int]:
     return runner, int(runner.addresses[0][1])
 
 
-@pytest.fixture
+# One event loop for the browser tests, so one Chromium serves them all (a launch costs
+# seconds); every test still gets its own daemon and pages.
+LOOP = "session"
+
+
+@pytest_asyncio.fixture(loop_scope=LOOP)
 async def system(tmp_path: Path) -> AsyncIterator[System]:
     # The page server first: its origin goes into the daemon's allowlist.
     holder: dict[str, str] = {}
@@ -266,7 +272,7 @@ async def system(tmp_path: Path) -> AsyncIterator[System]:
         await page_runner.cleanup()
 
 
-@pytest.fixture
+@pytest_asyncio.fixture(scope="session", loop_scope=LOOP)
 async def browser(chromium_path: str) -> AsyncIterator[Any]:
     from playwright.async_api import async_playwright
 

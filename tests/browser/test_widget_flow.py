@@ -10,11 +10,13 @@ import asyncio
 import re
 from typing import Any
 
+import pytest
 from playwright.async_api import Page, expect
 
 from tests.browser.conftest import System, assert_accessible, screenshot
 
 WAIT_MS = 8000
+pytestmark = pytest.mark.asyncio(loop_scope="session")
 
 
 async def messages(page: Page) -> list[dict[str, Any]]:

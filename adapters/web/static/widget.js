@@ -201,6 +201,7 @@
   function choose(group, button) {
     var buttons = group.querySelectorAll("button");
     for (var i = 0; i < buttons.length; i++) buttons[i].disabled = true;
+    ui.input.focus(); // the chosen button is now disabled: keep the focus in the chat
     send({ type: "message", message_id: newId(), text: button.title, payload: button.payload }, button.title);
   }
 

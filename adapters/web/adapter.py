@@ -74,6 +74,13 @@ class WebChannel(ChannelAdapter):
             web.get("/config/{tenant}", self.widget_config),
             *(web.get(f"/{name}", self.static_file) for name in STATIC_FILES),
         ])
+
+        async def close_sockets(_app: web.Application) -> None:
+            # On shutdown aiohttp waits for running handlers; a widget socket would hold
+            # the drain up until its timeout, so close them first (1001: come back later).
+            await self.close_all()
+
+        app.on_shutdown.append(close_sockets)
         return app
 
     async def start(self) -> None:
@@ -84,7 +91,10 @@ class WebChannel(ChannelAdapter):
         self.ctx.set_health(Health.CONNECTED)
 
     async def stop(self) -> None:
-        # The daemon drains: tell widgets to come back (to this or another instance).
+        await self.close_all()
+
+    async def close_all(self) -> None:
+        """The daemon drains: tell widgets to come back (to this or another instance)."""
         for sock in self.registry.all():
             with contextlib.suppress(Exception):
                 await sock.ws.close(code=CloseCode.GOING_AWAY, message=b"shutting down")

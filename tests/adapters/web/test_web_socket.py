@@ -169,3 +169,10 @@ async def test_shutdown_closes_sockets_with_going_away(make_rig: MakeRig):
     widget, _ = await rig.opened()
     await rig.channel.stop()
     assert await widget.closed() == 1001
+
+
+async def test_server_shutdown_closes_sockets_at_once_with_going_away(make_rig: MakeRig):
+    rig = await make_rig()
+    widget, _ = await rig.opened()
+    await rig.client.server.app.shutdown()  # what aiohttp runs first on SIGTERM
+    assert await widget.closed() == 1001

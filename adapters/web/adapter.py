@@ -128,7 +128,8 @@ class WebChannel(ChannelAdapter):
         origin = request.headers.get("Origin")
         if origin is not None and origin in options.origins:
             headers["Access-Control-Allow-Origin"] = origin
-        return web.json_response(options.widget_config(tenant), headers=headers)
+        body = options.widget_config(tenant, self.options.max_text_length)
+        return web.json_response(body, headers=headers)
 
     async def static_file(self, request: web.Request) -> web.Response:
         name = request.path.rsplit("/", 1)[-1]

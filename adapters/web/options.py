@@ -48,10 +48,11 @@ class TenantOptions:
     features: Features = field(default_factory=Features)
     texts: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
 
-    def widget_config(self, tenant: str) -> dict[str, Any]:
+    def widget_config(self, tenant: str, max_text_length: int) -> dict[str, Any]:
         """What `GET /config/{tenant}` serves to the widget."""
         return {
             "tenant": tenant,
+            "max_text_length": max_text_length,
             "language": self.language,
             "theme_class": self.theme_class,
             "theme_stylesheet": self.theme_stylesheet,

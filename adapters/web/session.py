@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from aiohttp import WSMsgType, web
 
 from adapters.web import protocol
+from adapters.web.metrics import REFUSED, REPLAYED
 from adapters.web.options import TenantOptions, WebOptions
 from adapters.web.protocol import CloseCode, FrameError
 from adapters.web.ratelimit import RateLimiter
@@ -105,6 +106,7 @@ class WidgetSockets:
             sock = await self._open(ws, tenant_id, tenant, limits, address)
             await self._serve(ws, sock, tenant, limits, address)
         except Closed as exc:
+            REFUSED.labels(self.channel, _CLOSE_REASONS.get(exc.code, "other")).inc()
             await ws.close(code=exc.code, message=exc.reason.encode()[:120])
         finally:
             gauge.dec()
@@ -123,6 +125,8 @@ class WidgetSockets:
             return str(msg.data)
         if msg.type is WSMsgType.BINARY:
             raise Closed(CloseCode.PROTOCOL_ERROR, "text frames only")
+        if msg.type is WSMsgType.ERROR and ws.close_code == CloseCode.MESSAGE_TOO_BIG:
+            REFUSED.labels(self.channel, "oversize").inc()
         return None  # CLOSE, CLOSING, CLOSED, ERROR (aiohttp already closed with 1009)
 
     async def _open(self, ws: web.WebSocketResponse, tenant_id: str, tenant: TenantOptions,
@@ -175,6 +179,7 @@ class WidgetSockets:
             ))
             entries = await self.ctx.transcript(conv.id, last_seq)
             await sock.replay(entries)
+            REPLAYED.labels(self.channel).inc(len(entries))
         return sock
 
     async def _authorize(self, conversation_id: str, token: str, tenant_id: str) -> Conversation:
@@ -201,7 +206,6 @@ class WidgetSockets:
             if raw is None:
                 return
             if not limits.frames.allow(address, self._now()):
-                metrics.HTTP_REJECTED.labels("web_flood").inc()
                 self.ctx.log.info("web.flood_closed", conversation_id=sock.conversation_id)
                 raise Closed(CloseCode.RATE_LIMITED, "too many frames")
             try:
@@ -209,6 +213,7 @@ class WidgetSockets:
             except FrameError as exc:
                 if exc.code == "invalid_json":
                     raise Closed(CloseCode.PROTOCOL_ERROR, exc.detail) from None
+                REFUSED.labels(self.channel, "invalid_frame").inc()
                 await sock.send(protocol.error_frame(exc.code, exc.detail, exc.ref))
                 continue
             if isinstance(frame, protocol.Ping):
@@ -226,6 +231,7 @@ class WidgetSockets:
         ref_key, ref = (("message_id", frame.message_id) if isinstance(frame, protocol.MessageFrame)
                         else ("action_id", frame.action_id))
         if not limits.messages.allow(conv_id, self._now()):
+            REFUSED.labels(self.channel, "message_rate").inc()
             await sock.send(protocol.error_frame(
                 "rate_limited", "too many messages; wait a moment and send it again", ref))
             return
@@ -259,3 +265,11 @@ class WidgetSockets:
         self.ctx.log.debug("web.event_ingested", conversation_id=conv_id,
                            event_type=type(event).__name__, outcome=result.outcome.value)
         await sock.send(protocol.ack_frame(ref_key, ref, result.outcome.value))
+
+
+_CLOSE_REASONS = {
+    CloseCode.PROTOCOL_ERROR: "protocol",
+    CloseCode.FORBIDDEN: "token",
+    CloseCode.HELLO_TIMEOUT: "hello_timeout",
+    CloseCode.RATE_LIMITED: "frame_flood",
+}

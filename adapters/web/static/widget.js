@@ -105,7 +105,7 @@
     if (cfg.features.request_agent) actions.appendChild(person);
     var form = el("form", { "class": "hw-form" });
     var label = el("label", { "for": "hw-input", "class": "hw-visually-hidden" }, T.input_label);
-    var input = el("textarea", { id: "hw-input", "class": "hw-input", rows: "2", placeholder: T.placeholder, maxlength: "2000", autocomplete: "off" });
+    var input = el("textarea", { id: "hw-input", "class": "hw-input", rows: "2", placeholder: T.placeholder, maxlength: String(cfg.max_text_length || 2000), autocomplete: "off" });
     var send = el("button", { type: "submit", "class": "hw-send" }, T.send);
     form.appendChild(label);
     form.appendChild(input);
@@ -292,6 +292,9 @@
         session = { open: session.open };
         save();
         lastSeq = 0;
+        shown = {};
+        pending = [];
+        ui.log.textContent = "";
       }
       if (event.code === 4400) { ui.status.textContent = T.error; return; }
       retry += 1;

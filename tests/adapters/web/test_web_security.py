@@ -10,6 +10,7 @@ import pytest
 
 from adapters.web.protocol import CloseCode
 from handover import events as ev
+from handover.metrics import REGISTRY
 from tests.adapters.conftest import FakeContext
 from tests.adapters.web.conftest import ORIGIN, MakeRig, section
 
@@ -130,6 +131,8 @@ async def test_a_message_flood_is_refused_per_conversation_without_losing_accept
 
 async def test_a_frame_flood_from_one_address_closes_the_socket(make_rig: MakeRig):
     rig = await make_rig(section(frames_per_minute=10))
+    before = REGISTRY.get_sample_value(
+        "handover_web_refused_total", {"adapter": "web", "reason": "frame_flood"}) or 0
     widget, _ = await rig.opened()
     for _ in range(20):
         if widget.ws.closed:
@@ -137,6 +140,9 @@ async def test_a_frame_flood_from_one_address_closes_the_socket(make_rig: MakeRi
         await widget.send(type="typing", on=True)
     assert await widget.closed() == CloseCode.RATE_LIMITED
     assert len(rig.ctx.typing) < 10
+    after = REGISTRY.get_sample_value(
+        "handover_web_refused_total", {"adapter": "web", "reason": "frame_flood"})
+    assert after == before + 1
 
 
 async def test_too_many_connections_from_one_address_get_429(make_rig: MakeRig):
@@ -160,6 +166,7 @@ async def test_config_endpoint_allows_cross_origin_reads_only_for_the_tenants_or
     assert body["texts"]["nl"]["title"] == "Chat met Voorbeeldstad"
     assert body["texts"]["en"]["title"] == "Chat with the municipality"
     assert body["theme_class"] == "voorbeeld-theme"
+    assert body["max_text_length"] == 2000
     evil = await rig.client.get("/web/config/demo", headers={"Origin": "https://evil.example"})
     assert "Access-Control-Allow-Origin" not in evil.headers
     assert (await rig.client.get("/web/config/nope")).status == 404

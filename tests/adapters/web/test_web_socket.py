@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from handover import events as ev
 from handover.contracts import ControlUpdate, OutboundMessage
+from handover.metrics import REGISTRY
 from handover.model import Button, Content, Party, State
 from tests.adapters.web.conftest import MakeRig, section
 
@@ -121,10 +122,14 @@ async def test_resume_replays_the_gap_once_and_live_delivery_does_not_repeat_it(
     rig.ctx.add_entry(cid, Party.BOT, "antwoord 2")  # seq 3
     await widget.ws.close()
 
+    replays = REGISTRY.get_sample_value("handover_web_replayed_messages_total",
+                                        {"adapter": "web"}) or 0
     again, welcome2 = await rig.opened(conversation_id=cid, token=token, last_seq=2)
     assert welcome2["resumed"] is True and "token" not in welcome2
     replayed = await again.recv_type("message")
     assert (replayed["seq"], replayed["content"]["text"]) == (3, "antwoord 2")
+    assert REGISTRY.get_sample_value("handover_web_replayed_messages_total",
+                                     {"adapter": "web"}) == replays + 1
     conv = rig.ctx.conversations[cid]
     # The outbox now delivers seq 3 (already replayed) and then seq 4.
     await rig.channel.deliver(conv, _out(3, "antwoord 2"))

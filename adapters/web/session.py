@@ -265,6 +265,13 @@ class WidgetSockets:
         self.ctx.log.debug("web.event_ingested", conversation_id=conv_id,
                            event_type=type(event).__name__, outcome=result.outcome.value)
         await sock.send(protocol.ack_frame(ref_key, ref, result.outcome.value))
+        others = [s for s in self.registry.sockets(conv_id) if s is not sock]
+        if others and isinstance(event, ev.CitizenMessage):
+            # The same conversation open in another tab: show it what was just written
+            # here. Citizen messages are not delivered through the outbox, so read them.
+            for other in others:
+                async with other.lock:
+                    await other.replay(await self.ctx.transcript(conv_id, other.sent_seq))
 
 
 _CLOSE_REASONS = {

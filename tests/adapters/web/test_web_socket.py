@@ -181,3 +181,20 @@ async def test_server_shutdown_closes_sockets_at_once_with_going_away(make_rig: 
     widget, _ = await rig.opened()
     await rig.client.server.app.shutdown()  # what aiohttp runs first on SIGTERM
     assert await widget.closed() == 1001
+
+
+async def test_a_citizen_message_shows_in_the_other_tab_of_the_same_conversation(
+    make_rig: MakeRig,
+):
+    rig = await make_rig()
+    tab_a, welcome = await rig.opened()
+    tab_b, _ = await rig.opened(conversation_id=welcome["conversation_id"],
+                                token=welcome["token"])
+    await tab_a.send(type="message", message_id="m1", text="vanuit tab A")
+    await tab_a.recv_type("ack")
+    shown = await tab_b.recv_type("message")
+    assert (shown["party"], shown["message_id"], shown["content"]["text"]) == (
+        "citizen", "m1", "vanuit tab A")
+    # Tab A shows its own message itself: it gets no copy.
+    await tab_a.send(type="ping")
+    assert (await tab_a.recv())["type"] == "pong"

@@ -17,7 +17,7 @@ REPLAYED = Counter(
 REFUSED = Counter(
     "handover_web_refused_total",
     "Widget frames or sockets refused, by reason (token, protocol, hello_timeout, "
-    "oversize, frame_flood, message_rate, invalid_frame).",
+    "oversize, frame_flood, message_rate, invalid_frame, unavailable, unknown_tenant).",
     ["adapter", "reason"],
     registry=REGISTRY,
 )

@@ -174,10 +174,16 @@ class WidgetSockets:
             update = self.registry.last_state(conv.id)
             if update is None or update.state is not conv.state:
                 update = protocol.initial_state(conv.state, conv.agent_name)
+            try:
+                entries = await self.ctx.transcript(conv.id, last_seq)
+            except Exception:
+                self.registry.remove(sock)
+                self.ctx.log.warning("web.replay_failed", conversation_id=conv.id,
+                                     exc_info=True)
+                raise Closed(CloseCode.UNAVAILABLE, "try again later") from None
             await sock.send_raw(protocol.welcome_frame(
                 conv.id, conv.language, update, token=token, resumed=hello.token is not None,
             ))
-            entries = await self.ctx.transcript(conv.id, last_seq)
             await sock.replay(entries)
             REPLAYED.labels(self.channel).inc(len(entries))
         return sock
@@ -279,4 +285,6 @@ _CLOSE_REASONS = {
     CloseCode.FORBIDDEN: "token",
     CloseCode.HELLO_TIMEOUT: "hello_timeout",
     CloseCode.RATE_LIMITED: "frame_flood",
+    CloseCode.UNAVAILABLE: "unavailable",
+    CloseCode.UNKNOWN_TENANT: "unknown_tenant",
 }

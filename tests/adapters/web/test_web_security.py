@@ -215,3 +215,20 @@ async def test_no_message_body_in_the_logs(
     out = capsys.readouterr()
     assert "web.conversation_created" in out.out + out.err  # the logs were captured
     assert "0612345678" not in out.out + out.err
+
+
+async def test_a_store_failure_on_resume_closes_with_4503_and_leaves_no_socket_behind(
+    make_rig: MakeRig,
+):
+    rig = await make_rig()
+    _, welcome = await rig.opened()
+
+    async def broken(conversation_id: str, after_seq: int = 0) -> list[object]:
+        raise RuntimeError("database is locked")
+
+    rig.ctx.transcript = broken  # type: ignore[method-assign]
+    widget = await rig.connect()
+    await widget.send(type="hello", tenant="demo", conversation_id=welcome["conversation_id"],
+                      token=welcome["token"])
+    assert await widget.closed() == CloseCode.UNAVAILABLE
+    assert len(rig.channel.registry.sockets(welcome["conversation_id"])) == 1  # the first only

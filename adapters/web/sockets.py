@@ -1,0 +1,108 @@
+"""Which widget sockets hold which conversation on this daemon instance.
+
+Kept in one small class on purpose: with several instances (issue 8) a delivery for a
+conversation whose socket is held elsewhere must travel to that instance, and only this
+class needs to change for that.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections import OrderedDict
+from collections.abc import Iterable
+
+from aiohttp import web
+
+from adapters.web import protocol
+from handover.contracts import ControlUpdate, OutboundMessage
+from handover.model import TranscriptEntry
+
+#: How long one frame may take to reach a slow client before its socket is dropped
+#: (it replays what it missed when it comes back; other conversations are not held up).
+SEND_TIMEOUT_SECONDS = 5.0
+#: Last control states remembered (for a widget that reconnects while queued).
+MAX_REMEMBERED_STATES = 10_000
+
+
+class WidgetSocket:
+    """One open widget socket, bound to one conversation after its `hello`.
+
+    `sent_seq` is the highest conversation `seq` this socket was sent; the lock orders
+    the resume replay before live deliveries, so the widget never sees a message twice
+    or a later one before an earlier one.
+    """
+
+    def __init__(self, ws: web.WebSocketResponse, conversation_id: str, last_seq: int) -> None:
+        self.ws = ws
+        self.conversation_id = conversation_id
+        self.sent_seq = last_seq
+        self.lock = asyncio.Lock()
+
+    async def send_raw(self, frame: str) -> bool:
+        """Send one frame (caller holds the lock); False when the socket is gone."""
+        if self.ws.closed:
+            return False
+        try:
+            await asyncio.wait_for(self.ws.send_str(frame), SEND_TIMEOUT_SECONDS)
+        except (ConnectionError, RuntimeError, TimeoutError):
+            with contextlib.suppress(Exception):
+                await self.ws.close()
+            return False
+        return True
+
+    async def send(self, frame: str) -> bool:
+        async with self.lock:
+            return await self.send_raw(frame)
+
+    async def send_message(self, message: OutboundMessage) -> None:
+        async with self.lock:
+            if message.seq <= self.sent_seq:
+                return  # replayed already (or shown before a reconnect)
+            if await self.send_raw(protocol.message_frame(message)):
+                self.sent_seq = message.seq
+
+    async def replay(self, entries: Iterable[TranscriptEntry]) -> None:
+        """Send transcript entries after `sent_seq`; caller holds the lock."""
+        for entry in entries:
+            if entry.seq <= self.sent_seq:
+                continue
+            if not await self.send_raw(protocol.entry_frame(entry)):
+                return
+            self.sent_seq = entry.seq
+
+
+class SocketRegistry:
+    """The sockets per conversation, and the last control state shown to each."""
+
+    def __init__(self) -> None:
+        self._sockets: dict[str, set[WidgetSocket]] = {}
+        self._states: OrderedDict[str, ControlUpdate] = OrderedDict()
+
+    def add(self, sock: WidgetSocket) -> None:
+        self._sockets.setdefault(sock.conversation_id, set()).add(sock)
+
+    def remove(self, sock: WidgetSocket) -> None:
+        held = self._sockets.get(sock.conversation_id)
+        if held is not None:
+            held.discard(sock)
+            if not held:
+                del self._sockets[sock.conversation_id]
+
+    def sockets(self, conversation_id: str) -> tuple[WidgetSocket, ...]:
+        return tuple(self._sockets.get(conversation_id, ()))
+
+    def all(self) -> list[WidgetSocket]:
+        return [s for held in self._sockets.values() for s in held]
+
+    def count(self) -> int:
+        return sum(len(held) for held in self._sockets.values())
+
+    def remember_state(self, conversation_id: str, update: ControlUpdate) -> None:
+        self._states[conversation_id] = update
+        self._states.move_to_end(conversation_id)
+        while len(self._states) > MAX_REMEMBERED_STATES:
+            self._states.popitem(last=False)
+
+    def last_state(self, conversation_id: str) -> ControlUpdate | None:
+        return self._states.get(conversation_id)

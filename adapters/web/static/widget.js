@@ -1,0 +1,430 @@
+/*
+ * handover web widget. Embed with one tag, no build step:
+ *   <script src="https://chat.example.nl/web/widget.js" data-tenant="demo" defer></script>
+ * Optional: data-language="en" (else the tenant's setting, else <html lang>).
+ *
+ * It loads its stylesheet and the tenant's configuration (texts, theme, features) from
+ * the same place as this script, and talks to the daemon over one websocket with the
+ * JSON frames documented in adapters/web/README.md. The conversation id and token are
+ * kept in sessionStorage, so the chat goes on across page navigation in the same tab.
+ */
+(function () {
+  "use strict";
+
+  var script = document.currentScript;
+  if (!script || !script.dataset.tenant) {
+    if (window.console) console.error("handover widget: add data-tenant to the script tag");
+    return;
+  }
+  var TENANT = script.dataset.tenant;
+  var BASE = script.src.replace(/[^/]*(\?.*)?$/, ""); // ".../web/"
+  var WS_URL = BASE.replace(/^http/, "ws") + "ws?tenant=" + encodeURIComponent(TENANT);
+  var STORE_KEY = "handover:" + BASE + ":" + TENANT;
+  var NPS_SIZE = 11;
+
+  var cfg = null;           // the tenant's widget configuration
+  var T = null;             // texts in the chosen language
+  var lang = "nl";
+  var ui = {};              // DOM nodes
+  var ws = null;
+  var session = load();     // {conversation_id, token, open}
+  var lastSeq = 0;          // highest conversation seq shown
+  var shown = {};           // message ids shown (own ones too), never shown twice
+  var pending = [];         // own frames sent but not acknowledged, resent after reconnect
+  var retry = 0;
+  var retryTimer = null;
+  var typingTimer = null;
+  var typingOn = false;
+  var control = { state: "bot" };
+  var connected = false;
+
+  // --- storage -----------------------------------------------------------------------
+
+  function load() {
+    try { return JSON.parse(window.sessionStorage.getItem(STORE_KEY) || "{}"); }
+    catch (e) { return {}; }
+  }
+  function save() {
+    try { window.sessionStorage.setItem(STORE_KEY, JSON.stringify(session)); } catch (e) { /* private mode */ }
+  }
+
+  // --- helpers -----------------------------------------------------------------------
+
+  function el(tag, attrs, text) {
+    var node = document.createElement(tag);
+    for (var k in attrs || {}) {
+      if (k === "class") node.className = attrs[k];
+      else node.setAttribute(k, attrs[k]);
+    }
+    if (text != null) node.textContent = text;
+    return node;
+  }
+  function fill(text, params) {
+    return String(text).replace(/\{(\w+)\}/g, function (m, k) { return params && k in params ? params[k] : m; });
+  }
+  function newId() {
+    var a = new Uint8Array(12);
+    window.crypto.getRandomValues(a);
+    return Array.prototype.map.call(a, function (b) { return ("0" + b.toString(16)).slice(-2); }).join("");
+  }
+  function siteimprove(action, label) {
+    // SiteImprove analytics, when the page has it: _sz.push(['event', category, action, label]).
+    if (window._sz && typeof window._sz.push === "function") {
+      window._sz.push(["event", "handover-widget", action, label || ""]);
+    }
+  }
+  function pageContext() {
+    if (!cfg.features.page_context) return undefined;
+    // Without query string and fragment: those may hold what a citizen searched or typed.
+    function clean(u) { return u ? String(u).split(/[?#]/)[0].slice(0, 2048) : ""; }
+    return { url: clean(location.href), title: document.title.slice(0, 2048), referrer: clean(document.referrer) };
+  }
+  function reducedMotion() {
+    return window.matchMedia && window.matchMedia("(prefers-reduced-motion: reduce)").matches;
+  }
+
+  // --- building the widget ---------------------------------------------------------------
+
+  function build() {
+    var root = el("div", { "class": "hw-root " + cfg.theme_class, lang: lang });
+    var launcher = el("button", { type: "button", "class": "hw-launcher", "aria-expanded": "false", "aria-controls": "hw-panel" }, T.open);
+    var panel = el("section", { id: "hw-panel", "class": "hw-panel", role: "dialog", "aria-labelledby": "hw-title", hidden: "" });
+    var header = el("div", { "class": "hw-header" });
+    var title = el("h2", { id: "hw-title", "class": "hw-title" }, T.title);
+    var close = el("button", { type: "button", "class": "hw-close", "aria-label": T.close }, "×");
+    header.appendChild(title);
+    header.appendChild(close);
+    var status = el("p", { "class": "hw-status", role: "status" });
+    // The log region announces new messages; the list inside keeps list semantics.
+    var logRegion = el("div", { "class": "hw-messages", role: "log", "aria-live": "polite", "aria-label": T.messages_label, tabindex: "0" });
+    var log = el("ol", { "class": "hw-message-list" });
+    logRegion.appendChild(log);
+    var typing = el("p", { "class": "hw-typing", "aria-hidden": "true" });
+    var actions = el("div", { "class": "hw-actions" });
+    var person = el("button", { type: "button", "class": "hw-request-agent" }, T.request_agent);
+    if (cfg.features.request_agent) actions.appendChild(person);
+    var form = el("form", { "class": "hw-form" });
+    var label = el("label", { "for": "hw-input", "class": "hw-visually-hidden" }, T.input_label);
+    var input = el("textarea", { id: "hw-input", "class": "hw-input", rows: "2", placeholder: T.placeholder, maxlength: String(cfg.max_text_length || 2000), autocomplete: "off" });
+    var send = el("button", { type: "submit", "class": "hw-send" }, T.send);
+    form.appendChild(label);
+    form.appendChild(input);
+    form.appendChild(send);
+    [header, status, logRegion, typing, actions, form].forEach(function (n) { panel.appendChild(n); });
+    root.appendChild(panel);
+    root.appendChild(launcher);
+    document.body.appendChild(root);
+    ui = { root: root, launcher: launcher, panel: panel, close: close, status: status, log: log, logRegion: logRegion,
+           typing: typing, person: person, form: form, input: input, actions: actions };
+
+    launcher.addEventListener("click", function () { setOpen(true, true); });
+    close.addEventListener("click", function () { setOpen(false, true); });
+    panel.addEventListener("keydown", function (e) { if (e.key === "Escape") setOpen(false, true); });
+    person.addEventListener("click", requestAgent);
+    form.addEventListener("submit", function (e) { e.preventDefault(); sendText(); });
+    input.addEventListener("keydown", function (e) {
+      if (e.key === "Enter" && !e.shiftKey) { e.preventDefault(); sendText(); }
+    });
+    input.addEventListener("input", onTyping);
+    showState();
+  }
+
+  function setOpen(open, byUser) {
+    session.open = open;
+    save();
+    ui.panel.hidden = !open;
+    ui.launcher.hidden = open;
+    ui.launcher.setAttribute("aria-expanded", String(open));
+    if (open) connect();
+    if (!byUser) return; // restoring after a page load: never steal the page's focus
+    if (open) {
+      siteimprove("opened");
+      ui.input.focus();   // focus moves into the chat when it opens...
+    } else {
+      ui.launcher.focus(); // ...and back to the button that opened it when it closes
+    }
+  }
+
+  // --- showing things --------------------------------------------------------------------
+
+  function senderLabel(party, name) {
+    if (party === "citizen") return T.you;
+    if (party === "bot") return T.bot_name;
+    if (party === "agent") return name || T.agent_fallback_name;
+    return T.system;
+  }
+
+  function isScale(buttons) {
+    if (!buttons || buttons.length !== NPS_SIZE) return false;
+    return buttons.every(function (b, i) { return String(b.title).trim() === String(i); });
+  }
+
+  function renderMessage(frame) {
+    var party = frame.party;
+    var item = el("li", { "class": "hw-msg hw-msg--" + party, "data-party": party, "data-message-id": frame.message_id });
+    if (frame.seq) item.setAttribute("data-seq", String(frame.seq));
+    var who = el("span", { "class": "hw-sender" }, senderLabel(party, frame.sender_name));
+    var body = el("p", { "class": "hw-text" }, (frame.content && frame.content.text) || "");
+    item.appendChild(who);
+    item.appendChild(body);
+    var content = frame.content || {};
+    (content.attachments || []).forEach(function (a) {
+      if (!/^https?:/i.test(a.url)) return;
+      var link = el("a", { href: a.url, target: "_blank", rel: "noopener noreferrer", "class": "hw-attachment" }, a.name || a.url);
+      item.appendChild(link);
+    });
+    if (content.buttons && content.buttons.length) {
+      item.appendChild(isScale(content.buttons) ? renderScale(content.buttons) : renderButtons(content.buttons));
+    }
+    if (!reducedMotion()) item.classList.add("hw-msg--enter");
+    place(item, frame.seq);
+    ui.logRegion.scrollTop = ui.logRegion.scrollHeight;
+    return item;
+  }
+
+  // Messages stand in conversation order (seq). The citizen's own messages that are not
+  // yet acknowledged stay at the bottom until they are.
+  function place(item, seq) {
+    var children = ui.log.children;
+    for (var i = 0; seq && i < children.length; i++) {
+      var other = children[i];
+      if (other === item) continue;
+      var otherSeq = Number(other.getAttribute("data-seq") || 0);
+      if (otherSeq > seq || (!otherSeq && other.classList.contains("hw-msg--sending"))) {
+        ui.log.insertBefore(item, other);
+        return;
+      }
+    }
+    ui.log.appendChild(item);
+  }
+
+  function choose(group, button) {
+    var buttons = group.querySelectorAll("button");
+    for (var i = 0; i < buttons.length; i++) buttons[i].disabled = true;
+    ui.input.focus(); // the chosen button is now disabled: keep the focus in the chat
+    send({ type: "message", message_id: newId(), text: button.title, payload: button.payload }, button.title);
+  }
+
+  function renderButtons(buttons) {
+    var group = el("div", { "class": "hw-buttons", role: "group" });
+    buttons.forEach(function (b) {
+      var btn = el("button", { type: "button", "class": "hw-choice" }, b.title);
+      btn.addEventListener("click", function () { choose(group, b); });
+      group.appendChild(btn);
+    });
+    return group;
+  }
+
+  function renderScale(buttons) {
+    // The NPS question: one labelled group of 0-10, ends named for screen readers.
+    var set = el("fieldset", { "class": "hw-scale" });
+    // The question is in the message above; the legend names the group for screen readers.
+    set.appendChild(el("legend", { "class": "hw-visually-hidden" }, T.nps_legend));
+    var row = el("div", { "class": "hw-scale-row" });
+    buttons.forEach(function (b, i) {
+      var name = i === 0 ? b.title + " – " + T.nps_low : i === NPS_SIZE - 1 ? b.title + " – " + T.nps_high : b.title;
+      var btn = el("button", { type: "button", "class": "hw-scale-choice", "aria-label": name }, b.title);
+      btn.addEventListener("click", function () {
+        siteimprove("nps_given", b.payload);
+        choose(set, b);
+      });
+      row.appendChild(btn);
+    });
+    set.appendChild(row);
+    var ends = el("div", { "class": "hw-scale-ends", "aria-hidden": "true" });
+    ends.appendChild(el("span", {}, T.nps_low));
+    ends.appendChild(el("span", {}, T.nps_high));
+    set.appendChild(ends);
+    return set;
+  }
+
+  function showState() {
+    var s = control.state, text;
+    if (!connected && (retry > 0 || retryTimer)) text = T.reconnecting;
+    else if (s === "handover_pending") text = T.state_pending;
+    else if (s === "queued") {
+      text = control.queue_position != null ? fill(T.state_queued_position, { position: control.queue_position }) : T.state_queued;
+      if (control.estimated_wait_seconds != null) {
+        text += " " + fill(T.state_wait, { minutes: Math.max(1, Math.round(control.estimated_wait_seconds / 60)) });
+      }
+    } else if (s === "agent") text = fill(T.state_agent, { name: control.agent_name || T.agent_fallback_name });
+    else if (s === "survey") text = T.state_survey;
+    else if (s === "closed") text = T.state_closed;
+    else text = T.state_bot;
+    if (ui.status.textContent !== text) ui.status.textContent = text;
+    ui.root.setAttribute("data-state", connected ? s : "reconnecting");
+    var busy = s === "handover_pending" || s === "queued" || s === "agent";
+    ui.person.hidden = busy || !cfg.features.request_agent;
+  }
+
+  function showTyping(frame) {
+    ui.typing.textContent = frame.on ? fill(T.typing, { name: control.agent_name || T.agent_fallback_name }) : "";
+  }
+
+  // --- the socket --------------------------------------------------------------------------
+
+  function connect() {
+    if (ws && ws.readyState <= 1) return;
+    clearTimeout(retryTimer);
+    retryTimer = null;
+    ws = new WebSocket(WS_URL);
+    ws.onopen = function () {
+      var hello = { type: "hello", tenant: TENANT, language: lang, last_seq: lastSeq };
+      var context = pageContext();
+      if (context) hello.context = context;
+      if (session.conversation_id && session.token) {
+        hello.conversation_id = session.conversation_id;
+        hello.token = session.token;
+      }
+      ws.send(JSON.stringify(hello));
+    };
+    ws.onmessage = function (event) {
+      var frame;
+      try { frame = JSON.parse(event.data); } catch (e) { return; }
+      var handler = handlers[frame.type];
+      if (handler) handler(frame);
+    };
+    ws.onclose = function (event) {
+      connected = false;
+      ws = null;
+      if (event.code === 4403 || event.code === 4404) {
+        // The stored conversation is gone (erased, or another daemon): start afresh.
+        session = { open: session.open };
+        save();
+        lastSeq = 0;
+        shown = {};
+        pending = [];
+        ui.log.textContent = "";
+      }
+      if (event.code === 4400) { ui.status.textContent = T.error; return; }
+      retry += 1;
+      var delay = event.code === 4429 ? 30000 : Math.min(15000, 500 * Math.pow(2, retry - 1));
+      retryTimer = setTimeout(connect, delay * (0.5 + Math.random() / 2));
+      showState();
+    };
+  }
+
+  var handlers = {
+    welcome: function (f) {
+      connected = true;
+      retry = 0;
+      if (f.token) {
+        session.conversation_id = f.conversation_id;
+        session.token = f.token;
+        save();
+      }
+      control = f.state;
+      showState();
+      // Unacknowledged messages go again with the same ids: the daemon stores each once.
+      pending.forEach(function (p) { ws.send(JSON.stringify(p)); });
+    },
+    message: function (f) {
+      if (f.seq) lastSeq = Math.max(lastSeq, f.seq);
+      if (shown[f.message_id]) {
+        // Our own message, replayed with its place in the conversation: move it there.
+        var own = f.seq && ui.log.querySelector('[data-message-id="' + CSS.escape(f.message_id) + '"]');
+        if (own && !own.getAttribute("data-seq")) {
+          own.setAttribute("data-seq", String(f.seq));
+          own.classList.remove("hw-msg--sending");
+          place(own, f.seq);
+        }
+        return;
+      }
+      shown[f.message_id] = true;
+      renderMessage(f);
+    },
+    ack: function (f) {
+      var id = f.message_id || f.action_id;
+      pending = pending.filter(function (p) { return (p.message_id || p.action_id) !== id; });
+      var item = ui.log.querySelector('[data-message-id="' + CSS.escape(id) + '"]');
+      if (item) item.classList.remove("hw-msg--sending");
+    },
+    error: function (f) {
+      if (f.code === "unavailable") return; // stays pending; resent after reconnect
+      pending = pending.filter(function (p) { return (p.message_id || p.action_id) !== f.ref; });
+      var item = f.ref && ui.log.querySelector('[data-message-id="' + CSS.escape(f.ref) + '"]');
+      var reason = f.code === "rate_limited" ? T.rate_limited : T.error;
+      if (item) {
+        item.classList.add("hw-msg--failed");
+        item.appendChild(el("p", { "class": "hw-failed" }, fill(T.not_sent, { reason: reason })));
+      } else {
+        ui.status.textContent = reason;
+      }
+    },
+    state: function (f) {
+      var joined = f.state === "agent" && control.state !== "agent";
+      control = f;
+      if (joined) siteimprove("agent_joined");
+      if (f.state !== "agent") showTyping({ on: false });
+      showState();
+    },
+    typing: function (f) { if (f.party === "agent") showTyping(f); }
+  };
+
+  function send(frame, shownText) {
+    pending.push(frame);
+    if (frame.type === "message") {
+      shown[frame.message_id] = true;
+      var item = renderMessage({ party: "citizen", message_id: frame.message_id, content: { text: shownText } });
+      item.classList.add("hw-msg--sending");
+    }
+    if (ws && connected) ws.send(JSON.stringify(frame));
+    else connect();
+  }
+
+  function sendText() {
+    var text = ui.input.value.trim();
+    if (!text) return;
+    ui.input.value = "";
+    stopTyping();
+    send({ type: "message", message_id: newId(), text: text }, text);
+    ui.input.focus();
+  }
+
+  function requestAgent() {
+    siteimprove("handover_requested");
+    var frame = { type: "action", action: "request_agent", action_id: newId() };
+    var context = pageContext();
+    if (context) frame.context = context;
+    send(frame);
+    ui.input.focus();
+  }
+
+  function onTyping() {
+    if (!cfg.features.typing || !ws || !connected) return;
+    if (!typingOn) { typingOn = true; ws.send(JSON.stringify({ type: "typing", on: true })); }
+    clearTimeout(typingTimer);
+    typingTimer = setTimeout(stopTyping, 3000);
+  }
+  function stopTyping() {
+    clearTimeout(typingTimer);
+    if (typingOn && ws && connected) ws.send(JSON.stringify({ type: "typing", on: false }));
+    typingOn = false;
+  }
+
+  // --- start -------------------------------------------------------------------------------
+
+  function addStylesheet(href) {
+    var link = el("link", { rel: "stylesheet", href: href });
+    document.head.appendChild(link);
+  }
+
+  function start(config) {
+    cfg = config;
+    var pageLang = (document.documentElement.lang || "").toLowerCase().slice(0, 2);
+    lang = script.dataset.language || cfg.language || (pageLang === "en" ? "en" : "nl");
+    if (!cfg.texts[lang]) lang = "nl";
+    T = cfg.texts[lang];
+    addStylesheet(BASE + "widget.css");
+    if (cfg.theme_stylesheet) addStylesheet(cfg.theme_stylesheet);
+    else if (cfg.theme_class === "handover-theme-default") addStylesheet(BASE + "theme-default.css");
+    build();
+    if (session.open) setOpen(true, false);
+    else if (session.token) connect(); // a chat in progress on the previous page
+  }
+
+  fetch(BASE + "config/" + encodeURIComponent(TENANT), { credentials: "omit" })
+    .then(function (r) { if (!r.ok) throw new Error("HTTP " + r.status); return r.json(); })
+    .then(start)
+    .catch(function (e) { if (window.console) console.error("handover widget: no configuration", e); });
+})();

@@ -1,0 +1,78 @@
+"""The widget's own interface texts (buttons, labels, status lines) in Dutch and English.
+
+They are served with the widget configuration per tenant, so the script carries no texts
+and a tenant can override any of them (`[adapters.<name>.tenants.<id>.texts.nl]`). The
+conversation's messages themselves (queue position, survey question...) come from the
+core's message catalogue, not from here. `{name}`, `{position}` and `{minutes}` are
+filled in by the widget.
+"""
+
+from __future__ import annotations
+
+WIDGET_LANGUAGES = ("nl", "en")
+
+WIDGET_TEXTS: dict[str, dict[str, str]] = {
+    "nl": {
+        "title": "Chat met de gemeente",
+        "open": "Chat openen",
+        "close": "Chat sluiten",
+        "input_label": "Uw bericht",
+        "placeholder": "Typ uw vraag",
+        "send": "Versturen",
+        "request_agent": "Praat met een medewerker",
+        "bot_name": "Digitale assistent",
+        "agent_fallback_name": "Medewerker",
+        "you": "U",
+        "system": "Melding",
+        "state_bot": "U chat met de digitale assistent.",
+        "state_pending": "Een moment, we zoeken een medewerker voor u.",
+        "state_queued": "U staat in de wachtrij.",
+        "state_queued_position": "U staat in de wachtrij. Aantal mensen voor u: {position}.",
+        "state_wait": "Verwachte wachttijd: ongeveer {minutes} min.",
+        "state_agent": "U chat met {name}.",
+        "state_survey": "Wat vond u van het gesprek?",
+        "state_closed": "Het gesprek is beëindigd.",
+        "typing": "{name} is aan het typen…",
+        "reconnecting": "Verbinding verbroken. We proberen opnieuw te verbinden…",
+        "connected": "Verbonden.",
+        "nps_legend": "Kies een cijfer van 0 (helemaal niet waarschijnlijk) tot en met 10 "
+                      "(zeer waarschijnlijk)",
+        "nps_low": "Helemaal niet waarschijnlijk",
+        "nps_high": "Zeer waarschijnlijk",
+        "not_sent": "Niet verstuurd: {reason}",
+        "rate_limited": "u stuurt te veel berichten achter elkaar. Wacht even.",
+        "error": "Er ging iets mis. Probeer het opnieuw.",
+        "messages_label": "Gesprek",
+    },
+    "en": {
+        "title": "Chat with the municipality",
+        "open": "Open chat",
+        "close": "Close chat",
+        "input_label": "Your message",
+        "placeholder": "Type your question",
+        "send": "Send",
+        "request_agent": "Talk to a person",
+        "bot_name": "Digital assistant",
+        "agent_fallback_name": "Employee",
+        "you": "You",
+        "system": "Notice",
+        "state_bot": "You are chatting with the digital assistant.",
+        "state_pending": "One moment, we are looking for an employee.",
+        "state_queued": "You are in the queue.",
+        "state_queued_position": "You are in the queue. People ahead of you: {position}.",
+        "state_wait": "Estimated waiting time: about {minutes} min.",
+        "state_agent": "You are chatting with {name}.",
+        "state_survey": "How was the conversation?",
+        "state_closed": "The conversation has ended.",
+        "typing": "{name} is typing…",
+        "reconnecting": "Connection lost. Trying to reconnect…",
+        "connected": "Connected.",
+        "nps_legend": "Choose a number from 0 (not at all likely) to 10 (very likely)",
+        "nps_low": "Not at all likely",
+        "nps_high": "Very likely",
+        "not_sent": "Not sent: {reason}",
+        "rate_limited": "you are sending too many messages in a row. Please wait a moment.",
+        "error": "Something went wrong. Please try again.",
+        "messages_label": "Conversation",
+    },
+}

@@ -1,0 +1,212 @@
+"""Web channel benchmark: idle widget sockets held, and messages through the websocket.
+
+Usage: .venv/bin/python bench/web.py [--idle N] [--conversations C] [--messages M]
+
+The daemon runs as a subprocess (`python -m handover.cli run cfg.toml`: the web channel,
+the demo bot and the demo desk, SQLite in a temp dir with synchronous=FULL, logging at
+warning) on loopback; the widgets are aiohttp websocket clients in this process.
+
+1. Idle sockets: VmRSS of the daemon from /proc/<pid>/status, then N widgets connect,
+   each says `hello` (a new conversation, so one durable row each) and stays open; VmRSS
+   again. Printed: the daemon's memory per idle widget connection, (delta / N) in KiB.
+2. Throughput: C widgets each send M messages one after another. Per message it waits
+   for the `ack` (stored durably) and then for the bot's answer on the same socket.
+   Printed: acknowledged citizen messages per second, bot answers per second, and the
+   latency (send -> ack, send -> bot answer) percentiles.
+
+Every wait is bounded by a timeout, and the subprocess is killed on exit.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import platform
+import resource
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from pathlib import Path
+
+import aiohttp
+
+ORIGIN = "https://bench.example"
+CONFIG = """
+[server]
+host = "127.0.0.1"
+port = {port}
+
+[store]
+path = "{data}/handover.db"
+
+[delivery]
+poll_seconds = 0.1
+
+[logging]
+level = "warning"
+format = "json"
+
+[adapters.web]
+type = "web"
+[adapters.web.tenants.demo]
+origins = ["{origin}"]
+# The bench is one address opening many sockets: lift the per-address limits.
+connections_per_minute = 10000000
+frames_per_minute = 10000000
+messages_per_minute = 10000000
+
+[adapters.gem]
+type = "demo_bot"
+
+[adapters.desk]
+type = "demo_desk"
+
+[tenants.demo]
+name = "Gemeente Voorbeeld"
+channels = ["web"]
+bot = "gem"
+desk = "desk"
+
+[tenants.demo.handover]
+phone = "14 0000"
+"""
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def rss_kib(pid: int) -> int:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1])
+    raise RuntimeError("no VmRSS")
+
+
+async def wait_ready(url: str, proc: subprocess.Popen[bytes], timeout: float = 30) -> None:
+    deadline = time.monotonic() + timeout
+    async with aiohttp.ClientSession() as http:
+        while time.monotonic() < deadline:
+            if proc.poll() is not None:
+                raise RuntimeError("the daemon exited")
+            try:
+                async with http.get(f"{url}/readyz") as resp:
+                    if resp.status == 200:
+                        return
+            except aiohttp.ClientError:
+                pass
+            await asyncio.sleep(0.1)
+    raise RuntimeError("the daemon did not become ready")
+
+
+async def open_widget(http: aiohttp.ClientSession, url: str) -> aiohttp.ClientWebSocketResponse:
+    ws = await http.ws_connect(f"{url}/web/ws?tenant=demo", headers={"Origin": ORIGIN},
+                               autoping=True)
+    await ws.send_str(json.dumps({"type": "hello", "tenant": "demo", "language": "nl"}))
+    welcome = json.loads((await ws.receive(timeout=30)).data)
+    assert welcome["type"] == "welcome", welcome
+    return ws
+
+
+async def idle_sockets(url: str, pid: int, n: int) -> None:
+    await asyncio.sleep(0.5)
+    before = rss_kib(pid)
+    connector = aiohttp.TCPConnector(limit=0)
+    async with aiohttp.ClientSession(connector=connector) as http:
+        sockets = []
+        for start in range(0, n, 100):  # in batches: a burst of n handshakes is another test
+            sockets += await asyncio.gather(
+                *(open_widget(http, url) for _ in range(start, min(n, start + 100))))
+        await asyncio.sleep(1.0)
+        after = rss_kib(pid)
+        print(f"idle widget sockets held: {len(sockets)}")
+        print(f"daemon VmRSS: {before} KiB -> {after} KiB; "
+              f"per idle connection (incl. its conversation): {(after - before) / n:.1f} KiB")
+        await asyncio.gather(*(ws.close() for ws in sockets))
+
+
+async def citizen(http: aiohttp.ClientSession, url: str, m: int,
+                  acks: list[float], answers: list[float]) -> None:
+    ws = await open_widget(http, url)
+    try:
+        for i in range(m):
+            mid = uuid.uuid4().hex
+            sent = time.perf_counter()
+            await ws.send_str(json.dumps({"type": "message", "message_id": mid,
+                                          "text": "Wanneer wordt het afval opgehaald?"}))
+            got_ack = got_answer = False
+            while not (got_ack and got_answer):
+                frame = json.loads((await ws.receive(timeout=30)).data)
+                if frame["type"] == "ack" and frame.get("message_id") == mid:
+                    acks.append(time.perf_counter() - sent)
+                    got_ack = True
+                elif frame["type"] == "message" and frame["party"] == "bot":
+                    answers.append(time.perf_counter() - sent)
+                    got_answer = True
+                elif frame["type"] == "error":
+                    raise RuntimeError(f"message {i}: {frame}")
+    finally:
+        await ws.close()
+
+
+def pct(values: list[float], p: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(p / 100 * len(ordered)))] * 1000
+
+
+async def throughput(url: str, c: int, m: int) -> None:
+    acks: list[float] = []
+    answers: list[float] = []
+    async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=0)) as http:
+        start = time.perf_counter()
+        await asyncio.wait_for(
+            asyncio.gather(*(citizen(http, url, m, acks, answers) for _ in range(c))), 600)
+        elapsed = time.perf_counter() - start
+    print(f"{c} widgets x {m} messages in {elapsed:.2f} s: "
+          f"{len(acks) / elapsed:.0f} acknowledged messages/s, "
+          f"{len(answers) / elapsed:.0f} bot answers/s")
+    print(f"send -> ack      p50 {pct(acks, 50):.1f} ms  p95 {pct(acks, 95):.1f} ms  "
+          f"p99 {pct(acks, 99):.1f} ms")
+    print(f"send -> answer   p50 {pct(answers, 50):.1f} ms  p95 {pct(answers, 95):.1f} ms  "
+          f"p99 {pct(answers, 99):.1f} ms")
+
+
+async def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--idle", type=int, default=2000, help="idle widget sockets to hold")
+    parser.add_argument("--conversations", type=int, default=50, help="concurrent widgets")
+    parser.add_argument("--messages", type=int, default=20, help="messages per widget")
+    args = parser.parse_args()
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    resource.setrlimit(resource.RLIMIT_NOFILE, (min(hard, max(soft, 4 * args.idle + 256)), hard))
+    print(f"python {platform.python_version()}, {os.cpu_count()} CPUs, {platform.machine()}")
+    with tempfile.TemporaryDirectory() as tmp:
+        port = free_port()
+        cfg = Path(tmp) / "handover.toml"
+        cfg.write_text(CONFIG.format(port=port, data=tmp, origin=ORIGIN))
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "handover.cli", "run", str(cfg)],
+            stdout=subprocess.DEVNULL, stderr=(Path(tmp) / "daemon.log").open("wb"),
+        )
+        try:
+            url = f"http://127.0.0.1:{port}"
+            await wait_ready(url, proc)
+            await idle_sockets(url, proc.pid, args.idle)
+            await throughput(url, args.conversations, args.messages)
+        finally:
+            proc.terminate()
+            try:
+                proc.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+
+
+if __name__ == "__main__":
+    asyncio.run(main())

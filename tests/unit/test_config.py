@@ -928,13 +928,21 @@ def _example_env(text: str) -> dict[str, str]:
 
 # A plausible value for every placeholder of the example, by key. A new placeholder
 # without an entry here fails test_example_loads_once_placeholders_are_replaced.
-PLAUSIBLE = {"public_url": "https://chat.utrecht.nl", "phone": "14 030"}
+PLAUSIBLE = {
+    "public_url": "https://chat.utrecht.nl",
+    "phone": "14 030",
+    "url": "https://gem.utrecht.nl",
+    "api_url": "https://api.obi4wan.nl",
+    "channel_identifier": "6f1c2a4e-8d3b-4f7a-9c1e-2b5d7e9f0a13",
+    "chat_guid": "0c9e8d7f-6a5b-4c3d-2e1f-0a9b8c7d6e5f",
+}
 
 
 def test_example_fails_only_on_placeholders() -> None:
     text = EXAMPLE.read_text(encoding="utf-8")
     with pytest.raises(ConfigIssues) as caught:
-        load_config(EXAMPLE, env=_example_env(text), adapter_lookup=lookup)
+        # The installed adapters, not fakes: their own sections must be valid too.
+        load_config(EXAMPLE, env=_example_env(text))
     assert caught.value.issues
     assert {i.message for i in caught.value.issues} == {
         "placeholder from the example: replace it"
@@ -953,7 +961,7 @@ def test_example_loads_once_placeholders_are_replaced(tmp_path: Path) -> None:
     assert "<" not in "\n".join(line.split("#")[0] for line in replaced.splitlines())
     path = tmp_path / "example.toml"
     path.write_text(replaced, encoding="utf-8")
-    config = load_config(path, env=_example_env(text), adapter_lookup=lookup)
+    config = load_config(path, env=_example_env(text))
 
     tenant = config.tenants["utrecht"]
     assert tenant.handover.phone == "14 030"

@@ -50,7 +50,7 @@ from handover.config_model import (
     SurveyPolicy,
     TenantConfig,
 )
-from handover.config_reader import Issues, Table, index, sort_in_file_order
+from handover.config_reader import Issues, Table, index, join, sort_in_file_order
 from handover.config_secrets import resolve_references
 from handover.config_tenants import parse_adapters, parse_tenants
 from handover.contracts import ConfigIssue, ConfigIssues
@@ -139,6 +139,20 @@ def check_config(
     return []
 
 
+def _check_adapter_tenants(
+    adapters: Mapping[str, AdapterInstance], tenants: Mapping[str, TenantConfig], issues: Issues
+) -> None:
+    """Let each adapter instance check its options against the tenants that use it."""
+    for name, instance in adapters.items():
+        users = sorted(
+            t.id for t in tenants.values() if name in (t.bot, t.desk, *t.channels)
+        )
+        try:
+            instance.cls.check_tenants(instance.options, users, join("adapters", name))
+        except ConfigIssues as exc:
+            issues.items.extend(exc.issues)
+
+
 def parse_config(
     data: Mapping[str, Any],
     *,
@@ -163,6 +177,7 @@ def parse_config(
     )
     tenants_section = root.raw_table("tenants")
     tenants = parse_tenants(tenants_section, root, adapters, set(adapters_section))
+    _check_adapter_tenants(adapters, tenants, issues)
     root.finish()
 
     if issues:

@@ -187,6 +187,9 @@ class DeskThread:
     signal: HandoverSignal
     context: Mapping[str, Any]
     transcript: tuple[TranscriptEntry, ...]
+    #: When the daemon queued the handover (the citizen's wait starts here, also when
+    #: a desk outage delayed this delivery).
+    queued_at: datetime | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -224,6 +227,17 @@ class Adapter(abc.ABC):
         if section:
             raise ConfigIssues([ConfigIssue(f"{path}.{k}", "unknown key") for k in section])
         return None
+
+    @classmethod
+    def check_tenants(cls, options: Any, tenants: Sequence[str], path: str) -> None:
+        """Check the options against the tenants that use this instance.
+
+        Called at configuration load (also by `check-config`) once the tenants are
+        known, with `options` as `parse_config` returned them and `path` the section's
+        path. Raise ConfigIssues (for example: an adapter that serves one tenant only,
+        or an override naming a tenant that does not use the instance). The default
+        accepts any tenants.
+        """
 
     def http_app(self) -> web.Application | None:
         """An aiohttp sub-application mounted at `/<instance name>/`, or None."""

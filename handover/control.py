@@ -11,7 +11,7 @@ desk event about a thread that is no longer live, is STALE: dropped and counted.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from enum import StrEnum
@@ -30,6 +30,18 @@ CONSENT_TIMEOUT = "consent_timeout"
 SKIP_PAYLOAD = "/skip"
 CONSENT_YES = "/consent_yes"
 CONSENT_NO = "/consent_no"
+#: Context keys the state machine keeps for itself; the rest (page context...) is what
+#: the channel told about the citizen, and is what bots and desks are shown.
+INTERNAL_CONTEXT_KEYS = frozenset(
+    {"handover", "outcome", "consent_signal", "survey_score", "choices"}
+)
+
+
+def public_context(context: Mapping[str, Any]) -> dict[str, Any]:
+    """The conversation context without the state machine's own bookkeeping."""
+    return {k: v for k, v in context.items() if k not in INTERNAL_CONTEXT_KEYS}
+
+
 CONSENT_BUTTONS = (("consent_yes_label", CONSENT_YES), ("consent_no_label", CONSENT_NO))
 #: Typed answers to the consent question, besides the buttons (casefolded).
 _YES_WORDS = frozenset({"ja", "yes", "j", "y", "ok", "oké", "akkoord", "goed"})

@@ -380,7 +380,7 @@ class _StepBuilder:
                     "tenant": self.conv.tenant,
                     "channel": self.conv.channel,
                     "language": self.conv.language,
-                    "context": {k: v for k, v in self.conv.context.items() if k != "choices"},
+                    "context": control.public_context(self.conv.context),
                 },
             },
         )
@@ -394,7 +394,7 @@ class _StepBuilder:
     async def open_thread(self, e: fx.OpenThread) -> None:
         earlier = await self.router.store.transcript(self.conv.id)
         entries = [*earlier, *self.transcript][-TRANSCRIPT_LIMIT:]
-        context = {k: v for k, v in self.conv.context.items() if k not in ("choices", "handover")}
+        context = control.public_context(self.conv.context)
         self._queue(
             Target.DESK,
             "desk.open",

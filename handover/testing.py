@@ -136,7 +136,7 @@ class MemoryChannel(ChannelAdapter):
 
     async def say(
         self, conversation_id: str, text: str, payload: str | None = None,
-        message_id: str | None = None,
+        message_id: str | None = None, context: Mapping[str, Any] | None = None,
     ) -> IngestResult:
         return await self.ctx.ingest(
             ev.CitizenMessage(
@@ -145,6 +145,7 @@ class MemoryChannel(ChannelAdapter):
                 source_id=message_id or f"m{next(_ids)}",
                 content=Content(text=text),
                 payload=payload,
+                context=dict(context or {}),
             )
         )
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -57,19 +57,23 @@ class Obi4wanDesk(DeskAdapter):
     #: Seconds between two looks of the background loop (tests shorten it).
     tick_seconds = 1.0
 
-    def __init__(self, name: str, config: Any, ctx: AdapterContext) -> None:
-        super().__init__(name, config, ctx)
-        if not isinstance(config, Obi4wanOptions):
-            raise TypeError("Obi4wanDesk needs the options from parse_config")
-        tenants = list(ctx.tenants())
+    @classmethod
+    def check_tenants(cls, options: Any, tenants: Sequence[str], path: str) -> None:
         if len(tenants) > 1:
             # Each tenant has its own custom channel and credentials in OBI4wan; one
             # instance serving two would post one tenant's citizens into the other's.
             raise ConfigIssues([ConfigIssue(
-                f"adapters.{name}",
+                path,
                 f"an obi4wan desk serves one tenant, but tenants {', '.join(sorted(tenants))} "
                 f"all name it; declare one [adapters.obi4wan_<tenant>] per tenant",
             )])
+
+    def __init__(self, name: str, config: Any, ctx: AdapterContext) -> None:
+        super().__init__(name, config, ctx)
+        if not isinstance(config, Obi4wanOptions):
+            raise TypeError("Obi4wanDesk needs the options from parse_config")
+        # Checked at configuration load already; kept for a daemon built by hand.
+        self.check_tenants(config, list(ctx.tenants()), f"adapters.{name}")
         self.options: Obi4wanOptions = config
         self.breaker = CircuitBreaker(
             name, ctx.clock,

@@ -204,6 +204,7 @@ class OutboxWorker:
         except AmbiguousSendError as exc:
             if adapter.resend_safe:
                 await self._retry(row, adapter, "ambiguous", str(exc), None)
+                await self._tell_if_delayed(row, conv, now)
             else:
                 await self._give_up(row, "ambiguous", f"ambiguous: {exc}")
             return
@@ -419,6 +420,7 @@ async def _desk_open(w: OutboxWorker, a: DeskAdapter, c: Conversation, r: Outbox
         signal=HandoverSignal.from_json(p.get("signal", {})),
         context=p.get("context", {}),
         transcript=tuple(entry_from_json(c.id, x) for x in p.get("transcript", ())),
+        queued_at=datetime.fromisoformat(str(p["queued_at"])) if p.get("queued_at") else None,
     )
     receipt = await a.open_thread(c, thread)
     if receipt.desk_message_id:

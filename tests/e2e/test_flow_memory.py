@@ -229,3 +229,23 @@ async def test_desk_outage_keeps_messages_in_order_and_tells_the_citizen_once(
         assert [m.content.text for m in r.desk.received[thread]] == ["een", "twee", "drie"]
         delayed = [m for m in r.chat.shown[conv.id] if "langer dan normaal" in m.content.text]
         assert len(delayed) == 1 and delayed[0].party is Party.SYSTEM
+
+
+async def test_bot_and_desk_see_the_page_context_not_the_engines_bookkeeping(
+    tmp_path: Path,
+) -> None:
+    async with running(tmp_path) as r:
+        conv = await r.chat.open(TENANT)
+        page = {"page": {"url": "https://www.example.nl/afval", "title": "Afval"}}
+        await r.chat.request_agent(conv.id)  # the handover leaves its signal in the context
+        thread = thread_id(conv.id, 1)
+        await r.desk.wait_for(lambda: thread in r.desk.threads)
+        opened = r.desk.threads[thread]
+        assert opened.queued_at is not None
+        assert "handover" not in opened.context
+        await r.desk.close(thread)
+        await r.settle()
+        await r.chat.say(conv.id, "iets anders", context=page)
+        await r.settle()
+        metadata = r.bot.turns[-1].metadata
+        assert metadata["context"] == page

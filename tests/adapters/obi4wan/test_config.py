@@ -13,7 +13,6 @@ from adapters.obi4wan.adapter import Obi4wanDesk
 from adapters.obi4wan.options import Obi4wanOptions
 from handover.config import parse_config
 from handover.contracts import ConfigIssues
-from handover.daemon import Daemon
 from handover.registry import adapter_class, describe_adapters
 from tests.harness import BASE, merge
 
@@ -83,9 +82,11 @@ def test_every_problem_is_reported_with_its_path(tmp_path: Path) -> None:
 
 
 def test_one_instance_serves_one_tenant(tmp_path: Path) -> None:
-    cfg = config({**readme_section(), **PLACEHOLDERS}, tmp_path, tenants=2)
-    with pytest.raises(ConfigIssues, match="serves one tenant, but tenants other1, test"):
-        Daemon(cfg)
+    # Refused when the configuration is loaded (so `check-config` says it too), with
+    # the section's path.
+    with pytest.raises(ConfigIssues, match="serves one tenant, but tenants other1, test") as e:
+        config({**readme_section(), **PLACEHOLDERS}, tmp_path, tenants=2)
+    assert [i.path for i in e.value.issues] == ["adapters.desk"]
 
 
 def test_registered_as_a_desk_adapter() -> None:

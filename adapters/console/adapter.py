@@ -109,8 +109,9 @@ class ConsoleDesk(DeskAdapter):
             language=thread.language,
             signal=thread.signal.to_json(),
             context=dict(thread.context),
-            # When the desk got it; after a desk outage later than the queueing itself.
-            opened_at=self.ctx.clock.now(),
+            # The citizen's wait starts when the daemon queued the handover, which a
+            # delayed delivery to this desk must not hide.
+            opened_at=thread.queued_at or self.ctx.clock.now(),
             status=Status.QUEUED,
         )
         if await self.journal.add_thread(row):

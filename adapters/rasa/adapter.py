@@ -22,7 +22,7 @@ Glue between the core's `BotAdapter` contract and `adapters.rasa.client`:
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from typing import Any
 
@@ -36,7 +36,15 @@ from adapters.rasa.tracker import TurnState, details_for_agent, latest_intent, t
 from handover import events as ev
 from handover import metrics
 from handover.botmessages import parse_rasa_messages
-from handover.contracts import AdapterContext, BotAdapter, BotResponse, BotTurn, Health
+from handover.contracts import (
+    AdapterContext,
+    BotAdapter,
+    BotResponse,
+    BotTurn,
+    ConfigIssue,
+    ConfigIssues,
+    Health,
+)
 from handover.delivery.errors import (
     AmbiguousSendError,
     AuthError,
@@ -109,12 +117,22 @@ class RasaBot(BotAdapter):
             self.ctx, self.options.callback_tokens, self.pending, self._map_callback
         ).app()
 
+    @classmethod
+    def check_tenants(cls, options: Any, tenants: Sequence[str], path: str) -> None:
+        if not isinstance(options, RasaOptions):
+            return
+        # An override for a tenant that does not use this bot is most likely a typo in
+        # the tenant id, and the real tenant would silently get the defaults.
+        issues = [
+            ConfigIssue(f"{path}.tenants.{tenant}",
+                        f"tenant {tenant!r} does not use this bot (used by: "
+                        f"{', '.join(tenants) or 'no tenant'})")
+            for tenant in sorted(set(options.tenants) - set(tenants))
+        ]
+        if issues:
+            raise ConfigIssues(issues)
+
     async def start(self) -> None:
-        unknown = sorted(set(self.options.tenants) - set(self.ctx.tenants()))
-        if unknown:
-            # Not an error (a tenant may be configured before it is switched on), but
-            # likely a typo: its overrides apply to nobody.
-            self.ctx.log.warning("rasa.overrides_for_unknown_tenants", tenants=unknown)
         self.ctx.set_health(Health.CONNECTED)
 
     async def check_health(self) -> None:

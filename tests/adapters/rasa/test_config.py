@@ -114,3 +114,22 @@ def test_the_readme_example_is_valid() -> None:
     assert section.pop("type") == "rasa"
     options = RasaBot.parse_config(section, P)
     assert options.defaults == TenantSettings(url="https://gem.example.nl")
+
+
+def test_an_override_for_a_tenant_that_does_not_use_the_bot_is_refused(tmp_path: Path) -> None:
+    doc = {
+        "store": {"path": str(tmp_path / "h.db")},
+        "adapters": {
+            "chat": {"type": "memory_channel"},
+            "gem": {"type": "rasa", "url": "https://gem.example.nl",
+                    "tenants": {"utrecth": {"show_intents": 1}}},
+            "desk": {"type": "memory_desk"},
+        },
+        "tenants": {"utrecht": {"name": "U", "channels": ["chat"], "bot": "gem",
+                                "desk": "desk", "handover": {"phone": "14 030"}}},
+    }
+    with pytest.raises(ConfigIssues) as exc:
+        parse_config(doc, base_dir=tmp_path, env={})
+    assert {i.path: i.message for i in exc.value.issues} == {
+        "adapters.gem.tenants.utrecth": "tenant 'utrecth' does not use this bot (used by: utrecht)"
+    }

@@ -14,7 +14,7 @@ if TYPE_CHECKING:
     from handover.config import Config
 
 
-def _serve(config: Config) -> int:
+def _serve(config: Config, *, demo_page: bool = False) -> int:
     # Imported here so that `check-config` and `--help` stay fast.
     from aiohttp import web
 
@@ -23,8 +23,13 @@ def _serve(config: Config) -> int:
 
     configure_logging(config.logging.level, config.logging.format)
     daemon = Daemon(config)
+    app = daemon.build_app()
+    if demo_page:
+        from handover.demo_page import add_demo_page
+
+        add_demo_page(app)
     web.run_app(
-        daemon.build_app(),
+        app,
         host=config.server.host,
         port=config.server.port,
         access_log_class=RedactingAccessLogger,
@@ -38,20 +43,24 @@ def cmd_demo(args: argparse.Namespace) -> int:
     from handover.demo import demo_config
 
     try:
-        config = demo_config(args.data_dir, args.host, args.port)
+        config, token = demo_config(args.data_dir, args.host, args.port)
     except ConfigIssues as exc:
         print(f"demo configuration invalid:\n{exc}", file=sys.stderr)
         return 1
-    base = f"http://{args.host}:{args.port}"
+    wildcard = args.host in ("0.0.0.0", "::")  # noqa: S104 - comparing, not binding
+    shown = "127.0.0.1" if wildcard else args.host
+    base = f"http://{shown}:{args.port}"
+    # On the terminal only, never in the log: the token signs an agent in.
     print(
         f"handover demo on {base}\n"
+        f"  citizen (web widget):   {base}/\n"
+        f"  agent console:          {base}/console/   token: {token}\n"
         f"  citizen (REST channel): POST {base}/rest/conversations {{\"tenant\": \"demo\"}}\n"
-        f"  desk stand-in:          GET  {base}/desk/threads\n"
         f"  health:                 {base}/readyz   metrics: {base}/metrics\n"
         f"  data directory:         {args.data_dir}",
         file=sys.stderr,
     )
-    return _serve(config)
+    return _serve(config, demo_page=True)
 
 
 def cmd_run(args: argparse.Namespace) -> int:

@@ -29,10 +29,13 @@ def create_store(
     path: str | None = None,
     dsn: str | None = None,
     clock: Clock | None = None,
+    migrate: bool = True,
 ) -> Store:
     """Build an (unopened) store; the caller awaits `open()` before use.
 
     `clock` stamps the times the store records by itself (defaults to the system clock).
+    `migrate=False` (PostgreSQL only) makes `open()` refuse a database with pending
+    migrations instead of applying them; SQLite always migrates at open.
     """
     if engine == "sqlite":
         if not path:
@@ -42,5 +45,10 @@ def create_store(
 
         return SQLiteStore(path, clock=clock)
     if engine == "postgres":
-        raise StoreError("the postgres engine is not installed yet")
+        if not dsn:
+            raise StoreError("the postgres engine needs a dsn (postgresql://...)")
+        # Imported here so that the SQLite-only daemon never loads asyncpg.
+        from handover.store.postgres import PostgresStore
+
+        return PostgresStore(dsn, clock=clock, migrate=migrate)
     raise StoreError(f"unknown store engine {engine!r} (expected 'sqlite' or 'postgres')")

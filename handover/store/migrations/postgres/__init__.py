@@ -1,0 +1,1 @@
+"""PostgreSQL migrations: files named NNNN_description.sql, applied in numeric order."""

@@ -74,6 +74,36 @@ def cmd_run(args: argparse.Namespace) -> int:
     return _serve(config)
 
 
+def cmd_migrate(args: argparse.Namespace) -> int:
+    import asyncio
+
+    from handover.config import load_config
+    from handover.store import StoreError, create_store
+
+    try:
+        config = load_config(args.config)
+    except ConfigIssues as exc:
+        print(f"{args.config}: configuration invalid:\n{exc}", file=sys.stderr)
+        return 1
+    s = config.store
+
+    async def migrate() -> int:
+        store = create_store(s.engine, path=s.path, dsn=s.dsn, migrate=True)
+        await store.open()  # applies what is pending; refuses a newer schema
+        try:
+            return await store.schema_version()
+        finally:
+            await store.close()
+
+    try:
+        version = asyncio.run(migrate())
+    except StoreError as exc:
+        print(f"migrate: {exc}", file=sys.stderr)
+        return 1
+    print(f"{s.engine} store at schema version {version}")
+    return 0
+
+
 def cmd_check_config(args: argparse.Namespace) -> int:
     from handover.config import check_config
 
@@ -123,6 +153,12 @@ def build_parser() -> argparse.ArgumentParser:
     check = sub.add_parser("check-config", help="validate a configuration file and exit")
     check.add_argument("file", help="path to the TOML configuration")
     check.set_defaults(func=cmd_check_config)
+
+    migrate = sub.add_parser(
+        "migrate", help="apply the store's pending schema migrations and exit"
+    )
+    migrate.add_argument("--config", required=True, help="path to the TOML configuration")
+    migrate.set_defaults(func=cmd_migrate)
 
     adapters = sub.add_parser("adapters", help="list the installed adapters by kind")
     adapters.set_defaults(func=cmd_adapters)

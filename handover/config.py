@@ -44,6 +44,7 @@ from handover.config_model import (
     LogFormat,
     LoggingConfig,
     LogLevel,
+    MigrateMode,
     QueueFallback,
     ServerConfig,
     StoreConfig,
@@ -239,11 +240,12 @@ def _store(t: Table, base_dir: Path) -> StoreConfig:
         elif dsn is not None and urlsplit(dsn).scheme not in ("postgres", "postgresql"):
             # The value carries a password: describe the problem, never show it.
             t.issues.add(t.at("dsn"), "expected a postgresql:// connection URL")
+    migrate = t.choice("migrate", defaults.migrate, get_args(MigrateMode))
     if path != ":memory:":
         file = Path(path).expanduser()
         path = str(file if file.is_absolute() else base_dir / file)
     t.finish()
-    return StoreConfig(engine, path, dsn)
+    return StoreConfig(engine, path, dsn, migrate)
 
 
 def _delivery(t: Table) -> DeliveryConfig:

@@ -23,6 +23,7 @@ LogLevel = Literal["debug", "info", "warning", "error"]
 LogFormat = Literal["json", "console"]
 QueueFallback = Literal["phone", "message", "bot"]
 Consent = Literal["none", "bot", "daemon"]
+MigrateMode = Literal["auto", "manual"]
 BotFailure = Literal["escalate", "apologise"]
 
 #: Finds the adapter class for a `type = "..."` value; raises KeyError (ideally
@@ -83,10 +84,16 @@ class StoreConfig:
     path: str = "data/handover.db"
     #: PostgreSQL connection string (carries a password, so it comes from a secret).
     dsn: str | None = None
+    #: "auto": the daemon applies pending migrations at start. "manual": it refuses to
+    #: start until `handover migrate` applied them (PostgreSQL; SQLite always migrates).
+    migrate: MigrateMode = "auto"
 
     def __repr__(self) -> str:
         dsn = None if self.dsn is None else "<hidden>"
-        return f"StoreConfig(engine={self.engine!r}, path={self.path!r}, dsn={dsn!r})"
+        return (
+            f"StoreConfig(engine={self.engine!r}, path={self.path!r}, dsn={dsn!r}, "
+            f"migrate={self.migrate!r})"
+        )
 
 
 @dataclass(frozen=True, slots=True)

@@ -54,7 +54,8 @@ class Daemon:
         self.config = config
         self.clock: Clock = clock or SystemClock()
         self._store = store or create_store(
-            config.store.engine, path=config.store.path, dsn=config.store.dsn, clock=self.clock
+            config.store.engine, path=config.store.path, dsn=config.store.dsn, clock=self.clock,
+            migrate=config.store.migrate == "auto",
         )
         self._health = HealthBoard()
         self._draining = False

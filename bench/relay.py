@@ -48,8 +48,7 @@ port = {port}
 path = "{data}/handover.db"
 
 [delivery]
-# Above the default 64: with every slot in flight the outbox worker's loop does not yield
-# (handover/delivery/worker.py run() + clock.wait_for_wake), which wedges the daemon.
+# Deliveries in flight at once (--delivery-concurrency; the daemon's default is 64).
 concurrency = {concurrency}
 poll_seconds = 0.1
 backoff_base_seconds = 0.05

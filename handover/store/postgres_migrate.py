@@ -2,9 +2,10 @@
 
 The files are package data (handover.store.migrations.postgres, ``NNNN_name.sql``),
 loaded and checked by the same code as the SQLite ones (`migrate.load_migrations`).
-Each pending file runs in its own transaction together with the row that records it,
-under a transaction-level advisory lock, so several daemons starting at once (or a
-`handover migrate` next to a starting daemon) apply each file exactly once.
+Each pending file runs in its own transaction together with the row that records it.
+The whole run holds a session-level advisory lock, so several daemons starting at once
+(or a `handover migrate` next to a starting daemon) wait for each other and apply each
+file exactly once: a waiter re-reads the recorded version once it has the lock.
 """
 
 from __future__ import annotations
@@ -51,22 +52,27 @@ async def apply_migrations(
     StoreError naming the file when one fails (that file is rolled back whole).
     """
     applied: list[Migration] = []
-    for migration in migrations:
-        try:
-            async with conn.transaction():
-                await conn.execute("SELECT pg_advisory_xact_lock($1)", MIGRATION_LOCK)
-                # Re-read under the lock: another instance may have just applied it.
-                if migration not in pending(await recorded_version(conn), migrations):
-                    continue
-                await conn.execute(_CREATE_VERSIONS)
-                # No arguments: asyncpg sends the file as one simple-protocol script.
-                await conn.execute(migration.sql)
-                await conn.execute(
-                    "INSERT INTO schema_migrations (version, applied_at) VALUES ($1, $2)",
-                    migration.version,
-                    now,
-                )
-        except asyncpg.PostgresError as exc:
-            raise StoreError(f"migration {migration.name} failed: {exc}") from exc
-        applied.append(migration)
+    # A session lock around the whole run, not one per transaction: with a lock per
+    # file, a second instance could read "nothing recorded" before the first had
+    # committed its first file, then run the same CREATE TABLEs and fail.
+    await conn.execute("SELECT pg_advisory_lock($1)", MIGRATION_LOCK)
+    try:
+        # Re-read under the lock: another instance may have just applied them.
+        todo = pending(await recorded_version(conn), migrations)
+        for migration in todo:
+            try:
+                async with conn.transaction():
+                    await conn.execute(_CREATE_VERSIONS)
+                    # No arguments: asyncpg sends the file as one simple-protocol script.
+                    await conn.execute(migration.sql)
+                    await conn.execute(
+                        "INSERT INTO schema_migrations (version, applied_at) VALUES ($1, $2)",
+                        migration.version,
+                        now,
+                    )
+            except asyncpg.PostgresError as exc:
+                raise StoreError(f"migration {migration.name} failed: {exc}") from exc
+            applied.append(migration)
+    finally:
+        await conn.execute("SELECT pg_advisory_unlock($1)", MIGRATION_LOCK)
     return applied

@@ -116,6 +116,17 @@ class AdapterContext(Protocol):
     async def relay_typing(self, conversation_id: str, party: Party, on: bool) -> None:
         """Pass a typing indicator to the other side (not durable, best effort)."""
 
+    async def hold_connection(self, conversation_id: str) -> None:
+        """A live citizen connection for the conversation opened on this instance.
+
+        A channel that pushes to a connection only this process holds (a websocket)
+        calls it before it replays the transcript, and `release_connection` when the
+        connection closes. With several instances on one database, the conversation's
+        deliveries then come to this instance. Never raises."""
+
+    async def release_connection(self, conversation_id: str) -> None:
+        """The connection from `hold_connection` closed. Never raises."""
+
 
 @dataclass(frozen=True, slots=True)
 class ChannelCapabilities:

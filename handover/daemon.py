@@ -10,6 +10,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
+import socket
+import uuid
 from collections.abc import AsyncIterator, Coroutine
 from datetime import datetime, timedelta
 from typing import Any
@@ -20,6 +23,7 @@ from aiohttp import web
 
 from handover.clock import Clock, SystemClock
 from handover.config import Config
+from handover.connections import ConnectionLeases
 from handover.context import CoreContext
 from handover.contracts import (
     Adapter,
@@ -57,6 +61,9 @@ class Daemon:
             config.store.engine, path=config.store.path, dsn=config.store.dsn, clock=self.clock,
             migrate=config.store.migrate == "auto",
         )
+        # Names this process in outbox and connection leases; unique per start, so a
+        # restarted instance never mistakes a predecessor's leases for its own.
+        self.instance_id = f"{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:8]}"
         self._health = HealthBoard()
         self._draining = False
         self._http: aiohttp.ClientSession | None = None
@@ -87,7 +94,9 @@ class Daemon:
                 desk_delay_notice_seconds=d.desk_delay_notice_seconds,
             ),
             report_health=self._report_health,
+            owner=self.instance_id,
         )
+        self.connections = ConnectionLeases(self._store, self.instance_id, self.clock)
         self.timers = TimerWorker(self.router, self.clock, d.poll_seconds)
         self.looplag = LoopLagMonitor()
 
@@ -208,6 +217,8 @@ class Daemon:
         for name, adapter in self.adapters.items():
             self._health.set(name, adapter.kind.value, Health.STARTING)
             await adapter.start()
+        await self._listen_for_wake_hints()
+        self._spawn(self.connections.run(), "connection-leases")
         self._spawn(self.worker.run(), "outbox-worker")
         self._spawn(self.timers.run(), "timer-worker")
         self._spawn(self.looplag.run(), "loop-lag")
@@ -218,6 +229,24 @@ class Daemon:
             tenants=sorted(self.config.tenants),
             store=self.config.store.engine,
         )
+
+    async def _listen_for_wake_hints(self) -> None:
+        """With a shared database, work committed by another instance wakes ours."""
+
+        def on_wake(what: str) -> None:
+            if what == "timers":
+                self.timers.wake()
+            else:
+                self.worker.wake()
+
+        try:
+            listening = await self._store.wake_hints(on_wake)
+        except Exception:
+            # Only a hint: the workers poll anyway, at [delivery] poll_seconds.
+            log.warning("daemon.wake_hints_unavailable", exc_info=True)
+            return
+        if listening:
+            log.info("daemon.wake_hints_on")
 
     def _spawn(self, coro: Coroutine[Any, Any, None], name: str) -> None:
         task = asyncio.create_task(self._supervise(coro, name), name=name)
@@ -248,6 +277,7 @@ class Daemon:
         self.looplag.stop()
         # Finish what is in flight while the adapters can still send it.
         await self.worker.drain(self.config.server.drain_seconds)
+        await self.connections.stop()
         for adapter in self.adapters.values():
             try:
                 await adapter.stop()

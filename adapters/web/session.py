@@ -112,6 +112,7 @@ class WidgetSockets:
             gauge.dec()
             if sock is not None:
                 self.registry.remove(sock)
+                await self.ctx.release_connection(sock.conversation_id)
             if not ws.closed:
                 await ws.close()
         return ws
@@ -171,6 +172,9 @@ class WidgetSockets:
             # Register before reading the transcript: a delivery meanwhile waits for the
             # lock and is then skipped if the replay already sent it.
             self.registry.add(sock)
+            # Also before the read: with several instances, deliveries for this
+            # conversation come here from now on (see handover/connections.py).
+            await self.ctx.hold_connection(conv.id)
             update = self.registry.last_state(conv.id)
             if update is None or update.state is not conv.state:
                 update = protocol.initial_state(conv.state, conv.agent_name)
@@ -178,6 +182,7 @@ class WidgetSockets:
                 entries = await self.ctx.transcript(conv.id, last_seq)
             except Exception:
                 self.registry.remove(sock)
+                await self.ctx.release_connection(conv.id)
                 self.ctx.log.warning("web.replay_failed", conversation_id=conv.id,
                                      exc_info=True)
                 raise Closed(CloseCode.UNAVAILABLE, "try again later") from None

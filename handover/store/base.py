@@ -9,6 +9,7 @@ a state change and the messages it causes can never be separated by a crash.
 from __future__ import annotations
 
 import abc
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import Enum
@@ -160,6 +161,36 @@ class Store(abc.ABC):
     @abc.abstractmethod
     async def release_leases(self, owner: str | None = None) -> int:
         """Release leases of `owner` (all owners when None); returns how many."""
+
+    # --- several instances on one database ---------------------------------------------
+    # Engines that serve one instance (SQLite) keep the defaults, which record nothing.
+
+    async def hold_connections(
+        self, owner: str, conversation_ids: Sequence[str], until: datetime
+    ) -> None:
+        """Record that instance `owner` holds a live citizen connection (a widget
+        socket) for each conversation, until `until`; a later holder takes it over.
+
+        While such a lease is live, `claim` hands the conversation's citizen-bound items
+        only to its owner, so they reach the socket on that instance. Taking a lease
+        over also frees those items that another instance had claimed and not started
+        to send (it has no socket for them now). A lease of an instance that died runs
+        out, and any instance may deliver again."""
+
+    async def renew_connections(self, owner: str, until: datetime) -> int:
+        """Extend every connection lease `owner` still holds; returns how many."""
+        return 0
+
+    async def drop_connections(
+        self, owner: str, conversation_ids: Sequence[str] | None = None
+    ) -> None:
+        """End `owner`'s connection leases on these conversations (all with None)."""
+
+    async def wake_hints(self, on_wake: Callable[[str], None]) -> bool:
+        """Call `on_wake("outbox")` or `on_wake("timers")` whenever any instance commits
+        such work, until the store closes. Returns False where the engine has no such
+        hints (one instance wakes its own workers). A hint only: workers still poll."""
+        return False
 
     @abc.abstractmethod
     async def outbox_stats(self, now: datetime) -> tuple[int, float]:

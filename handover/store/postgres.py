@@ -17,7 +17,7 @@ Connections, pool size and timeouts: postgres_pool.py. SQL text: postgres_sql.py
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -57,6 +57,7 @@ from handover.store.postgres_sql import (
     CLAIM,
     CONVERSATION_COLUMNS,
     DEAD_LETTER,
+    HOLD_CONNECTIONS,
     INSERT_CONVERSATION,
     INSERT_KEY,
     INSERT_OUTBOX,
@@ -66,6 +67,7 @@ from handover.store.postgres_sql import (
     OUTBOX_COLUMNS,
     REPLAY,
     SET_TIMER,
+    TAKE_OVER_CITIZEN_ITEMS,
     UPDATE_CONVERSATION,
 )
 
@@ -135,6 +137,10 @@ class PostgresStore(Store):
 
     async def ping(self) -> None:
         await self._db.fetchval("SELECT 1")
+
+    async def wake_hints(self, on_wake: Callable[[str], None]) -> bool:
+        await self.listen(on_wake)
+        return True
 
     async def listen(self, on_wake: Callable[[str], None]) -> None:
         """Call `on_wake("outbox")` / `on_wake("timers")` when any instance commits new
@@ -317,6 +323,30 @@ class PostgresStore(Store):
             "WHERE lease_owner IS NOT NULL AND ($1::text IS NULL OR lease_owner = $1)",
             owner,
         )
+
+    async def hold_connections(
+        self, owner: str, conversation_ids: Sequence[str], until: datetime
+    ) -> None:
+        if not conversation_ids:
+            return
+        ids = list(conversation_ids)
+        async with self._db.connection() as conn, conn.transaction():
+            await conn.execute(HOLD_CONNECTIONS, ids, owner, utc(until))
+            await conn.execute(TAKE_OVER_CITIZEN_ITEMS, ids, owner)
+
+    async def renew_connections(self, owner: str, until: datetime) -> int:
+        return await self._db.execute(
+            "UPDATE connection_leases SET until = $2 WHERE owner = $1", owner, utc(until)
+        )
+
+    async def drop_connections(
+        self, owner: str, conversation_ids: Sequence[str] | None = None
+    ) -> None:
+        await self._db.execute(
+            "DELETE FROM connection_leases WHERE owner = $1 "
+            "AND ($2::text[] IS NULL OR conversation_id = ANY($2::text[]))",
+            owner, None if conversation_ids is None else list(conversation_ids),
+        )  # fmt: skip
 
     async def outbox_stats(self, now: datetime) -> tuple[int, float]:
         row = await self._db.fetchrow("SELECT COUNT(*) AS n, MIN(created_at) AS oldest FROM outbox")

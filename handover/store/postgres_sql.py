@@ -53,6 +53,13 @@ _IS_HEAD = (
     "AND p.target = o.target AND p.id < o.id)"
 )
 
+# A citizen-bound item of a conversation whose live socket another instance holds is
+# that instance's to deliver (see Store.hold_connections). $1 now, $4 owner.
+_NOT_HELD_ELSEWHERE = (
+    "(o.target <> 'citizen' OR NOT EXISTS (SELECT 1 FROM connection_leases AS l"
+    " WHERE l.conversation_id = o.conversation_id AND l.owner <> $4 AND l.until > $1))"
+)
+
 # $1 now, $2 lease until, $3 limit, $4 owner, $5/$6 excluded (conversation, target) pairs.
 #
 # SKIP LOCKED passes over heads that another instance is leasing right now instead of
@@ -66,6 +73,7 @@ CLAIM = (
     " WHERE o.next_attempt_at <= $1"
     " AND (o.lease_until IS NULL OR o.lease_until < $1)"
     f" AND {_IS_HEAD}"
+    f" AND {_NOT_HELD_ELSEWHERE}"
     " AND NOT EXISTS (SELECT 1 FROM unnest($5::text[], $6::text[]) AS x (conv, target)"
     "  WHERE x.conv = o.conversation_id AND x.target = o.target)"
     " ORDER BY o.next_attempt_at, o.id LIMIT $3"
@@ -98,4 +106,22 @@ REPLAY = (
     "created_at, attempts, next_attempt_at) "
     "SELECT conversation_id, target, kind, payload, epoch, correlation_id, $2, 0, $2 "
     "FROM back"
+)
+
+# The newest hello takes the lease over, wherever the previous socket was.
+# $1 conversation ids, $2 owner, $3 until.
+HOLD_CONNECTIONS = (
+    "INSERT INTO connection_leases (conversation_id, owner, until) "
+    "SELECT id, $2, $3 FROM unnest($1::text[]) AS id "
+    "ON CONFLICT (conversation_id) DO UPDATE SET owner = EXCLUDED.owner, until = EXCLUDED.until"
+)
+
+# With the lease, the citizen-bound queue heads another instance had claimed become
+# claimable at once: that instance has no socket for them any more (or died), and
+# waiting for its outbox lease to run out would stall the resumed socket. Items whose
+# send may have started on a target that is not resend-safe stay where they are.
+TAKE_OVER_CITIZEN_ITEMS = (
+    "UPDATE outbox SET lease_owner = NULL, lease_until = NULL "
+    "WHERE conversation_id = ANY($1::text[]) AND target = 'citizen' "
+    "AND lease_owner IS NOT NULL AND lease_owner <> $2 AND NOT in_flight"
 )

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import itertools
 import uuid
+from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
@@ -45,6 +46,8 @@ class FakeContext:
         self.ingest_error: Exception | None = None
         self.health: list[tuple[Health, str]] = []
         self.typing: list[tuple[str, Party, bool]] = []
+        #: Live connections held per conversation (hold_connection minus release).
+        self.connections: Counter[str] = Counter()
         self._ids = itertools.count(1)
 
     # --- the protocol -----------------------------------------------------------------
@@ -107,6 +110,12 @@ class FakeContext:
 
     async def relay_typing(self, conversation_id: str, party: Party, on: bool) -> None:
         self.typing.append((conversation_id, party, on))
+
+    async def hold_connection(self, conversation_id: str) -> None:
+        self.connections[conversation_id] += 1
+
+    async def release_connection(self, conversation_id: str) -> None:
+        self.connections[conversation_id] -= 1
 
     # --- helpers for tests --------------------------------------------------------------
 

@@ -71,13 +71,17 @@ def free_port() -> int:
 class DaemonProcess:
     """One `handover run` subprocess with its own data directory."""
 
-    def __init__(self, data: Path, bot_options: str = "") -> None:
+    def __init__(self, data: Path, bot_options: str = "", *, template: str = CONFIG,
+                 env: dict[str, str] | None = None) -> None:
+        """`template` is formatted with `port`, `data` and `bot_options`; `env` is added
+        to the daemon's environment (secrets referenced by the configuration)."""
         self.data = data
         self.port = free_port()
         self.config = data / "handover.toml"
+        self.env = env or {}
         data.mkdir(parents=True, exist_ok=True)
         self.config.write_text(
-            CONFIG.format(port=self.port, data=data, bot_options=bot_options)
+            template.format(port=self.port, data=data, bot_options=bot_options)
         )
         self.proc: subprocess.Popen[bytes] | None = None
         self.log = data / "daemon.log"
@@ -87,7 +91,7 @@ class DaemonProcess:
         return f"http://127.0.0.1:{self.port}"
 
     async def start(self, crash_at: str | None = None, timeout: float = 20.0) -> None:
-        env = {**os.environ, "HANDOVER_TEST_ADMIN_TOKEN": ADMIN_TOKEN}
+        env = {**os.environ, "HANDOVER_TEST_ADMIN_TOKEN": ADMIN_TOKEN, **self.env}
         env.pop("HANDOVER_CRASH_AT", None)
         if crash_at:
             env["HANDOVER_CRASH_AT"] = crash_at

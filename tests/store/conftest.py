@@ -15,8 +15,7 @@ the postgres tests are skipped with the reason; with HANDOVER_REQUIRE_POSTGRES=1
 from __future__ import annotations
 
 import itertools
-import os
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -25,23 +24,11 @@ import pytest
 
 from handover.clock import FakeClock
 from handover.store import Store, create_store
-from tests.pgserver import PgServer, PgUnavailable, start_server
+from tests.pgserver import PgServer
 
 ENGINES = ["sqlite", "postgres"]
 
 _database_numbers = itertools.count(1)
-
-
-@pytest.fixture(scope="session")
-def pg_server() -> Iterator[PgServer]:
-    try:
-        server = start_server()
-    except PgUnavailable as exc:
-        if os.environ.get("HANDOVER_REQUIRE_POSTGRES") == "1":
-            pytest.fail(f"PostgreSQL is required here but unavailable: {exc}")
-        pytest.skip(f"NO POSTGRESQL, the postgres engine is NOT tested: {exc}")
-    yield server
-    server.stop()
 
 
 async def fresh_database(server: PgServer) -> str:
@@ -68,7 +55,7 @@ async def pg_dsn(pg_server: PgServer) -> str:
 
 # Children before parents (foreign keys).
 _STORE_TABLES = (
-    "transcript", "inbox", "outbox", "dead_letters", "timers", "survey_answers", "conversations"
+    "connection_leases", "transcript", "inbox", "outbox", "dead_letters", "timers", "survey_answers", "conversations"
 )
 _shared: dict[str, str] = {}
 

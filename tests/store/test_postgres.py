@@ -285,3 +285,54 @@ async def test_commits_wake_listening_instances(pg_dsn: str, clock: FakeClock) -
     finally:
         await listener.close()
         await writer.close()
+
+
+async def test_a_live_socket_elsewhere_reserves_citizen_items_for_its_instance(
+    pg_dsn: str, clock: FakeClock
+) -> None:
+    a, b = PostgresStore(pg_dsn, clock=clock), PostgresStore(pg_dsn, clock=clock)
+    await a.open()
+    await b.open()
+    try:
+        await _enqueue(a, "c1", Target.CITIZEN, 0)
+        await _enqueue(a, "c1", Target.DESK, 0)
+        await b.hold_connections("instance-b", ["c1"], clock.now() + timedelta(seconds=30))
+
+        # Instance A may deliver to the desk, not to the socket B holds.
+        rows = await a.claim("instance-a", clock.now(), lease_seconds=60, limit=10)
+        assert [(r.conversation_id, r.target) for r in rows] == [("c1", Target.DESK)]
+        rows = await b.claim("instance-b", clock.now(), lease_seconds=60, limit=10)
+        assert [(r.conversation_id, r.target) for r in rows] == [("c1", Target.CITIZEN)]
+        await b.complete(rows[0].id, "instance-b")
+
+        # B dies: its lease runs out, and A delivers.
+        await _enqueue(a, "c1", Target.CITIZEN, 1)
+        clock.advance(31)
+        rows = await a.claim("instance-a", clock.now(), lease_seconds=60, limit=10)
+        assert [r.payload["n"] for r in rows if r.target is Target.CITIZEN] == [1]
+        await a.complete(rows[0].id, "instance-a")
+
+        # The citizen reconnects to A, then to B again: the newest holder wins, and
+        # renewing or dropping touches only one's own leases.
+        await _enqueue(a, "c1", Target.CITIZEN, 2)
+        await a.hold_connections("instance-a", ["c1"], clock.now() + timedelta(seconds=30))
+        await b.hold_connections("instance-b", ["c1"], clock.now() + timedelta(seconds=30))
+        assert await a.renew_connections("instance-a", clock.now() + timedelta(hours=1)) == 0
+        await a.drop_connections("instance-a")
+        assert await a.claim("instance-a", clock.now(), lease_seconds=60, limit=10) == []
+        await b.drop_connections("instance-b", ["c1"])
+        rows = await a.claim("instance-a", clock.now(), lease_seconds=60, limit=10)
+        assert [r.payload["n"] for r in rows] == [2]
+
+        # A claimed it and died before sending; the citizen reconnects to B, which
+        # need not wait a minute for A's outbox lease to run out.
+        await b.hold_connections("instance-b", ["c1"], clock.now() + timedelta(seconds=30))
+        rows = await b.claim("instance-b", clock.now(), lease_seconds=60, limit=10)
+        assert [r.payload["n"] for r in rows] == [2]
+        # Unless its send may have started on a target that is not resend-safe.
+        await b.mark_in_flight(rows[0].id, "instance-b")
+        await a.hold_connections("instance-a", ["c1"], clock.now() + timedelta(seconds=30))
+        assert await a.claim("instance-a", clock.now(), lease_seconds=60, limit=10) == []
+    finally:
+        await a.close()
+        await b.close()

@@ -29,6 +29,7 @@ from handover.store import (
     VersionConflict,
     create_store,
 )
+from handover.store.migrate import load_migrations
 
 from .conftest import StoreFactory
 
@@ -67,8 +68,9 @@ async def enqueue(store: Store, cid: str, *items: OutboxItem) -> Conversation:
 # --- lifecycle -----------------------------------------------------------------------
 
 
-async def test_open_migrates_and_pings(store: Store) -> None:
-    assert await store.schema_version() == 1
+async def test_open_migrates_and_pings(store: Store, store_factory: StoreFactory) -> None:
+    package = f"handover.store.migrations.{store_factory.engine}"
+    assert await store.schema_version() == len(load_migrations(package))
     await store.ping()
 
 

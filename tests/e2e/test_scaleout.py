@@ -1,0 +1,271 @@
+"""Several daemon processes on one PostgreSQL database, behind an imagined load balancer.
+
+The citizen's widget socket is held by one instance while the desk's webhooks land on
+any instance; an instance is killed with SIGKILL in the middle of a stream of agent
+messages and the citizen, reconnecting to another instance, sees every message once,
+in order; outbox work is spread over the instances without anything sent twice.
+The desk is the fake OBI4wan (over HTTP, in this process), the bot the demo bot.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import re
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import pytest
+
+from tests.e2e.daemon_process import DaemonProcess
+from tests.fakes.obi4wan_server import FakeObi4wan
+from tests.pgserver import PgServer
+from tests.store.conftest import fresh_database
+
+pytestmark = pytest.mark.slow
+
+ORIGIN = "https://www.gemeente.example"
+
+TEMPLATE = """
+[server]
+host = "127.0.0.1"
+port = {port}
+admin_tokens = ["${{HANDOVER_TEST_ADMIN_TOKEN}}"]
+drain_seconds = 5
+
+[store]
+engine = "postgres"
+dsn = "${{HANDOVER_TEST_DSN}}"
+
+[delivery]
+{bot_options}
+backoff_base_seconds = 0.05
+backoff_cap_seconds = 0.5
+
+[logging]
+level = "info"
+format = "json"
+
+[adapters.web]
+type = "web"
+[adapters.web.tenants.demo]
+origins = ["https://www.gemeente.example"]
+
+[adapters.gem]
+type = "demo_bot"
+
+[adapters.desk]
+type = "obi4wan"
+api_url = "${{OBI_URL}}"
+channel_identifier = "11111111-2222-3333-4444-555555555555"
+channel_token = "${{OBI_TOKEN}}"
+chat_guid = "chat-guid-1"
+webhook_secret = "${{OBI_SECRET}}"
+availability_cache_seconds = 0
+queue_poll_seconds = 0
+
+[tenants.demo]
+name = "Gemeente Voorbeeld"
+channels = ["web"]
+bot = "gem"
+desk = "desk"
+
+[tenants.demo.handover]
+phone = "14 0000"
+"""
+
+
+@dataclass
+class Cluster:
+    fake: FakeObi4wan
+    instances: list[DaemonProcess]
+    http: aiohttp.ClientSession
+
+    def webhook(self, instance: DaemonProcess) -> str:
+        return f"{instance.url}/desk/webhook"
+
+    async def metrics(self, instance: DaemonProcess) -> str:
+        async with self.http.get(f"{instance.url}/metrics") as resp:
+            return await resp.text()
+
+    async def deliveries(self, instance: DaemonProcess, target: str) -> float:
+        """Items this instance sent to `target` (its own /metrics)."""
+        text = await self.metrics(instance)
+        total = 0.0
+        for labels, value in re.findall(r"^handover_deliveries_total\{(.*)\} (\S+)$", text, re.M):
+            if f'target="{target}"' in labels and 'result="sent"' in labels:
+                total += float(value)
+        return total
+
+
+@pytest.fixture
+async def cluster(tmp_path: Path, pg_server: PgServer, request: pytest.FixtureRequest
+                  ) -> AsyncIterator[Cluster]:
+    poll = getattr(request, "param", 0.2)
+    fake = FakeObi4wan()
+    await fake.start()
+    env = {
+        "HANDOVER_TEST_DSN": await fresh_database(pg_server),
+        "OBI_URL": fake.url, "OBI_TOKEN": fake.channel_token, "OBI_SECRET": fake.webhook_secret,
+    }
+    instances = [
+        DaemonProcess(tmp_path / name, f"poll_seconds = {poll}", template=TEMPLATE, env=env)
+        for name in ("a", "b", "c")
+    ]
+    try:
+        # Together, on a database none of them has migrated yet.
+        await asyncio.gather(*(d.start(timeout=60) for d in instances))
+        async with aiohttp.ClientSession() as http:
+            yield Cluster(fake, instances, http)
+    finally:
+        for d in instances:
+            d.terminate()
+        await fake.stop()
+
+
+@dataclass
+class Widget:
+    """The citizen's widget: one socket at a time, resuming on another instance."""
+
+    http: aiohttp.ClientSession
+    ws: aiohttp.ClientWebSocketResponse | None = None
+    conversation_id: str = ""
+    token: str = ""
+    seen: list[dict[str, Any]] = field(default_factory=list)
+
+    @property
+    def last_seq(self) -> int:
+        return max((f["seq"] for f in self.seen), default=0)
+
+    async def connect(self, instance: DaemonProcess) -> dict[str, Any]:
+        self.ws = await self.http.ws_connect(f"{instance.url}/web/ws?tenant=demo",
+                                             headers={"Origin": ORIGIN})
+        hello: dict[str, Any] = {"type": "hello", "tenant": "demo", "language": "nl"}
+        if self.token:
+            hello |= {"conversation_id": self.conversation_id, "token": self.token,
+                      "last_seq": self.last_seq}
+        await self.ws.send_json(hello)
+        welcome = await self.frame()
+        assert welcome["type"] == "welcome", welcome
+        self.conversation_id = welcome["conversation_id"]
+        self.token = welcome.get("token", self.token)
+        return welcome
+
+    async def frame(self, timeout: float = 15.0) -> dict[str, Any]:
+        assert self.ws is not None
+        msg = await self.ws.receive(timeout=timeout)
+        if msg.type is not aiohttp.WSMsgType.TEXT:
+            raise ConnectionError(f"socket ended: {msg.type}")
+        frame: dict[str, Any] = json.loads(msg.data)
+        if frame["type"] == "message":
+            self.seen.append(frame)
+        return frame
+
+    async def until(self, done: Any, timeout: float = 15.0) -> dict[str, Any]:
+        async with asyncio.timeout(timeout):
+            while True:
+                frame = await self.frame(timeout)
+                if done(frame):
+                    return frame
+
+    def agent_texts(self) -> list[str]:
+        return [f["content"]["text"] for f in self.seen if f["party"] == "agent"]
+
+
+async def queued(cluster: Cluster, widget: Widget, instance: DaemonProcess) -> str:
+    """A citizen on `instance` asks for an agent; the desk thread once OBI4wan has it."""
+    await widget.connect(instance)
+    assert widget.ws is not None
+    await widget.ws.send_json({"type": "action", "action": "request_agent", "action_id": "a1"})
+    await widget.until(lambda f: f["type"] == "state" and f["state"] == "queued")
+    thread = f"{widget.conversation_id}-1"
+    await cluster.fake.wait_for(lambda: bool(cluster.fake.threads.get(thread)), timeout=15)
+    return thread
+
+
+@pytest.mark.parametrize("cluster", [30.0], indirect=True)
+async def test_a_desk_webhook_at_one_instance_reaches_the_socket_on_another(
+    cluster: Cluster,
+) -> None:
+    # Polling every 30 s: what arrives sooner came by the database's wake-up hint.
+    a, b, _ = cluster.instances
+    widget = Widget(cluster.http)
+    thread = await queued(cluster, widget, b)
+
+    cluster.fake.webhook_url = cluster.webhook(a)
+    assert (await cluster.fake.join(thread, name="Sanne"))[0] == 200
+    await widget.until(lambda f: f["type"] == "state" and f["state"] == "agent", timeout=10)
+    assert (await cluster.fake.say(thread, "Goedemorgen, u spreekt met Sanne"))[0] == 200
+    await widget.until(lambda f: f["type"] == "message" and f["party"] == "agent", timeout=10)
+    assert widget.agent_texts() == ["Goedemorgen, u spreekt met Sanne"]
+    # B delivered it: A committed it and left the socket's conversation to B.
+    assert await cluster.deliveries(b, "citizen") >= 1, await cluster.metrics(b)
+
+
+async def test_the_citizen_resumes_on_another_instance_when_one_is_killed(
+    cluster: Cluster,
+) -> None:
+    a, b, c = cluster.instances
+    widget = Widget(cluster.http)
+    thread = await queued(cluster, widget, b)
+    cluster.fake.webhook_url = cluster.webhook(a)
+    await cluster.fake.join(thread)
+    texts = [f"bericht {n}" for n in range(30)]
+
+    async def agent_writes() -> None:
+        for n, text in enumerate(texts):
+            # The load balancer spreads the desk's webhooks over the live instances.
+            target = a if n % 2 else c
+            cluster.fake.webhook_url = cluster.webhook(target)
+            status, _ = await cluster.fake.say(thread, text)
+            assert status == 200
+            if n == 10:
+                b.kill()  # SIGKILL, mid-stream, with the citizen's socket on it
+            await asyncio.sleep(0.02)
+
+    writer = asyncio.create_task(agent_writes())
+    try:
+        with pytest.raises(ConnectionError):
+            await widget.until(lambda f: False, timeout=20)
+        # The widget reconnects (the load balancer now sends it to C).
+        welcome = await widget.connect(c)
+        assert welcome["resumed"] is True
+        await writer
+        await widget.until(lambda f: widget.agent_texts()[-1:] == texts[-1:], timeout=20)
+    finally:
+        writer.cancel()
+    assert widget.agent_texts() == texts
+    seqs = [f["seq"] for f in widget.seen]
+    assert seqs == sorted(set(seqs))
+
+
+async def test_outbox_work_is_spread_over_instances_and_sent_once(cluster: Cluster) -> None:
+    a, b, c = cluster.instances
+    widgets = [Widget(cluster.http) for _ in range(6)]
+    threads = await asyncio.gather(
+        *(queued(cluster, w, cluster.instances[i % 3]) for i, w in enumerate(widgets))
+    )
+
+    async def citizen_writes(widget: Widget) -> None:
+        assert widget.ws is not None
+        for n in range(10):
+            await widget.ws.send_json({"type": "message", "message_id": f"m{n}",
+                                       "text": f"vraag {n}"})
+
+    await asyncio.gather(*(citizen_writes(w) for w in widgets))
+    fake = cluster.fake
+
+    def texts(thread: str) -> list[str]:
+        return [p["content"] for p in fake.threads[thread] if p["content"].startswith("vraag")]
+
+    await fake.wait_for(lambda: all(len(texts(t)) >= 10 for t in threads), timeout=30)
+    for thread in threads:
+        assert texts(thread) == [f"vraag {n}" for n in range(10)]
+    # Each message reached the desk in one request: none was sent twice.
+    ids = [body["messageId"] for op, _, body in fake.requests if op == "ingest"]
+    assert len(ids) == len(set(ids))
+    sent = [await cluster.deliveries(d, "desk") for d in (a, b, c)]
+    assert sum(1 for n in sent if n > 0) >= 2, sent

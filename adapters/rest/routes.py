@@ -154,11 +154,8 @@ class RestRoutes:
         with self.wakeups.watch(conv.id) as woken:
             entries = await self.ctx.transcript(conv.id, after)
             if not entries and wait > 0:
-                # deliver() or control_changed() wakes us; the store stays the source of
-                # truth, so read the transcript (and the state) again afterwards.
-                await asyncio.wait([woken], timeout=wait)
+                entries = await self._wait(conv, after, wait, woken)
                 conv = await self.ctx.get_conversation(conv.id) or conv
-                entries = await self.ctx.transcript(conv.id, after)
         visible = [e for e in entries if e.seq > after]
         return web.json_response(
             {
@@ -168,6 +165,26 @@ class RestRoutes:
                 "last_seq": max((e.seq for e in visible), default=after),
             }
         )
+
+    async def _wait(self, conv: Conversation, after: int, wait: float,
+                    woken: asyncio.Future[None]) -> list[TranscriptEntry]:
+        """Wait for entries after `after`, woken by deliver() or control_changed().
+
+        While the request waits, this instance holds the conversation's connection
+        lease, so with several instances the delivery comes here and wakes it. Read
+        again once the lease is held: what was committed before is in the store, what
+        comes after is delivered here. The store stays the source of truth, so read it
+        once more after the wake-up.
+        """
+        await self.ctx.hold_connection(conv.id)
+        try:
+            entries = await self.ctx.transcript(conv.id, after)
+            if not entries:
+                await asyncio.wait([woken], timeout=wait)
+                entries = await self.ctx.transcript(conv.id, after)
+            return entries
+        finally:
+            await self.ctx.release_connection(conv.id)
 
     # --- helpers --------------------------------------------------------------------
 

@@ -49,6 +49,9 @@ backoff_cap_seconds = 0.5
 level = "info"
 format = "json"
 
+[adapters.rest]
+type = "rest"
+
 [adapters.web]
 type = "web"
 [adapters.web.tenants.demo]
@@ -69,7 +72,7 @@ queue_poll_seconds = 0
 
 [tenants.demo]
 name = "Gemeente Voorbeeld"
-channels = ["web"]
+channels = ["web", "rest"]
 bot = "gem"
 desk = "desk"
 
@@ -203,6 +206,32 @@ async def test_a_desk_webhook_at_one_instance_reaches_the_socket_on_another(
     assert widget.agent_texts() == ["Goedemorgen, u spreekt met Sanne"]
     # B delivered it: A committed it and left the socket's conversation to B.
     assert await cluster.deliveries(b, "citizen") >= 1, await cluster.metrics(b)
+
+
+@pytest.mark.parametrize("cluster", [30.0], indirect=True)
+async def test_a_long_poll_on_one_instance_is_answered_by_work_done_on_others(
+    cluster: Cluster,
+) -> None:
+    a, b, _ = cluster.instances
+    http = cluster.http
+    async with http.post(f"{a.url}/rest/conversations", json={"tenant": "demo"}) as resp:
+        opened = await resp.json()
+    path = f"/rest/conversations/{opened['conversation_id']}/messages"
+    auth = {"Authorization": f"Bearer {opened['token']}"}
+    # The citizen's long-poll waits on B (up to 20 s) while the message goes to A.
+    poll = asyncio.create_task(http.get(f"{b.url}{path}", params={"after": "1", "wait": "20"},
+                                        headers=auth))
+    await asyncio.sleep(0.5)
+    started = asyncio.get_running_loop().time()
+    body = {"message_id": "m1", "text": "Wanneer wordt het afval opgehaald?"}
+    async with http.post(f"{a.url}{path}", json=body, headers=auth) as resp:
+        assert resp.status == 202
+    async with await poll as resp:
+        got = await resp.json()
+    elapsed = asyncio.get_running_loop().time() - started
+    assert [m["party"] for m in got["messages"]] == ["bot"]
+    # Woken by the delivery that came to B, not by the end of its 20 s wait.
+    assert elapsed < 10, elapsed
 
 
 async def test_the_citizen_resumes_on_another_instance_when_one_is_killed(

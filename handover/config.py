@@ -55,6 +55,7 @@ from handover.config_reader import Issues, Table, index, join, sort_in_file_orde
 from handover.config_secrets import resolve_references
 from handover.config_tenants import parse_adapters, parse_tenants
 from handover.contracts import ConfigIssue, ConfigIssues
+from handover.http.forwarded import Network, parse_networks
 
 __all__ = [
     "DEFAULT_MAX_AGE_SECONDS",
@@ -221,8 +222,13 @@ def _server(t: Table) -> ServerConfig:
             )
     max_body = t.integer("max_body_bytes", defaults.max_body_bytes, minimum=1024)
     drain = t.duration("drain_seconds", defaults.drain_seconds, allow_zero=True)
+    proxies: tuple[Network, ...] = ()
+    try:
+        proxies = parse_networks(t.strings("trusted_proxies"))
+    except ValueError as exc:
+        t.issues.add(t.at("trusted_proxies"), str(exc))
     t.finish()
-    return ServerConfig(host, port, public_url, tokens, max_body, drain)
+    return ServerConfig(host, port, public_url, tokens, max_body, drain, proxies)
 
 
 def _store(t: Table, base_dir: Path) -> StoreConfig:

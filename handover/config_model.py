@@ -17,6 +17,7 @@ from typing import Any, Literal
 from handover.catalogue import Catalogue
 from handover.contracts import Adapter, AdapterKind
 from handover.hours import OpeningHours
+from handover.http.forwarded import Network
 
 Engine = Literal["sqlite", "postgres"]
 LogLevel = Literal["debug", "info", "warning", "error"]
@@ -65,13 +66,16 @@ class ServerConfig:
     admin_tokens: tuple[str, ...] = ()
     max_body_bytes: int = 65536
     drain_seconds: float = 10.0
+    #: Reverse proxies / load balancers whose X-Forwarded-For names the client.
+    trusted_proxies: tuple[Network, ...] = ()
 
     def __repr__(self) -> str:
         # Never let a token reach a log line or a traceback through repr().
         return (
             f"ServerConfig(host={self.host!r}, port={self.port}, public_url={self.public_url!r}"
             f", admin_tokens=<{len(self.admin_tokens)} hidden>, "
-            f"max_body_bytes={self.max_body_bytes}, drain_seconds={self.drain_seconds})"
+            f"max_body_bytes={self.max_body_bytes}, drain_seconds={self.drain_seconds}, "
+            f"trusted_proxies={[str(n) for n in self.trusted_proxies]})"
         )
 
 

@@ -35,6 +35,7 @@ from handover.contracts import (
 from handover.delivery.worker import OutboxWorker, WorkerSettings
 from handover.health import HealthBoard
 from handover.http.admin import admin_routes
+from handover.http.forwarded import forwarded_middleware
 from handover.http.middleware import draining_middleware, error_middleware
 from handover.http.ops import ops_routes
 from handover.looplag import LoopLagMonitor
@@ -178,8 +179,11 @@ class Daemon:
     # --- lifecycle ------------------------------------------------------------------
 
     def build_app(self) -> web.Application:
+        middlewares = [error_middleware, draining_middleware(self)]
+        if self.config.server.trusted_proxies:
+            middlewares.insert(0, forwarded_middleware(self.config.server.trusted_proxies))
         app = web.Application(
-            middlewares=[error_middleware, draining_middleware(self)],
+            middlewares=middlewares,
             client_max_size=self.config.server.max_body_bytes,
         )
         app.add_routes(ops_routes(self))

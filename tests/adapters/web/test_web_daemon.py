@@ -133,3 +133,44 @@ async def test_chat_over_the_socket_with_a_gap_replayed_from_the_store(running: 
     assert [f["seq"] for f in messages] == list(range(1, len(messages) + 1))
     assert messages[0]["message_id"] == "m1"
     await ws.close()
+
+
+async def test_behind_a_trusted_proxy_connection_limits_count_citizens(tmp_path: Path) -> None:
+    doc = {
+        "server": {"trusted_proxies": ["127.0.0.1"]},
+        "store": {"path": str(tmp_path / "handover.db")},
+        "adapters": {
+            "web": {"type": "web", "tenants": {"demo": {"origins": [ORIGIN],
+                                                        "connections_per_minute": 1}}},
+            "gem": {"type": "demo_bot"},
+            "desk": {"type": "demo_desk"},
+        },
+        "tenants": {"demo": {"name": "Gemeente Voorbeeld", "channels": ["web"], "bot": "gem",
+                             "desk": "desk", "handover": {"phone": "14 0000"}}},
+    }
+    daemon = Daemon(parse_config(doc, base_dir=tmp_path, env=os.environ))
+    runner = web.AppRunner(daemon.build_app())
+    await runner.setup()
+    await web.TCPSite(runner, "127.0.0.1", 0).start()
+    url = f"http://127.0.0.1:{runner.addresses[0][1]}/web/ws?tenant=demo"
+    try:
+        async with aiohttp.ClientSession() as http:
+
+            async def connect(client: str) -> int:
+                headers = {"Origin": ORIGIN, "X-Forwarded-For": client}
+                try:
+                    ws = await http.ws_connect(url, headers=headers)
+                except aiohttp.WSServerHandshakeError as exc:
+                    return exc.status
+                await ws.send_json({"type": "hello", "tenant": "demo"})
+                assert json.loads((await ws.receive()).data)["type"] == "welcome"
+                await ws.close()
+                return 101
+
+            # Two citizens through the same proxy each get their connection; the
+            # second connection of one of them within the minute is refused.
+            assert await connect("198.51.100.1") == 101
+            assert await connect("198.51.100.2") == 101
+            assert await connect("198.51.100.1") == 429
+    finally:
+        await runner.cleanup()

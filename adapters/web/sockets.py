@@ -1,8 +1,8 @@
 """Which widget sockets hold which conversation on this daemon instance.
 
-Kept in one small class on purpose: with several instances (issue 8) a delivery for a
-conversation whose socket is held elsewhere must travel to that instance, and only this
-class needs to change for that.
+With several instances, the session takes the conversation's connection lease when it
+registers a socket here (AdapterContext.hold_connection), so deliveries for it are
+claimed by this instance; this registry stays local.
 """
 
 from __future__ import annotations

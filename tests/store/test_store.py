@@ -68,7 +68,7 @@ async def enqueue(store: Store, cid: str, *items: OutboxItem) -> Conversation:
 
 
 async def test_open_migrates_and_pings(store: Store) -> None:
-    assert await store.schema_version() == 1
+    assert await store.schema_version() == 2
     await store.ping()
 
 

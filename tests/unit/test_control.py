@@ -213,7 +213,7 @@ def test_outside_hours_keeps_bot_and_tells_hours() -> None:
     result = transition(conv(B), req, POLICY, Env(now=NOW, within_hours=False))
     assert result.conversation.state is B
     assert fx.Notify("outside_hours") in result.effects
-    assert fx.CountHandover("outside_hours") in result.effects
+    assert fx.CountHandover("outside_hours", "citizen_request") in result.effects
 
 
 def test_without_availability_check_queues_directly() -> None:

@@ -22,6 +22,7 @@ def nps_category(score: int | None) -> str:
         return PROMOTER
     return PASSIVE if score >= 7 else DETRACTOR
 
+
 REGISTRY = CollectorRegistry(auto_describe=True)
 
 _LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10)

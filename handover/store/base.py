@@ -2,8 +2,9 @@
 
 The unit of writing is a `Step`: the inbox dedup key of the event that caused it, the
 conversation's new values, the transcript entries, the outbox items, the timers set or
-cancelled, a survey answer and the handover events for the report. A step is written in one transaction or not at all, so
-a state change and the messages it causes can never be separated by a crash.
+cancelled, a survey answer and the handover events for the report. A step is written
+in one transaction or not at all, so a state change and the messages it causes can
+never be separated by a crash.
 """
 
 from __future__ import annotations

@@ -30,6 +30,7 @@ from handover.model import (
     Timer,
     TranscriptEntry,
 )
+from handover.store import sqlite_evaluation as ev
 from handover.store.base import CommitResult, Step, Store, StoreError, VersionConflict
 from handover.store.migrate import (
     apply_migrations,
@@ -37,7 +38,6 @@ from handover.store.migrate import (
     load_migrations,
     recorded_version,
 )
-from handover.store import sqlite_evaluation as ev
 from handover.store.sqlite_rows import (
     conversation_from,
     dead_letter_from,

@@ -140,6 +140,13 @@ SURVEY_ANSWERS = Counter(
     ["tenant", "channel", "category"],
     registry=REGISTRY,
 )
+RETENTION_PURGED = Counter(
+    "handover_retention_purged_total",
+    "Conversations purged by retention: what = bodies (bodies removed, metadata kept) or "
+    "conversations (deleted altogether).",
+    ["tenant", "what"],
+    registry=REGISTRY,
+)
 HTTP_REJECTED = Counter(
     "handover_http_rejected_total",
     "Inbound HTTP requests refused before processing, by reason.",

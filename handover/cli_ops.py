@@ -28,11 +28,15 @@ class _Refused(Exception):
 
 def _load(path: str) -> Config:
     from handover.config import load_config
+    from handover.logs import configure_logging
 
     try:
-        return load_config(path)
+        config = load_config(path)
     except ConfigIssues as exc:
         raise _Refused(f"{path}: configuration invalid:\n{exc}") from exc
+    # Log lines go to standard error: standard output carries the export or report.
+    configure_logging(config.logging.level, config.logging.format)
+    return config
 
 
 def _tenant(config: Config, tenant_id: str) -> TenantConfig:

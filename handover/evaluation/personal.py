@@ -5,7 +5,7 @@ in the context about the citizen (a profile name, phone number, e-mail address, 
 or caller id), the citizen's channel identity, and the names of the agents who took
 part, including one only seen in the catalogue's "agent joined" notice. Those are
 replaced wherever they occur, and a name also word by word ("Jan de Vries" masks
-"Jan" and "Vries" on their own). Then `handover.redaction.redact` masks BSNs
+"Jan" and "Vries" on their own). Before that, `handover.redaction.redact` masks BSNs
 (11-proef), IBANs (mod-97), phone numbers and e-mail addresses in any text.
 
 What this cannot find: a name the citizen types that the channel did not know
@@ -134,11 +134,14 @@ class PersonalData:
         return cls(names, ids)
 
     def mask(self, text: str) -> str:
+        # Patterns first: a name inside an e-mail address ("jan.devries@...") would
+        # otherwise be masked alone and break the address apart before it is found.
+        text = redact(text)
         if self._literal is not None:
             text = self._literal.sub(self._literal_mask, text)
         if self._parts is not None:
             text = self._parts.sub(NAME_MASK, text)
-        return redact(text)
+        return text
 
     def _literal_mask(self, match: re.Match[str]) -> str:
         found = match.group().casefold()

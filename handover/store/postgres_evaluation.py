@@ -79,7 +79,7 @@ async def purge_bodies(
         r["id"]
         for r in await conn.fetch(
             "SELECT id FROM conversations WHERE tenant = $1 AND updated_at < $2 "
-            "AND (bodies_purged_at IS NULL OR bodies_purged_at < updated_at) "
+            "AND (bodies_purged_at IS NULL OR bodies_purged_at <= updated_at) "
             "ORDER BY updated_at LIMIT $3 FOR UPDATE SKIP LOCKED",
             tenant, utc(inactive_before), limit,
         )

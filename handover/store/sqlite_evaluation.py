@@ -84,7 +84,7 @@ def purge_bodies(
         r[0]
         for r in conn.execute(
             "SELECT id FROM conversations WHERE tenant = ? AND updated_at < ? "
-            "AND (bodies_purged_at IS NULL OR bodies_purged_at < updated_at) "
+            "AND (bodies_purged_at IS NULL OR bodies_purged_at <= updated_at) "
             "ORDER BY updated_at LIMIT ?",
             (tenant, inactive_before, limit),
         )

@@ -11,7 +11,9 @@ Counting rules:
 - wait: from queueing at the desk until an agent answered (answered handovers only);
   percentiles by nearest rank.
 - abandoned: the citizen left while queued; the share is over the handovers queued.
-- outside hours: requests for a person when the desk was closed.
+- outside hours: requests for a person when the desk was closed; no agents: the desk
+  said nobody was available; consent declined: the citizen said no to being handed
+  over; desk failures: the desk could not take the conversation.
 - NPS: survey answers given in the period (see nps.py).
 """
 
@@ -48,6 +50,8 @@ class ChannelReport:
     timeouts: int = 0
     outside_hours: int = 0
     unavailable: int = 0
+    declined: int = 0
+    desk_failed: int = 0
     waits: list[float] = field(default_factory=list)
     nps: NpsSummary = field(default_factory=lambda: summarise(()))
 
@@ -77,6 +81,8 @@ class ChannelReport:
             "abandoned_share": self.abandoned_share,
             "queue_timeouts": self.timeouts,
             "no_agents_available": self.unavailable,
+            "consent_declined": self.declined,
+            "desk_failures": self.desk_failed,
             "outside_hours_requests": self.outside_hours,
             "nps": self.nps.to_json(),
         }
@@ -138,6 +144,10 @@ def tally(
                 r.outside_hours += 1
             elif e.event == "unavailable":
                 r.unavailable += 1
+            elif e.event == "declined":
+                r.declined += 1
+            elif e.event == "desk_failed":
+                r.desk_failed += 1
     for a in answers:
         per_channel_answers[a.channel].append(a)
         per_channel_answers[ALL].append(a)
@@ -177,6 +187,8 @@ def render_text(report: Report) -> str:
     row("share abandoned", (_fmt_share(r.abandoned_share) for r in rs))
     row("queue timeouts", (str(r.timeouts) for r in rs))
     row("no agents available", (str(r.unavailable) for r in rs))
+    row("consent declined", (str(r.declined) for r in rs))
+    row("desk failures", (str(r.desk_failed) for r in rs))
     row("outside-hours requests", (str(r.outside_hours) for r in rs))
     row("NPS", (_fmt(r.nps.score) for r in rs))
     row("survey answers", (str(r.nps.answered) for r in rs))

@@ -92,7 +92,8 @@ def test_tally_per_channel_and_for_all() -> None:
         ev("a", "queued"), ev("a", "answered", wait=90),  # a second handover, same conversation
         ev("b", "queued"), ev("b", "abandoned", wait=12),
         ev("c", "abandoned"),  # left during the availability check: never queued
-        ev("d", "outside_hours"), ev("e", "unavailable"),
+        ev("d", "outside_hours"), ev("e", "unavailable"), ev("f", "declined"),
+        ev("g", "desk_failed"), ev("g", "desk_failed"),
         ev("p", "queued", "phone"), ev("p", "timeout", "phone", wait=600),
     ]  # fmt: skip
     answers = [answer(9), answer(3), answer(None, "phone")]
@@ -103,6 +104,7 @@ def test_tally_per_channel_and_for_all() -> None:
     assert web.handover_share == 0.25
     assert (web.abandoned, web.abandoned_share) == (1, round(1 / 3, 4))
     assert (web.outside_hours, web.unavailable, web.timeouts) == (1, 1, 0)
+    assert (web.declined, web.desk_failed) == (1, 2)
     assert web.wait_percentiles() == {"p50": 30.0, "p75": 90.0, "p90": 90.0, "p95": 90.0}
     assert (web.nps.score, reports["phone"].nps.unanswered) == (0.0, 1)
     assert (everything.conversations, everything.handed_over, everything.timeouts) == (10, 3, 1)

@@ -19,6 +19,7 @@ import pytest
 
 from handover.cli import main
 from handover.clock import FakeClock
+from handover.metrics import REGISTRY
 from handover.model import thread_id
 from tests.harness import TENANT, Running, running
 
@@ -263,3 +264,23 @@ async def test_commands_refuse_bad_input_clearly(
     with pytest.raises(SystemExit):
         main(["transcripts", "sample", "--config", str(played), "--tenant", TENANT,
               "--period", "2026-03"])  # fmt: skip
+
+
+async def test_metrics_count_nps_per_channel_and_queue_waits(tmp_path: Path) -> None:
+    def sample(name: str, **labels: str) -> float:
+        return REGISTRY.get_sample_value(name, {"tenant": TENANT, **labels}) or 0.0
+
+    probes = {
+        "promoter_chat": ("handover_survey_answers_total", {"channel": "chat", "category": "promoter"}),
+        "detractor_app": ("handover_survey_answers_total", {"channel": "app", "category": "detractor"}),
+        "answered_waits": ("handover_queue_wait_seconds_count", {"outcome": "answered"}),
+        "answered_wait_sum": ("handover_queue_wait_seconds_sum", {"outcome": "answered"}),
+        "abandoned_waits": ("handover_queue_wait_seconds_count", {"outcome": "abandoned"}),
+    }  # fmt: skip
+    before = {k: sample(name, **labels) for k, (name, labels) in probes.items()}
+    await play_a_day(tmp_path)
+    delta = {k: sample(name, **labels) - before[k] for k, (name, labels) in probes.items()}
+    assert delta == {
+        "promoter_chat": 1, "detractor_app": 1, "answered_waits": 2, "answered_wait_sum": 90,
+        "abandoned_waits": 1,
+    }  # fmt: skip

@@ -496,7 +496,7 @@ def consent_message(ctx: _Ctx) -> Transition:
     ctx.emit(fx.RecordCitizen(msg.content))
     if not answer:
         _leave_consent(ctx)
-        ctx.emit(fx.Notify("consent_declined"), fx.CountHandover("declined"))
+        ctx.emit(fx.Notify("consent_declined"), fx.CountHandover("declined", signal.reason))
         return ctx.done()
     context = {k: v for k, v in ctx.conv.context.items() if k != "consent_signal"}
     ctx.update(context=context)

@@ -20,6 +20,8 @@ from handover.model import SurveyAnswer
 from handover.store.base import Store
 
 ExportFormat = Literal["csv", "jsonl"]
+#: Cell starts a spreadsheet reads as a formula.
+_FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 COLUMNS = ("answered_at", "tenant", "channel", "conversation_id", "handover_no", "outcome",
            "score", "category", "comment")  # fmt: skip
 
@@ -89,6 +91,10 @@ async def export(
             "category": nps_category(a.score), "comment": comment,
         }  # fmt: skip
         if writer is not None:
+            if comment and comment.startswith(_FORMULA_STARTS):
+                # A citizen's "=HYPERLINK(...)" must stay text when the file is opened
+                # in a spreadsheet (OWASP CSV injection advice).
+                row["comment"] = "'" + comment
             writer.writerow(row)
         else:
             out.write(json.dumps(row, ensure_ascii=False) + "\n")

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import csv
+import io
 import json
 from datetime import UTC, date, datetime
+from pathlib import Path
 
 import pytest
 
 from handover.catalogue import Catalogue
-from handover.evaluation.nps import summarise
+from handover.evaluation.nps import export, summarise
 from handover.evaluation.period import Period, parse_period
 from handover.evaluation.personal import PersonalData, public_context
 from handover.evaluation.report import ALL, Report, percentile, render_text, tally
@@ -22,6 +25,8 @@ from handover.model import (
     SurveyAnswer,
     TranscriptEntry,
 )
+from handover.store import create_store
+from tests.evaluation_support import tenant_config
 
 AT = datetime(2026, 3, 2, 10, 0, tzinfo=UTC)
 
@@ -197,3 +202,25 @@ def test_an_agent_seen_only_in_the_joined_notice_is_masked() -> None:
 def test_erased_or_purged_keys_are_not_identities() -> None:
     mask = PersonalData.of(conv().evolve(channel_key="purged:c1"), [])
     assert mask.mask("purged:c1 c1") == "purged:c1 c1"
+
+
+async def test_nps_csv_keeps_formulas_as_text(tmp_path: Path) -> None:
+    store = create_store("sqlite", path=str(tmp_path / "h.db"))
+    await store.open()
+    try:
+        tenant = tenant_config("t")
+        rows = [
+            SurveyAnswer("c", "t", "web", 1, 2, "=HYPERLINK(\"http://x\")", "resolved", AT),
+            SurveyAnswer("c", "t", "web", 1, 10, "-- prima", "resolved", AT),
+            SurveyAnswer("c", "t", "web", 1, None, None, None, AT),
+        ]
+        out = io.StringIO()
+        assert await export(store, tenant, rows, out, "csv") == 3
+        read = list(csv.DictReader(io.StringIO(out.getvalue())))
+        assert [r["comment"] for r in read] == ["'=HYPERLINK(\"http://x\")", "'-- prima", ""]
+        assert [(r["score"], r["category"]) for r in read][2] == ("", "unanswered")
+        out = io.StringIO()
+        await export(store, tenant, rows, out, "jsonl")
+        assert json.loads(out.getvalue().splitlines()[0])["comment"] == rows[0].comment
+    finally:
+        await store.close()

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import io
+import json
 from datetime import timedelta
 
 import pytest
@@ -9,6 +11,10 @@ import pytest
 from handover.clock import FakeClock
 from handover.config_model import RetentionPolicy
 from handover.evaluation import retention
+from handover.evaluation.nps import export
+from handover.evaluation.period import parse_period
+from handover.evaluation.report import build_report
+from handover.evaluation.sample import SampleSize, sample
 from handover.model import Conversation, HandoverEvent, State, Target, Timer
 from handover.store import CommitResult, Step, Store, VersionConflict
 from tests.evaluation_support import tenant_config
@@ -240,3 +246,46 @@ async def test_erasure_removes_bodies_and_personal_metadata(
         "queued", "answered", "ended",
     ]  # fmt: skip
     await assert_untouched(store, "keep")
+
+
+# --- the exports on every engine ----------------------------------------------------------
+
+
+async def test_report_sample_and_nps_export_on_every_engine(
+    store: Store, clock: FakeClock
+) -> None:
+    await full(store, clock, "c1")
+    await full(store, clock, "c2")
+    await store.resolve_conversation(conversation("bot-only").evolve(channel="app"))
+    tenant = tenant_config("tenant-a")
+    period = parse_period(clock.now().date().isoformat())
+
+    report = await build_report(store, "tenant-a", period)
+    every = report.channels["all"]
+    assert (every.conversations, every.handed_over, every.answered) == (3, 2, 2)
+    assert every.wait_percentiles()["p50"] == 42.5
+    assert (every.nps.answered, every.nps.score) == (2, -100.0)  # two 4s
+    assert report.channels["app"].handed_over == 0
+
+    out = io.StringIO()
+    assert await sample(store, tenant, period, SampleSize(rate=1.0), out, seed=1) == 3
+    text = out.getvalue()
+    for planted in ("Jan", "Vries", "111222333", "Sanne", "key-c1", "key-c2"):
+        assert planted not in text, planted
+    records = {r["conversation_id"]: r for r in map(json.loads, text.splitlines())}
+    assert records["bot-only"]["handovers"] == [] and records["bot-only"]["channel"] == "app"
+    first = records["c1"]
+    assert first["transcript"][0]["text"] == "mijn bsn is [BSN]"
+    assert first["context"] == {"url": "https://x.nl/afval"}
+    assert first["handovers"][0]["wait_seconds"] == 42.5
+    assert first["survey"] == [{
+        "handover_no": 1, "score": 4, "comment": "[NAME] was blij", "outcome": "resolved",
+        "answered_at": clock.now().isoformat(),
+    }]  # fmt: skip
+
+    out = io.StringIO()
+    answers = await store.survey_answers("tenant-a", since=period.since, until=period.until)
+    assert await export(store, tenant, answers, out, "jsonl") == 2
+    assert [json.loads(line)["comment"] for line in out.getvalue().splitlines()] == [
+        "[NAME] was blij", "[NAME] was blij",
+    ]  # fmt: skip

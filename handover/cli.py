@@ -1,4 +1,5 @@
-"""The `handover` command: run the daemon, the demo, check a configuration, list adapters."""
+"""The `handover` command: run the daemon, the demo, check a configuration, list adapters;
+the operations commands (report, exports, purge) are in cli_ops.py."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from collections.abc import Sequence
 from importlib.metadata import version
 from typing import TYPE_CHECKING
 
+from handover.cli_ops import add_ops_commands
 from handover.contracts import ConfigIssues
 
 if TYPE_CHECKING:
@@ -162,6 +164,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     adapters = sub.add_parser("adapters", help="list the installed adapters by kind")
     adapters.set_defaults(func=cmd_adapters)
+    add_ops_commands(sub)
     return parser
 
 

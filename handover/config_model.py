@@ -165,6 +165,19 @@ class SurveyPolicy:
     ask_comment: bool = True
 
 
+@dataclass(frozen=True, slots=True)
+class RetentionPolicy:
+    """How long a tenant's conversations are kept, counted from their last activity.
+
+    Bodies (what was written, the context the channel gave, survey comments, names)
+    go after `bodies_days`; the metadata the report is made from (the conversation's
+    channel, times and state, handover events, survey scores) after `metadata_days`.
+    """
+
+    bodies_days: int = 30
+    metadata_days: int = 365
+
+
 @dataclass(frozen=True, slots=True, kw_only=True)
 class TenantConfig:
     """One municipality: its adapters, languages, hours, policies and texts."""
@@ -183,6 +196,7 @@ class TenantConfig:
     handover: HandoverPolicy
     survey: SurveyPolicy
     catalogue: Catalogue
+    retention: RetentionPolicy = field(default_factory=RetentionPolicy)
 
 
 @dataclass(frozen=True, slots=True)

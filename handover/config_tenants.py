@@ -23,6 +23,7 @@ from handover.config_model import (
     Consent,
     HandoverPolicy,
     QueueFallback,
+    RetentionPolicy,
     SurveyPolicy,
     TenantConfig,
 )
@@ -148,6 +149,7 @@ def _tenant(
     hours_section = t.raw_table("hours")
     handover = _handover(t.child("handover"))
     survey = _survey(t.child("survey"))
+    retention = _retention(t.child("retention"))
     texts_section = t.raw_table("texts")
     t.finish()
 
@@ -177,7 +179,7 @@ def _tenant(
     return TenantConfig(
         id=tenant_id, name=name, channels=channels, bot=bot, desk=desk,
         default_language=default_language, languages=languages, hours=hours,
-        handover=handover, survey=survey, catalogue=catalogue,
+        handover=handover, survey=survey, catalogue=catalogue, retention=retention,
     )
 
 
@@ -297,3 +299,16 @@ def _survey(t: Table) -> SurveyPolicy:
     ask_comment = t.boolean("ask_comment", defaults.ask_comment)
     t.finish()
     return SurveyPolicy(enabled, timeout, ask_comment)
+
+
+def _retention(t: Table) -> RetentionPolicy:
+    defaults = RetentionPolicy()
+    bodies = t.integer("bodies_days", defaults.bodies_days, minimum=1)
+    metadata = t.integer("metadata_days", max(bodies, defaults.metadata_days), minimum=1)
+    if metadata < bodies:
+        # Deleting the conversation would take the bodies with it early.
+        t.issues.add(t.at("metadata_days"), f"must be at least bodies_days ({bodies}), "
+                                            f"got {metadata}")
+        metadata = bodies
+    t.finish()
+    return RetentionPolicy(bodies, metadata)

@@ -33,7 +33,7 @@ CONSENT_NO = "/consent_no"
 #: Context keys the state machine keeps for itself; the rest (page context...) is what
 #: the channel told about the citizen, and is what bots and desks are shown.
 INTERNAL_CONTEXT_KEYS = frozenset(
-    {"handover", "outcome", "consent_signal", "survey_score", "choices"}
+    {"handover", "outcome", "consent_signal", "survey_score", "choices", "queued_at"}
 )
 
 
@@ -152,7 +152,7 @@ def _request_handover(
 ) -> Transition:
     """Start a handover from a state where the bot (or nobody) holds the conversation."""
     if not ctx.env.within_hours:
-        ctx.emit(fx.Notify("outside_hours"), fx.CountHandover("outside_hours"))
+        ctx.emit(fx.Notify("outside_hours"), fx.CountHandover("outside_hours", signal.reason))
         if ctx.conv.state is not State.BOT:
             ctx.move(State.BOT)
         return ctx.done()
@@ -496,7 +496,7 @@ def consent_message(ctx: _Ctx) -> Transition:
     ctx.emit(fx.RecordCitizen(msg.content))
     if not answer:
         _leave_consent(ctx)
-        ctx.emit(fx.Notify("consent_declined"), fx.CountHandover("declined"))
+        ctx.emit(fx.Notify("consent_declined"), fx.CountHandover("declined", signal.reason))
         return ctx.done()
     context = {k: v for k, v in ctx.conv.context.items() if k != "consent_signal"}
     ctx.update(context=context)

@@ -33,6 +33,7 @@ from handover.contracts import (
     Health,
 )
 from handover.delivery.worker import OutboxWorker, WorkerSettings
+from handover.evaluation import retention
 from handover.health import HealthBoard
 from handover.http.admin import admin_routes
 from handover.http.forwarded import forwarded_middleware
@@ -267,13 +268,16 @@ class Daemon:
             self._health.set(name, "core", Health.DISCONNECTED, "loop died")
 
     async def _housekeeping(self) -> None:
+        # Retention runs at start too: a daemon restarted more often than hourly must
+        # still purge, and after a long stop the backlog is cleared at once.
         while True:
-            await self.clock.sleep(3600)
             try:
                 purged = await self._store.purge_inbox(self.clock.now() - INBOX_RETENTION)
                 log.info("daemon.inbox_purged", count=purged)
+                await retention.purge(self._store, self.config.tenants, self.clock.now())
             except Exception:
                 log.warning("daemon.housekeeping_failed", exc_info=True)
+            await self.clock.sleep(retention.PURGE_INTERVAL.total_seconds())
 
     async def stop(self) -> None:
         self._draining = True

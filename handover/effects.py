@@ -112,9 +112,11 @@ class RecordSurvey:
 
 @dataclass(frozen=True, slots=True)
 class CountHandover:
-    """A handover outcome for the metrics (queued, outside_hours, answered...)."""
+    """A handover outcome for the metrics and the report (queued, outside_hours,
+    answered...). `reason` is given where the signal is not in the context yet."""
 
     outcome: str
+    reason: str | None = None
 
 
 Effect = (

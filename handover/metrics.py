@@ -10,6 +10,19 @@ from __future__ import annotations
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
+#: NPS categories (labels of SURVEY_ANSWERS).
+PROMOTER, PASSIVE, DETRACTOR, UNANSWERED = "promoter", "passive", "detractor", "unanswered"
+
+
+def nps_category(score: int | None) -> str:
+    """The NPS category of a 0-10 score: promoters 9-10, passives 7-8, detractors 0-6."""
+    if score is None:
+        return UNANSWERED
+    if score >= 9:
+        return PROMOTER
+    return PASSIVE if score >= 7 else DETRACTOR
+
+
 REGISTRY = CollectorRegistry(auto_describe=True)
 
 _LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10)
@@ -118,6 +131,20 @@ SURVEY_SCORES = Histogram(
     "NPS answers (0-10) after a livechat.",
     ["tenant"],
     buckets=(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10),
+    registry=REGISTRY,
+)
+SURVEY_ANSWERS = Counter(
+    "handover_survey_answers_total",
+    "Ends of the NPS survey by channel and category: promoter (9-10), passive (7-8), "
+    "detractor (0-6) or unanswered (skipped or timed out).",
+    ["tenant", "channel", "category"],
+    registry=REGISTRY,
+)
+RETENTION_PURGED = Counter(
+    "handover_retention_purged_total",
+    "Conversations purged by retention: what = bodies (bodies removed, metadata kept) or "
+    "conversations (deleted altogether).",
+    ["tenant", "what"],
     registry=REGISTRY,
 )
 HTTP_REJECTED = Counter(

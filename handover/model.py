@@ -261,3 +261,27 @@ class SurveyAnswer:
     comment: str | None
     outcome: str | None
     answered_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class HandoverEvent:
+    """One step of a handover, kept as metadata for the evaluation report.
+
+    `event` is one of the handover outcomes counted in the metrics (queued, answered,
+    abandoned, timeout, outside_hours, unavailable, declined, desk_failed) or `ended`
+    when the human stretch finished (`outcome` then says how: the agent's closing
+    outcome, agent_inactive, citizen_left...). `reason` is why the handover was asked
+    for (the bot's or the citizen's signal). `wait_seconds` is set on answered,
+    abandoned and timeout: the time since the conversation was queued at the desk.
+    Nothing here identifies the citizen or repeats what anyone wrote.
+    """
+
+    conversation_id: str
+    tenant: str
+    channel: str
+    handover_no: int
+    event: str
+    at: datetime
+    reason: str | None = None
+    outcome: str | None = None
+    wait_seconds: float | None = None

@@ -27,6 +27,7 @@ from handover.model import (
     Button,
     Content,
     Conversation,
+    HandoverEvent,
     OutboxItem,
     Party,
     SurveyAnswer,
@@ -43,6 +44,11 @@ log = structlog.get_logger("handover.router")
 #: How many transcript entries a desk thread receives at handover.
 TRANSCRIPT_LIMIT = 200
 _MAX_CONFLICT_RETRIES = 8
+#: Context key (internal, see control.INTERNAL_CONTEXT_KEYS): [handover_no, ISO time]
+#: of the latest queueing, so the wait can be measured when it ends.
+QUEUED_AT = "queued_at"
+#: Handover outcomes that end a wait in the desk's queue.
+_WAIT_ENDS = frozenset({"answered", "abandoned", "timeout"})
 
 
 class UnknownConversation(LookupError):
@@ -230,8 +236,16 @@ class Router:
         for effect in effects:
             if isinstance(effect, fx.CountHandover):
                 metrics.HANDOVERS.labels(tenant.id, effect.outcome).inc()
-        if step.survey is not None and step.survey.score is not None:
-            metrics.SURVEY_SCORES.labels(tenant.id).observe(step.survey.score)
+        for event in step.handover_events:
+            if event.wait_seconds is not None:
+                metrics.QUEUE_WAIT.labels(tenant.id, event.event).observe(event.wait_seconds)
+        if step.survey is not None:
+            score = step.survey.score
+            if score is not None:
+                metrics.SURVEY_SCORES.labels(tenant.id).observe(score)
+            metrics.SURVEY_ANSWERS.labels(
+                tenant.id, after.channel, metrics.nps_category(score)
+            ).inc()
         if step.outbox:
             self.on_outbox()
         if step.timers_set:
@@ -260,6 +274,7 @@ class _StepBuilder:
         self.outbox: list[OutboxItem] = []
         self.timers: dict[str, Timer | None] = {}
         self.survey: SurveyAnswer | None = None
+        self.events: list[HandoverEvent] = []
         self.last_citizen: TranscriptEntry | None = None
         self.choices: dict[str, str] | None = None
         self.caps = router.channel_caps(after.channel)
@@ -286,6 +301,7 @@ class _StepBuilder:
             timers_set=[t for t in self.timers.values() if t is not None],
             timers_cancelled=[n for n, t in self.timers.items() if t is None],
             survey=self.survey,
+            handover_events=self.events,
         )
 
     # --- helpers --------------------------------------------------------------------
@@ -331,6 +347,39 @@ class _StepBuilder:
         hours = self.tenant.hours.describe(language)
         phone = self.tenant.handover.phone or ""
         return self.tenant.catalogue.render(key, language, hours=hours, phone=phone, **params)
+
+    def _handover_event(
+        self,
+        event: str,
+        *,
+        reason: str | None = None,
+        outcome: str | None = None,
+        wait: float | None = None,
+    ) -> None:
+        if reason is None:
+            signal = self.conv.context.get("handover")
+            reason = signal.get("reason") if isinstance(signal, Mapping) else None
+        self.events.append(
+            HandoverEvent(
+                conversation_id=self.conv.id,
+                tenant=self.conv.tenant,
+                channel=self.conv.channel,
+                handover_no=self.conv.handover_no,
+                event=event,
+                at=self.now,
+                reason=reason,
+                outcome=outcome,
+                wait_seconds=wait,
+            )
+        )
+
+    def _queued_for(self) -> float | None:
+        """Seconds since this handover was queued at the desk (None if it never was)."""
+        mark = self.conv.context.get(QUEUED_AT)
+        if not (isinstance(mark, list) and len(mark) == 2 and mark[0] == self.conv.handover_no):
+            return None
+        waited: float = (self.now - datetime.fromisoformat(str(mark[1]))).total_seconds()
+        return max(0.0, waited)
 
     @property
     def thread(self) -> str:
@@ -386,7 +435,18 @@ class _StepBuilder:
         )
 
     async def bot_handback(self, e: fx.BotHandback) -> None:
+        # Every end of a human stretch hands back to the bot, so this marks the end.
+        self._handover_event("ended", outcome=e.outcome)
         self._queue(Target.BOT, "bot.handback", {"outcome": e.outcome})
+
+    async def count_handover(self, e: fx.CountHandover) -> None:
+        wait = None
+        if e.outcome == "queued":
+            mark = [self.conv.handover_no, self.now.isoformat()]
+            self.conv = self.conv.evolve(context={**self.conv.context, QUEUED_AT: mark})
+        elif e.outcome in _WAIT_ENDS:
+            wait = self._queued_for()
+        self._handover_event(e.outcome, reason=e.reason, wait=wait)
 
     async def check_availability(self, e: fx.CheckAvailability) -> None:
         self._queue(Target.DESK, "desk.check", {"queue": e.signal.queue})
@@ -480,6 +540,7 @@ _HANDLERS: dict[type, Callable[[_StepBuilder, Any], Any]] = {
     fx.StartTimer: _StepBuilder.start_timer,
     fx.CancelTimer: _StepBuilder.cancel_timer,
     fx.RecordSurvey: _StepBuilder.record_survey,
+    fx.CountHandover: _StepBuilder.count_handover,
 }
 
 

@@ -2,8 +2,9 @@
 
 The unit of writing is a `Step`: the inbox dedup key of the event that caused it, the
 conversation's new values, the transcript entries, the outbox items, the timers set or
-cancelled and a survey answer. A step is written in one transaction or not at all, so
-a state change and the messages it causes can never be separated by a crash.
+cancelled, a survey answer and the handover events for the report. A step is written
+in one transaction or not at all, so a state change and the messages it causes can
+never be separated by a crash.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from enum import Enum
 from handover.model import (
     Conversation,
     DeadLetter,
+    HandoverEvent,
     OutboxItem,
     OutboxRow,
     SurveyAnswer,
@@ -61,6 +63,7 @@ class Step:
     timers_cancelled: list[str] = field(default_factory=list)
     survey: SurveyAnswer | None = None
     echo_keys: list[tuple[str, str]] = field(default_factory=list)
+    handover_events: list[HandoverEvent] = field(default_factory=list)
 
 
 class Store(abc.ABC):
@@ -225,14 +228,72 @@ class Store(abc.ABC):
     async def timer(self, conversation_id: str, name: str) -> Timer | None:
         """The timer currently set under `name` for the conversation, if any."""
 
-    # --- surveys and privacy --------------------------------------------------------
+    # --- surveys, evaluation and privacy ---------------------------------------------
 
     @abc.abstractmethod
-    async def survey_answers(self, tenant: str | None = None) -> list[SurveyAnswer]: ...
+    async def survey_answers(
+        self,
+        tenant: str | None = None,
+        *,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        conversation_id: str | None = None,
+    ) -> list[SurveyAnswer]:
+        """Answers, oldest first; each filter given narrows (answered_at in [since, until))."""
+
+    @abc.abstractmethod
+    async def handover_events(
+        self,
+        tenant: str | None = None,
+        *,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        conversation_id: str | None = None,
+    ) -> list[HandoverEvent]:
+        """Handover events, oldest first; each filter given narrows (at in [since, until))."""
+
+    @abc.abstractmethod
+    async def conversation_counts(
+        self, tenant: str, since: datetime, until: datetime
+    ) -> dict[str, int]:
+        """Conversations started in [since, until), per channel."""
+
+    @abc.abstractmethod
+    async def conversation_ids(self, tenant: str, since: datetime, until: datetime) -> list[str]:
+        """Ids of the conversations started in [since, until), oldest first."""
 
     @abc.abstractmethod
     async def erase_conversation(self, conversation_id: str) -> bool:
-        """Delete bodies and identity of one conversation; False when unknown."""
+        """Delete bodies and identity of one conversation; False when unknown.
+
+        Removed: the transcript and desk notes, pending outbox items, dead letters,
+        timers, the context, the channel key (the citizen's identity on the channel),
+        the agent's name and survey comments. Kept: the conversation's state and
+        counters, survey scores and handover events (no personal data in them).
+        """
+
+    @abc.abstractmethod
+    async def purge_bodies(
+        self, tenant: str, inactive_before: datetime, now: datetime, limit: int
+    ) -> int:
+        """Remove the bodies of up to `limit` conversations of `tenant` with no activity
+        since `inactive_before`; returns how many conversations were purged.
+
+        Bodies: the transcript, desk notes, dead letters (their payloads carry text),
+        survey comments, the context and the agent's name; the channel key is replaced
+        so a returning citizen starts a new conversation. Kept: the conversation's
+        metadata, survey scores, handover events. A purged conversation is not selected
+        again unless it was active after its purge, so calling until 0 terminates; each
+        call is one short transaction.
+        """
+
+    @abc.abstractmethod
+    async def purge_metadata(self, tenant: str, inactive_before: datetime, limit: int) -> int:
+        """Delete up to `limit` conversations of `tenant` with no activity since
+        `inactive_before`, with everything that refers to them (handover events, survey
+        answers, timers, outbox items...); returns how many. Each call is one short
+        transaction.
+        """
 
     @abc.abstractmethod
     async def purge_inbox(self, older_than: datetime) -> int:

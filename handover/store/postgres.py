@@ -24,8 +24,17 @@ from typing import Any
 import asyncpg
 
 from handover.clock import Clock, SystemClock
-from handover.model import Conversation, DeadLetter, OutboxRow, SurveyAnswer, Target, Timer
+from handover.model import (
+    Conversation,
+    DeadLetter,
+    HandoverEvent,
+    OutboxRow,
+    SurveyAnswer,
+    Target,
+    Timer,
+)
 from handover.model import TranscriptEntry as Entry
+from handover.store import postgres_evaluation as ev
 from handover.store.base import CommitResult, Step, Store, StoreError, VersionConflict
 from handover.store.migrate import load_migrations
 from handover.store.postgres_migrate import (
@@ -242,6 +251,8 @@ class PostgresStore(Store):
             )  # fmt: skip
         if step.echo_keys:
             await conn.executemany(INSERT_KEY, [(src, sid, now) for src, sid in step.echo_keys])
+        if step.handover_events:
+            await conn.executemany(ev.INSERT_HANDOVER_EVENT, ev.event_args(step.handover_events))
 
     async def seen(self, source: str, source_id: str) -> bool:
         row = await self._db.fetchrow(
@@ -409,13 +420,49 @@ class PostgresStore(Store):
 
     # --- surveys and privacy --------------------------------------------------------
 
-    async def survey_answers(self, tenant: str | None = None) -> list[SurveyAnswer]:
-        rows = await self._db.fetch(
-            "SELECT * FROM survey_answers WHERE $1::text IS NULL OR tenant = $1 "
-            "ORDER BY answered_at, id",
-            tenant,
+    async def survey_answers(
+        self,
+        tenant: str | None = None,
+        *,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        conversation_id: str | None = None,
+    ) -> list[SurveyAnswer]:
+        sql, params = ev.filtered(
+            "survey_answers", "answered_at", tenant, since, until, conversation_id
         )
-        return [survey_from(r) for r in rows]
+        return [survey_from(r) for r in await self._db.fetch(sql, *params)]
+
+    async def handover_events(
+        self,
+        tenant: str | None = None,
+        *,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        conversation_id: str | None = None,
+    ) -> list[HandoverEvent]:
+        sql, params = ev.filtered("handover_events", "at", tenant, since, until, conversation_id)
+        return [ev.handover_event_from(r) for r in await self._db.fetch(sql, *params)]
+
+    async def conversation_counts(
+        self, tenant: str, since: datetime, until: datetime
+    ) -> dict[str, int]:
+        rows = await self._db.fetch(ev.CONVERSATION_COUNTS, tenant, utc(since), utc(until))
+        return {r["channel"]: int(r["n"]) for r in rows}
+
+    async def conversation_ids(self, tenant: str, since: datetime, until: datetime) -> list[str]:
+        rows = await self._db.fetch(ev.CONVERSATION_IDS, tenant, utc(since), utc(until))
+        return [r["id"] for r in rows]
+
+    async def purge_bodies(
+        self, tenant: str, inactive_before: datetime, now: datetime, limit: int
+    ) -> int:
+        async with self._db.connection() as conn, conn.transaction():
+            return await ev.purge_bodies(conn, tenant, inactive_before, now, limit)
+
+    async def purge_metadata(self, tenant: str, inactive_before: datetime, limit: int) -> int:
+        async with self._db.connection() as conn, conn.transaction():
+            return await ev.purge_metadata(conn, tenant, inactive_before, limit)
 
     async def erase_conversation(self, conversation_id: str) -> bool:
         now = utc(self._clock.now())
@@ -424,7 +471,7 @@ class PostgresStore(Store):
             # writing the old context back.
             status = await conn.execute(
                 "UPDATE conversations SET channel_key = 'erased:' || id, context = '{}', "
-                "updated_at = $1, version = version + 1 WHERE id = $2",
+                "agent_name = NULL, updated_at = $1, version = version + 1 WHERE id = $2",
                 now, conversation_id,
             )  # fmt: skip
             if count(status) == 0:

@@ -23,12 +23,14 @@ from handover.clock import Clock, SystemClock
 from handover.model import (
     Conversation,
     DeadLetter,
+    HandoverEvent,
     OutboxRow,
     SurveyAnswer,
     Target,
     Timer,
     TranscriptEntry,
 )
+from handover.store import sqlite_evaluation as ev
 from handover.store.base import CommitResult, Step, Store, StoreError, VersionConflict
 from handover.store.migrate import (
     apply_migrations,
@@ -312,6 +314,8 @@ class SQLiteStore(Store):
             )  # fmt: skip
         if step.echo_keys:
             self._record_keys(conn, step.echo_keys, now)
+        if step.handover_events:
+            conn.executemany(ev.INSERT_HANDOVER_EVENT, ev.event_args(step.handover_events))
         return CommitResult.APPLIED
 
     def _record_keys(
@@ -500,12 +504,49 @@ class SQLiteStore(Store):
 
     # --- surveys and privacy --------------------------------------------------------
 
-    async def survey_answers(self, tenant: str | None = None) -> list[SurveyAnswer]:
-        rows = await self._all(
-            "SELECT * FROM survey_answers WHERE ?1 IS NULL OR tenant = ?1 ORDER BY answered_at, id",
-            (tenant,),
+    async def survey_answers(
+        self,
+        tenant: str | None = None,
+        *,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        conversation_id: str | None = None,
+    ) -> list[SurveyAnswer]:
+        sql, params = ev.filtered(
+            "survey_answers", "answered_at", tenant, since, until, conversation_id
         )
-        return [survey_from(r) for r in rows]
+        return [survey_from(r) for r in await self._all(sql, params)]
+
+    async def handover_events(
+        self,
+        tenant: str | None = None,
+        *,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        conversation_id: str | None = None,
+    ) -> list[HandoverEvent]:
+        sql, params = ev.filtered("handover_events", "at", tenant, since, until, conversation_id)
+        return [ev.handover_event_from(r) for r in await self._all(sql, params)]
+
+    async def conversation_counts(
+        self, tenant: str, since: datetime, until: datetime
+    ) -> dict[str, int]:
+        rows = await self._all(ev.CONVERSATION_COUNTS, (tenant, to_ts(since), to_ts(until)))
+        return {r["channel"]: int(r["n"]) for r in rows}
+
+    async def conversation_ids(self, tenant: str, since: datetime, until: datetime) -> list[str]:
+        rows = await self._all(ev.CONVERSATION_IDS, (tenant, to_ts(since), to_ts(until)))
+        return [r["id"] for r in rows]
+
+    async def purge_bodies(
+        self, tenant: str, inactive_before: datetime, now: datetime, limit: int
+    ) -> int:
+        cutoff, stamp = to_ts(inactive_before), to_ts(now)
+        return await self._write(lambda conn: ev.purge_bodies(conn, tenant, cutoff, stamp, limit))
+
+    async def purge_metadata(self, tenant: str, inactive_before: datetime, limit: int) -> int:
+        cutoff = to_ts(inactive_before)
+        return await self._write(lambda conn: ev.purge_metadata(conn, tenant, cutoff, limit))
 
     async def erase_conversation(self, conversation_id: str) -> bool:
         now = to_ts(self._clock.now())
@@ -515,7 +556,7 @@ class SQLiteStore(Store):
             # writing the old context back.
             cursor = conn.execute(
                 "UPDATE conversations SET channel_key = 'erased:' || id, context = '{}', "
-                "updated_at = ?, version = version + 1 WHERE id = ?",
+                "agent_name = NULL, updated_at = ?, version = version + 1 WHERE id = ?",
                 (now, conversation_id),
             )
             if cursor.rowcount == 0:

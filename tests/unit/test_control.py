@@ -213,7 +213,7 @@ def test_outside_hours_keeps_bot_and_tells_hours() -> None:
     result = transition(conv(B), req, POLICY, Env(now=NOW, within_hours=False))
     assert result.conversation.state is B
     assert fx.Notify("outside_hours") in result.effects
-    assert fx.CountHandover("outside_hours") in result.effects
+    assert fx.CountHandover("outside_hours", "citizen_request") in result.effects
 
 
 def test_without_availability_check_queues_directly() -> None:
@@ -399,7 +399,8 @@ def test_no_keeps_the_bot_and_counts_a_declined_handover() -> None:
     assert result.conversation.state is B
     assert result.conversation.handover_no == asked.handover_no
     assert [n.key for n in effects_of(result, fx.Notify)] == ["consent_declined"]
-    assert [c.outcome for c in effects_of(result, fx.CountHandover)] == ["declined"]
+    # The report tells declined requests apart by why they were made.
+    assert effects_of(result, fx.CountHandover) == [fx.CountHandover("declined", "bot")]
     assert not effects_of(result, fx.CheckAvailability)
 
 

@@ -30,8 +30,10 @@ unit: install
 
 test: lint typecheck unit
 
+# Every benchmark, written up with plots in bench/results/ (REPORT.md); about 10 minutes.
 bench: install
-	$(BIN)/python bench/relay.py
+	$(BIN)/pip install --quiet -e '.[dev,bench]'
+	$(BIN)/python bench/report.py
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache

@@ -213,6 +213,73 @@ async def conversation(http: aiohttp.ClientSession, url: str, messages: int,
             figures.relayed += 2  # the citizen's message and the bot's reply
 
 
+async def open_conversation(http: aiohttp.ClientSession, url: str) -> tuple[str, dict[str, str]]:
+    """A new REST conversation: (its messages URL, the auth header)."""
+    body: dict[str, Any] = {"tenant": "demo", "language": "nl", "context": {}}
+    async with http.post(f"{url}/rest/conversations", json=body) as resp:
+        if resp.status != 201:
+            raise RuntimeError(f"open: {resp.status} {await resp.text()}")
+        data = await resp.json()
+    base = f"{url}/rest/conversations/{data['conversation_id']}/messages"
+    return base, {"Authorization": f"Bearer {data['token']}"}
+
+
+async def round_trip(http: aiohttp.ClientSession, base: str, auth: dict[str, str],
+                     seen: int, text: str) -> int:
+    """Send one message and long-poll until the bot's reply; returns the last seq seen."""
+    message = {"message_id": uuid.uuid4().hex, "text": text}
+    async with http.post(base, json=message, headers=auth) as resp:
+        if resp.status != 202:
+            raise RuntimeError(f"say: {resp.status} {await resp.text()}")
+    deadline = time.monotonic() + REPLY_TIMEOUT
+    while True:
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"no bot reply within {REPLY_TIMEOUT:g}s")
+        async with http.get(base, params={"after": str(seen), "wait": "5"},
+                            headers=auth) as resp:
+            if resp.status != 200:
+                raise RuntimeError(f"poll: {resp.status} {await resp.text()}")
+            got = (await resp.json())["messages"]
+        if got:
+            seen = max(m["seq"] for m in got)
+        if any(m["party"] == "bot" for m in got):
+            return seen
+
+
+async def paced(url: str, rate: float, seconds: float, pool: int = 200) -> Figures:
+    """Open-loop load: round trips started at a fixed rate of `rate` messages/s (each
+    round trip relays two: the citizen's and the bot's), whatever the server's pace.
+    Latency counts from the scheduled start, so time spent queueing is included."""
+    figures = Figures()
+    async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=0),
+                                     timeout=HTTP_TIMEOUT) as http:
+        free: asyncio.Queue[tuple[str, dict[str, str], int]] = asyncio.Queue()
+        for base, auth in await asyncio.gather(*(open_conversation(http, url)
+                                                 for _ in range(pool))):
+            free.put_nowait((base, auth, 0))
+        interval = 2.0 / rate
+        total = int(seconds * rate / 2)
+        tasks: list[asyncio.Task[None]] = []
+
+        async def one(n: int, scheduled: float) -> None:
+            base, auth, seen = await free.get()
+            seen = await round_trip(http, base, auth, seen, TEXTS[n % len(TEXTS)])
+            figures.latencies.append(time.perf_counter() - scheduled)
+            figures.relayed += 2
+            free.put_nowait((base, auth, seen))
+
+        started = time.perf_counter()
+        for n in range(total):
+            scheduled = started + n * interval
+            delay = scheduled - time.perf_counter()
+            if delay > 0:
+                await asyncio.sleep(delay)
+            tasks.append(asyncio.create_task(one(n, scheduled)))
+        await asyncio.gather(*tasks)
+        figures.seconds = time.perf_counter() - started
+    return figures
+
+
 async def load(url: str, conversations: int, messages: int) -> Figures:
     figures = Figures()
     async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=0),

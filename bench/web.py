@@ -115,7 +115,8 @@ async def open_widget(http: aiohttp.ClientSession, url: str) -> aiohttp.ClientWe
     return ws
 
 
-async def idle_sockets(url: str, pid: int, n: int) -> None:
+async def idle_sockets(url: str, pid: int, n: int) -> tuple[int, int]:
+    """Hold n idle widget sockets; the daemon's VmRSS (KiB) before and while held."""
     await asyncio.sleep(0.5)
     before = rss_kib(pid)
     connector = aiohttp.TCPConnector(limit=0)
@@ -126,10 +127,8 @@ async def idle_sockets(url: str, pid: int, n: int) -> None:
                 *(open_widget(http, url) for _ in range(start, min(n, start + 100))))
         await asyncio.sleep(1.0)
         after = rss_kib(pid)
-        print(f"idle widget sockets held: {len(sockets)}")
-        print(f"daemon VmRSS: {before} KiB -> {after} KiB; "
-              f"per idle connection (incl. its conversation): {(after - before) / n:.1f} KiB")
         await asyncio.gather(*(ws.close() for ws in sockets))
+    return before, after
 
 
 async def citizen(http: aiohttp.ClientSession, url: str, m: int,
@@ -161,7 +160,8 @@ def pct(values: list[float], p: float) -> float:
     return ordered[min(len(ordered) - 1, int(p / 100 * len(ordered)))] * 1000
 
 
-async def throughput(url: str, c: int, m: int) -> None:
+async def throughput(url: str, c: int, m: int) -> tuple[float, list[float], list[float]]:
+    """C widgets x M messages: (seconds, send->ack latencies, send->answer latencies)."""
     acks: list[float] = []
     answers: list[float] = []
     async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=0)) as http:
@@ -169,6 +169,11 @@ async def throughput(url: str, c: int, m: int) -> None:
         await asyncio.wait_for(
             asyncio.gather(*(citizen(http, url, m, acks, answers) for _ in range(c))), 600)
         elapsed = time.perf_counter() - start
+    return elapsed, acks, answers
+
+
+def print_throughput(c: int, m: int, elapsed: float, acks: list[float],
+                     answers: list[float]) -> None:
     print(f"{c} widgets x {m} messages in {elapsed:.2f} s: "
           f"{len(acks) / elapsed:.0f} acknowledged messages/s, "
           f"{len(answers) / elapsed:.0f} bot answers/s")
@@ -198,8 +203,12 @@ async def main() -> None:
         try:
             url = f"http://127.0.0.1:{port}"
             await wait_ready(url, proc)
-            await idle_sockets(url, proc.pid, args.idle)
-            await throughput(url, args.conversations, args.messages)
+            before, after = await idle_sockets(url, proc.pid, args.idle)
+            print(f"idle widget sockets held: {args.idle}")
+            print(f"daemon VmRSS: {before} KiB -> {after} KiB; per idle connection (incl. its "
+                  f"conversation): {(after - before) / args.idle:.1f} KiB")
+            elapsed, acks, answers = await throughput(url, args.conversations, args.messages)
+            print_throughput(args.conversations, args.messages, elapsed, acks, answers)
         finally:
             proc.terminate()
             try:

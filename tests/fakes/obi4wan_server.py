@@ -127,6 +127,10 @@ class FakeObi4wan:
         """`operation` is "ingest" or "availability"."""
         self._faults[operation].extend([fault] * times)
 
+    def clear_faults(self) -> None:
+        """Forget the faults not yet used up."""
+        self._faults.clear()
+
     async def _fault(self, operation: str) -> tuple[web.Response | None, Fault | None]:
         """The answer to give instead of the real one (if any), and the fault taken."""
         if self.down:

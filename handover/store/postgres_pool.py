@@ -18,8 +18,14 @@ from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 import asyncpg
+import structlog
 
 from handover.store.base import StoreError, VersionConflict
+
+log = structlog.get_logger("handover.store.postgres")
+
+#: Waits between attempts to listen again after the listening connection was lost.
+RELISTEN_DELAYS = (0.5, 1.0, 2.0, 5.0, 10.0, 30.0)
 
 POOL_MIN = 1
 POOL_MAX = 10
@@ -52,6 +58,7 @@ class PgConnections:
         self._statement_timeout = statement_timeout
         self._pool: Any = None
         self._listeners: list[Any] = []
+        self._relistening: set[asyncio.Task[None]] = set()
         self._closing = False
         self._active = 0
         self._idle = asyncio.Event()
@@ -99,7 +106,9 @@ class PgConnections:
             return
         self._closing = True  # refuse new work; what already started finishes
         await self._idle.wait()
-        for conn in self._listeners:
+        for task in list(self._relistening):
+            task.cancel()
+        for conn in list(self._listeners):
             with contextlib.suppress(*FAILURES):
                 await conn.close()
         self._listeners.clear()
@@ -149,21 +158,57 @@ class PgConnections:
 
     async def listen(self, channel: str, on_payload: Callable[[str], None]) -> None:
         """Call `on_payload` for each NOTIFY on `channel`, on a connection of its own
-        that lives until `close()`."""
+        that lives until `close()`. When that connection is lost (a database restart, a
+        fail-over), it is opened again in the background, and `on_payload` is called
+        with "outbox" and "timers" once it listens again: hints sent meanwhile are gone."""
         if not self.is_open:
             raise StoreError("the PostgreSQL store is not open")
         conn = await self.connect()
-
-        def deliver(_conn: Any, _pid: int, _channel: str, payload: str) -> None:
-            on_payload(payload)
-
         try:
-            await conn.add_listener(channel, deliver)
+            await self._subscribe(conn, channel, on_payload)
         except FAILURES as exc:
             with contextlib.suppress(*FAILURES):
                 await conn.close()
             raise StoreError(f"cannot LISTEN on PostgreSQL: {exc}") from exc
+
+    async def _subscribe(self, conn: Any, channel: str,
+                         on_payload: Callable[[str], None]) -> None:
+        def deliver(_conn: Any, _pid: int, _channel: str, payload: str) -> None:
+            on_payload(payload)
+
+        def lost(lost_conn: Any) -> None:
+            if lost_conn in self._listeners:
+                self._listeners.remove(lost_conn)
+            if self.is_open:
+                log.warning("store.listen_lost", channel=channel)
+                task = asyncio.get_running_loop().create_task(
+                    self._relisten(channel, on_payload))
+                self._relistening.add(task)
+                task.add_done_callback(self._relistening.discard)
+
+        await conn.add_listener(channel, deliver)
+        conn.add_termination_listener(lost)
         self._listeners.append(conn)
+
+    async def _relisten(self, channel: str, on_payload: Callable[[str], None]) -> None:
+        attempt = 0
+        while self.is_open:
+            await asyncio.sleep(RELISTEN_DELAYS[min(attempt, len(RELISTEN_DELAYS) - 1)])
+            attempt += 1
+            try:
+                conn = await self.connect()
+            except StoreError:
+                continue
+            try:
+                await self._subscribe(conn, channel, on_payload)
+            except FAILURES:
+                with contextlib.suppress(*FAILURES):
+                    await conn.close()
+                continue
+            log.info("store.listen_restored", channel=channel, attempts=attempt)
+            for what in ("outbox", "timers"):
+                on_payload(what)
+            return
 
 
 async def _keep_session(conn: Any) -> None:

@@ -336,3 +336,30 @@ async def test_a_live_socket_elsewhere_reserves_citizen_items_for_its_instance(
     finally:
         await a.close()
         await b.close()
+
+
+async def test_wake_hints_come_back_after_the_listening_connection_is_lost(
+    pg_dsn: str, clock: FakeClock
+) -> None:
+    writer, listener = PostgresStore(pg_dsn, clock=clock), PostgresStore(pg_dsn, clock=clock)
+    await writer.open()
+    await listener.open()
+    hints: asyncio.Queue[str] = asyncio.Queue()
+    try:
+        assert await listener.wake_hints(hints.put_nowait)
+        [conn] = listener._db._listeners
+        # A database restart or fail-over, as far as this connection is concerned.
+        killer = await asyncpg.connect(pg_dsn)
+        try:
+            await killer.execute("SELECT pg_terminate_backend($1)", conn.get_server_pid())
+        finally:
+            await killer.close()
+        # Once it listens again it says that hints may have been missed...
+        missed = {await asyncio.wait_for(hints.get(), timeout=10) for _ in range(2)}
+        assert missed == {"outbox", "timers"}
+        # ...and hints flow again.
+        await _enqueue(writer, "c1", Target.CITIZEN, 0)
+        assert await asyncio.wait_for(hints.get(), timeout=5) == "outbox"
+    finally:
+        await listener.close()
+        await writer.close()

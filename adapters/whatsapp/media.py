@@ -5,7 +5,7 @@ Media ids from Meta expire and their download URLs need our token, so the desk c
 fetch them itself. The channel downloads each medium while handling the webhook (with
 the cap of its type), checks what the bytes are (content sniffing: a "PDF" that is an
 executable is refused), and stores it under a random 256-bit name. The agent gets
-`<public_url>/media/<name>`; it answers 404 once `media_ttl` has passed, and a sweep
+`<public_url>/media/<name>`; it answers 404 once `media_ttl_seconds` have passed, and a sweep
 removes expired files. The served type is the sniffed one, with `nosniff`, and
 anything but an image is served as a download, never rendered inline.
 """

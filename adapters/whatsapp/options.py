@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from handover.config_reader import Issues, Table
+from handover.config_reader import Issues, Table, join
 from handover.contracts import ConfigIssue, ConfigIssues
 
 DEFAULT_GRAPH_URL = "https://graph.facebook.com"
@@ -112,7 +112,7 @@ def parse_options(section: Mapping[str, Any], path: str) -> WhatsAppOptions:
     seen: dict[str, str] = {}
     for tenant_id, number in tenants.items():
         if number.phone_number_id in seen:
-            issues.add(t.at(f"tenants.{tenant_id}.phone_number_id"),
+            issues.add(join(join(t.at("tenants"), tenant_id), "phone_number_id"),
                        f"already used by tenant {seen[number.phone_number_id]!r}")
         seen.setdefault(number.phone_number_id, tenant_id)
     options = WhatsAppOptions(
@@ -127,8 +127,9 @@ def parse_options(section: Mapping[str, Any], path: str) -> WhatsAppOptions:
         state_path=Path(state_path) if state_path else None,
         request_timeout_seconds=t.duration("request_timeout_seconds", 10.0),
         reconcile_seconds=t.duration("reconcile_seconds", 120.0),
-        media_ttl_seconds=t.duration("media_ttl", 7 * 86400.0),
-        window_warning_seconds=t.duration("window_warning", 2 * 3600.0, allow_zero=True),
+        media_ttl_seconds=t.duration("media_ttl_seconds", 7 * 86400.0),
+        window_warning_seconds=t.duration("window_warning_seconds", 2 * 3600.0,
+                                          allow_zero=True),
         window_check_seconds=t.duration("window_check_seconds", 60.0),
         mark_read=t.boolean("mark_read", True),
     )
@@ -157,9 +158,10 @@ def _tenant(t: Table) -> TenantNumber:
 def check_tenants(options: WhatsAppOptions, tenants: list[str] | tuple[str, ...],
                   path: str) -> None:
     """Every tenant using the instance needs its number; no number for a stranger."""
-    problems = [ConfigIssue(f"{path}.tenants.{t}", "required: this tenant uses the instance")
+    at = join(path, "tenants")
+    problems = [ConfigIssue(join(at, t), "required: this tenant uses the instance")
                 for t in tenants if t not in options.tenants]
-    problems += [ConfigIssue(f"{path}.tenants.{t}", "this tenant does not use the instance")
+    problems += [ConfigIssue(join(at, t), "this tenant does not use the instance")
                  for t in options.tenants if t not in tenants]
     if problems:
         raise ConfigIssues(problems)

@@ -95,7 +95,8 @@ class WhatsAppChannel(ChannelAdapter):
 
     async def start(self) -> None:
         await self._open()
-        self._watch = asyncio.create_task(self._watch_loop(), name=f"{self.name}.watch")
+        if self._watch is None:
+            self._watch = asyncio.create_task(self._watch_loop(), name=f"{self.name}.watch")
         self.ctx.set_health(Health.CONNECTED)
 
     async def stop(self) -> None:
@@ -103,6 +104,7 @@ class WhatsAppChannel(ChannelAdapter):
             self._watch.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._watch
+            self._watch = None
         await self.sends.close()
         self._opened = False
 

@@ -14,7 +14,9 @@ from typing import Any, cast
 
 import pytest
 from aiohttp import web
+from prometheus_client import generate_latest
 
+from handover import metrics
 from handover.clock import FakeClock
 from handover.config import parse_config
 from handover.contracts import BotResponse, BotTurn
@@ -105,7 +107,7 @@ async def stack(tmp_path: Path) -> AsyncIterator[Stack]:
 
 
 async def test_whatsapp_citizen_bot_handover_late_agent_reply_close_and_survey(
-    stack: Stack,
+    stack: Stack, capsys: pytest.CaptureFixture[str],
 ) -> None:
     fake, desk = stack.fake, stack.desk
     stack.bot.responder = menu_responder
@@ -166,6 +168,14 @@ async def test_whatsapp_citizen_bot_handover_late_agent_reply_close_and_survey(
     assert len(fake.sent) == count
     assert len({s["_wamid"] for s in fake.sent}) == count
     assert len({s["biz_opaque_callback_data"] for s in fake.sent}) == count
+
+    # Privacy: the phone number and what was said appear in no log line and no metric.
+    logs = capsys.readouterr()
+    exposition = generate_latest(metrics.REGISTRY).decode()
+    assert "conversation.state_changed" in logs.out + logs.err  # the logs were captured
+    for secret in (CITIZEN, "Dank u wel!", "Uw container wordt morgen geleegd."):
+        assert secret not in logs.out + logs.err
+        assert secret not in exposition
 
 
 async def _conversations(stack: Stack) -> list[Conversation]:

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Mapping, Sequence
+from collections.abc import Coroutine, Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -68,6 +68,7 @@ class WhatsAppChannel(ChannelAdapter):
         self.media = MediaStore(config.media_dir, config.public_url, config.media_ttl_seconds)
         self.inbound = InboundHandler(self)
         self._watch: asyncio.Task[None] | None = None
+        self._tasks: set[asyncio.Task[None]] = set()
         self._opened = False
 
     @classmethod
@@ -105,8 +106,18 @@ class WhatsAppChannel(ChannelAdapter):
             with contextlib.suppress(asyncio.CancelledError):
                 await self._watch
             self._watch = None
+        for task in list(self._tasks):
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
         await self.sends.close()
         self._opened = False
+
+    def background(self, work: Coroutine[Any, Any, None]) -> None:
+        """Run best-effort work (it handles its own errors) without awaiting it; the
+        reference is kept until it ends, and `stop` cancels what is left."""
+        task = asyncio.create_task(work)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
 
     # --- outbound -----------------------------------------------------------------------
 

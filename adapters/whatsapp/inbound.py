@@ -104,7 +104,9 @@ class InboundHandler:
                                  exc_info=True)
             raise Unavailable() from None
         if result.outcome.value == "applied" and self.channel.options.mark_read:
-            await self._mark_read(m)
+            # Off the webhook's path: Meta's answer (and the next batch) need not wait
+            # for the blue ticks.
+            self.channel.background(self._mark_read(m))
         return result.outcome.value
 
     async def _conversation(self, tenant: str, m: wire.Inbound) -> Conversation | None:

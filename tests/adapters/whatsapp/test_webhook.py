@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 
 from adapters.whatsapp.webhook import INBOUND, MAX_WEBHOOK_BYTES
@@ -93,6 +94,7 @@ async def test_every_entry_change_and_message_of_a_batch_is_handled_in_order(
     keys = {c.channel_key for c in channel.ctx.conversations.values()}
     assert keys == {CITIZEN, other}
     # Every stored message is marked read (blue ticks), once.
+    await fake.wait_for(lambda: len(fake.read) == 5)
     assert sorted(fake.read) == sorted(m.source_id for m in messages(channel))
 
 
@@ -248,9 +250,11 @@ async def test_a_store_failure_answers_503_and_a_retry_stores_the_message(
     channel.ctx.ingest_error = RuntimeError("database is locked")
     status, _ = await fake.post(payload)
     assert status == 503
+    await asyncio.sleep(0.05)
+    assert fake.read == []  # not marked read: it was not stored
     channel.ctx.ingest_error = None
     assert (await fake.post(payload))[1]["messages"] == {"applied": 1}
-    assert fake.read  # only now, once stored
+    await fake.wait_for(lambda: len(fake.read) == 1)
 
 
 async def test_a_number_of_no_tenant_is_ignored(channel: Channel) -> None:

@@ -190,3 +190,23 @@ async def _conversations(stack: Stack) -> list[Conversation]:
         return [found]
     await stack.desk.wait_for(lambda: bool(stack.desk.threads))
     return await _conversations(stack)
+
+
+async def test_a_citizen_waiting_while_the_window_runs_out_is_told_once(stack: Stack) -> None:
+    fake = stack.fake
+    await fake.say(CITIZEN, "/handover")
+    await stack.desk.wait_for(lambda: bool(stack.desk.threads))
+    await stack.settle()
+    before = len(fake.sent)
+    stack.clock.advance(21 * 3600)  # three hours left: nothing yet
+    await asyncio.sleep(0.1)
+    await stack.settle()
+    assert len(fake.sent) == before
+    for _ in range(3):  # the watch runs every minute; the citizen hears it once
+        stack.clock.advance(3600)
+        await asyncio.sleep(0.1)
+        await stack.settle()
+    assert [t for t in fake.texts() if "24 uur" in t] == [
+        "Het is druk, u blijft in de wachtrij staan. Antwoordt de medewerker pas na meer "
+        "dan 24 uur na uw laatste bericht, dan krijgt u het antwoord als apart "
+        "WhatsApp-bericht van de gemeente. Stuur dan een bericht terug om verder te chatten."]

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from adapters.whatsapp import wire
 from adapters.whatsapp.client import MediaTooLarge
@@ -23,7 +23,7 @@ from adapters.whatsapp.media import MediaRefused, safe_name, sniff
 from adapters.whatsapp.outbound import parse_choice_id, recipient
 from adapters.whatsapp.sends import FAILED
 from handover import events as ev
-from handover.delivery.errors import DeliveryError, TransientError
+from handover.delivery.errors import AuthError, DeliveryError, TransientError
 from handover.http.jsonapi import ApiError
 from handover.model import Content, Conversation, Party
 from handover.router import UnknownConversation, UnknownTenant
@@ -172,8 +172,10 @@ class InboundHandler:
             self.ctx.log.info("whatsapp.media_refused", conversation_id=conv.id,
                               media_type=m.type, reason=str(exc)[:80])
             return "media_refused"
-        except TransientError:
-            # Meta keeps the medium a while and resends the webhook: try again then.
+        except (TransientError, AuthError):
+            # Not the citizen's doing (Meta down, our token refused): Meta keeps the
+            # medium a while and resends the webhook, so try again then.
+            self.ctx.log.warning("whatsapp.media_unavailable", conversation_id=conv.id)
             raise Unavailable() from None
         except DeliveryError:
             self.ctx.log.warning("whatsapp.media_failed", conversation_id=conv.id)
@@ -236,7 +238,7 @@ class InboundHandler:
         conv = await self.ctx.get_conversation(part.conversation_id)
         if conv is None:
             return
-        event: Any = ev.DeliveryFailed(
+        event = ev.DeliveryFailed(
             conversation_id=conv.id, source=self.source, source_id=f"status-failed:{s.wamid}",
             epoch=conv.epoch, kind="citizen.message",
             reason=f"whatsapp: failed ({', '.join(map(str, s.error_codes)) or 'no code'})",

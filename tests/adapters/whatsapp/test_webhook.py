@@ -235,10 +235,11 @@ async def test_media_that_cannot_be_fetched_now_makes_meta_retry(channel: Channe
     fake.add_media("media-2", PNG, "image/png")
     payload = fake.batch(fake.value([fake.media_message(CITIZEN, "image", "media-2",
                                                         "image/png")]))
-    fake.fail_next("media", Fault.error(500, 2))
-    status, answer = await fake.post(payload)
-    assert status == 503 and answer["error"] == "unavailable"
-    assert messages(channel) == []
+    for fault in (Fault.error(500, 2), Fault.error(401, 190)):  # Meta down, token refused
+        fake.fail_next("media", fault)
+        status, answer = await fake.post(payload)
+        assert status == 503 and answer["error"] == "unavailable"
+        assert messages(channel) == [] and fake.sent == []  # nothing said to the citizen
     assert (await fake.post(payload))[1]["messages"] == {"applied": 1}
 
 

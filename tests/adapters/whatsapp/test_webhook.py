@@ -272,3 +272,13 @@ def _sig(secret: str, body: bytes) -> str:
     import hmac
 
     return "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
+
+
+async def test_a_voice_message_reaches_the_agent_as_audio(channel: Channel) -> None:
+    fake = channel.fake
+    opus = b"OggS\x00\x02" + b"\x00" * 22 + b"\x01\x13OpusHead" + b"\x00" * 40
+    fake.add_media("voice-1", opus, "audio/ogg; codecs=opus")
+    await fake.post(fake.batch(fake.value([fake.media_message(
+        CITIZEN, "audio", "voice-1", "audio/ogg; codecs=opus", voice=True)])))
+    (att,) = messages(channel)[0].content.attachments
+    assert att.mime_type == "audio/ogg" and att.name == "bijlage.ogg"

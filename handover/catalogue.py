@@ -67,12 +67,14 @@ _PLACEHOLDERS: dict[str, frozenset[str]] = {
     "consent_declined": frozenset(),  # fine, you go on with the bot
     "consent_yes_label": frozenset(),  # button label: yes, hand over
     "consent_no_label": frozenset(),  # button label: no
+    "window_closing": frozenset(),  # long wait; a late answer still reaches you (WhatsApp)
     # -- notes to the employee, shown in the desk --
     "note_citizen_left": frozenset(),
     "note_queue_timeout": frozenset(),
     "note_citizen_inactive": frozenset(),
     "note_agent_inactive": frozenset(),
     "note_delivery_failed": frozenset(),
+    "note_template_fallback": frozenset(),
 }
 
 #: Every known text key.

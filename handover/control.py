@@ -658,6 +658,33 @@ _DELIVERY_FAILURES: dict[str, Handler] = {
     "citizen.message": _citizen_message_failed,
 }
 
+def channel_notice(ctx: _Ctx) -> Transition:
+    handler = _CHANNEL_NOTICES.get(ctx.event.kind)
+    if handler is None:
+        return _stale(ctx, "no reaction")
+    return handler(ctx)
+
+
+def _template_fallback(ctx: _Ctx) -> Transition:
+    # Only while the agent's thread is live: the note goes to that thread.
+    if ctx.conv.state not in (State.QUEUED, State.AGENT):
+        return _stale(ctx, "thread")
+    ctx.emit(fx.DeskNote("note_template_fallback"))
+    return ctx.done()
+
+
+def _window_closing(ctx: _Ctx) -> Transition:
+    if ctx.conv.state is not State.QUEUED:
+        return _stale(ctx, "not waiting")
+    ctx.emit(fx.Notify("window_closing"))
+    return ctx.done()
+
+
+_CHANNEL_NOTICES: dict[str, Handler] = {
+    "template_fallback": _template_fallback,
+    "window_closing": _window_closing,
+}
+
 _TIMERS: dict[tuple[State, str], Handler] = {
     (State.QUEUED, QUEUE_TIMEOUT): queue_timeout,
     (State.AGENT, AGENT_INACTIVE): agent_inactive,
@@ -721,6 +748,7 @@ TABLE: dict[tuple[State, type[ev.Event]], Handler] = {
 for _state in State:
     TABLE[(_state, ev.TimerFired)] = timer_fired
     TABLE[(_state, ev.DeliveryFailed)] = delivery_failed
+    TABLE[(_state, ev.ChannelNotice)] = channel_notice
     TABLE.setdefault((_state, ev.HandoverRequested), duplicate_handover)
 
 # Work that carries an epoch or a thread is stale outside its state, never "refused":

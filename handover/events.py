@@ -51,6 +51,19 @@ class CitizenLeft(Event):
     """The citizen ended the chat (closed the widget, hung up, said stop)."""
 
 
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ChannelNotice(Event):
+    """The citizen's channel reports something a party must be told (see control).
+
+    `kind` is "template_fallback" (an agent reply went out as the channel's approved
+    template because its reply window had closed: the agent gets a desk note) or
+    "window_closing" (the citizen waits in the queue and the channel's reply window is
+    about to close: the citizen is told what happens next). Other kinds are stale.
+    """
+
+    kind: str
+
+
 # --- bot side -----------------------------------------------------------------------
 
 

@@ -30,10 +30,11 @@ CITIZEN_KEYS = {
     "survey_question", "survey_comment", "survey_thanks", "survey_invalid", "bot_apology",
     "bot_escalating", "delivery_failed", "desk_unavailable", "handover_refused", "skip_label",
     "desk_delayed", "consent_question", "consent_declined", "consent_yes_label", "consent_no_label",
+    "window_closing",
 }
 NOTE_KEYS = {
     "note_citizen_left", "note_queue_timeout", "note_citizen_inactive",
-    "note_agent_inactive", "note_delivery_failed",
+    "note_agent_inactive", "note_delivery_failed", "note_template_fallback",
 }
 
 

@@ -936,6 +936,7 @@ PLAUSIBLE = {
     "api_url": "https://api.obi4wan.nl",
     "channel_identifier": "6f1c2a4e-8d3b-4f7a-9c1e-2b5d7e9f0a13",
     "chat_guid": "0c9e8d7f-6a5b-4c3d-2e1f-0a9b8c7d6e5f",
+    "phone_number_id": "106540352242922",
 }
 
 

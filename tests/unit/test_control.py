@@ -73,6 +73,7 @@ def event_of(name: str, state: State) -> ev.Event:
         "DeliveryFailed": lambda: ev.DeliveryFailed(
             **k(epoch=5, kind=FAILED_KIND_OF[state], reason="permanent")
         ),
+        "ChannelNotice": lambda: ev.ChannelNotice(**k(kind="template_fallback")),
     }
     return makers[name]()  # type: ignore[no-untyped-call]
 
@@ -147,6 +148,10 @@ EXPECTED: dict[str, dict[State, tuple[Outcome, State]]] = {
     },
     "DeliveryFailed": {
         B: (A_, B), N: (S_, N), P: (A_, B), Q: (A_, B),
+        A: (A_, A), S: (S_, S), C: (S_, C),
+    },
+    "ChannelNotice": {
+        B: (S_, B), N: (S_, N), P: (S_, P), Q: (A_, Q),
         A: (A_, A), S: (S_, S), C: (S_, C),
     },
 }
@@ -450,3 +455,17 @@ def test_citizen_back_after_leaving_a_human_stretch_is_told_the_bot_answers() ->
     fresh = transition(conv(C, handover_no=0), ev.CitizenMessage(**k(content=Content("Hoi"))),
                        POLICY, ENV)
     assert not effects_of(fresh, fx.Notify)
+
+
+def test_channel_notices_tell_the_agent_or_the_waiting_citizen() -> None:
+    def notice(state: State, kind: str) -> control.Transition:
+        event = ev.ChannelNotice(conversation_id=CID, source="wa", source_id=kind, kind=kind)
+        return transition(conv(state), event, POLICY, ENV)
+
+    assert effects_of(notice(A, "template_fallback"), fx.DeskNote) == [
+        fx.DeskNote("note_template_fallback")
+    ]
+    assert effects_of(notice(Q, "window_closing"), fx.Notify) == [fx.Notify("window_closing")]
+    # Once an agent has joined, the window no longer threatens the wait.
+    assert notice(A, "window_closing").outcome is Outcome.STALE
+    assert notice(A, "something_new").outcome is Outcome.STALE

@@ -41,6 +41,7 @@ import web
 
 HERE = Path(__file__).resolve().parent
 RATES = (100, 250, 500)  # messages/s offered in the open-loop runs
+LOAD_AT_START = " ".join(f"{x:.2f}" for x in os.getloadavg())
 
 
 @dataclass
@@ -267,6 +268,8 @@ def write_report(out: Path, s: Sizes, quick: bool, rel: dict[str, Any], profile:
         f"| memory | {_mem_total_gib():.0f} GiB |",
         f"| OS | {platform.system()} {platform.release()} |",
         f"| Python | {platform.python_version()} |",
+        f"| load average at start / end | {LOAD_AT_START} / "
+        f"{' '.join(f'{x:.2f}' for x in os.getloadavg())} (other work on the machine) |",
         "| store | SQLite (WAL, synchronous=FULL) in a temp dir; PostgreSQL 15 on loopback, "
         "fsync off |",
         "| client | the load generators run on the same machine, in this process |",

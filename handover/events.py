@@ -51,6 +51,19 @@ class CitizenLeft(Event):
     """The citizen ended the chat (closed the widget, hung up, said stop)."""
 
 
+@dataclass(frozen=True, slots=True, kw_only=True)
+class TransferStatus(Event):
+    """The channel reports how a call transfer ended (see `handover.control_transfer`).
+
+    `answered` ends the conversation as transferred; otherwise `fallback` says what the
+    caller gets: "bot" (an apology, the bot goes on) or "goodbye" (the call ends).
+    """
+
+    answered: bool
+    reason: str = ""
+    fallback: str = "bot"
+
+
 # --- bot side -----------------------------------------------------------------------
 
 

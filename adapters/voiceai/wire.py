@@ -86,16 +86,20 @@ def parse_activities(body: Mapping[str, Any]) -> list[Activity]:
         params = item.get("parameters") or {}
         if not isinstance(params, Mapping):
             raise ApiError(400, "invalid_field", f"{where}parameters must be an object")
-        out.append(
-            Activity(
-                id=_string(item, "id", where, required=True),
-                type=kind,
-                text=_string(item, "text", where, required=False, max_length=MAX_TEXT_LENGTH),
-                name=_string(item, "name", where, required=kind == "event"),
-                value=item.get("value"),
-                parameters=params,
-            )
+        activity = Activity(
+            id=_string(item, "id", where, required=True),
+            type=kind,
+            text=_string(item, "text", where, required=False, max_length=MAX_TEXT_LENGTH),
+            name=_string(item, "name", where, required=kind == "event"),
+            value=item.get("value"),
+            parameters=params,
         )
+        # Read the values now: a bad one refuses the request before anything is applied.
+        if activity.type == "event" and activity.name == DTMF:
+            dtmf_digits(activity)
+        elif activity.type == "event" and activity.name == TRANSFER_STATUS:
+            transfer_answered(activity)
+        out.append(activity)
     return out
 
 

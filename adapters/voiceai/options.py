@@ -135,9 +135,12 @@ def check_tenants(options: VoiceOptions, tenants: Sequence[str], path: str) -> N
                     "required: this tenant uses the channel, so its calls need a target")
         for name in tenants if name not in options.transfer_targets
     ]
-    issues += [
-        ConfigIssue(f"{path}.tenants.{name}", "this tenant does not use the channel")
-        for name in options.transfer_targets if name not in tenants
-    ]
+    if tenants:
+        # A target for a tenant that does not use the channel is most likely a typo in
+        # the tenant id. (With no users at all, the tenants themselves did not load.)
+        issues += [
+            ConfigIssue(f"{path}.tenants.{name}", "this tenant does not use the channel")
+            for name in options.transfer_targets if name not in tenants
+        ]
     if issues:
         raise ConfigIssues(issues)

@@ -36,7 +36,7 @@ class VoiceOptions:
     #: How long the gateway may wait for the answer to one POST of activities.
     response_budget_seconds: float = 3.0
     #: How long to wait for more of an answer once its first message arrived.
-    settle_seconds: float = 0.15
+    settle_seconds: float = 0.05
     #: The keep-alive period told to the gateway at the start of a call.
     expires_seconds: int = 120
     #: Silence after which the gateway sends a `noUserInput` event (0: never).
@@ -111,7 +111,7 @@ def parse_options(section: Mapping[str, Any], path: str) -> VoiceOptions:
         reference_secret=secret or "",
         transfer_targets=targets,
         response_budget_seconds=t.duration("response_budget_seconds", 3.0),
-        settle_seconds=t.duration("settle_seconds", 0.15, allow_zero=True),
+        settle_seconds=t.duration("settle_seconds", 0.05, allow_zero=True),
         expires_seconds=t.integer("expires_seconds", 120, minimum=10, maximum=3600),
         no_input_timeout_seconds=t.duration("no_input_timeout_seconds", 8.0, allow_zero=True),
         max_no_input=t.integer("max_no_input", 3, minimum=1, maximum=10),

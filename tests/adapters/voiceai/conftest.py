@@ -26,7 +26,7 @@ TRANSCRIPT_TOKEN = "kcc-token-0123456789"
 REF_SECRET = "reference-secret-0123456789"
 CLOSED = "closed"
 TARGET = "tel:+31302860000"
-BUDGET = 1.5
+BUDGET = 3.0
 
 
 def voice_config(**options: Any) -> dict[str, Any]:
@@ -108,6 +108,16 @@ class Phone:
         conv = await self.daemon.store.get_conversation(cid)
         assert conv is not None
         return conv
+
+    async def until_said(self, call: FakeCall, text: str) -> None:
+        """Wait until the daemon has recorded `text` for the call (said, not yet heard)."""
+        conv = await self.conversation(call)
+        for _ in range(500):
+            entries = await self.daemon.store.transcript(conv.id)
+            if any(text in e.content.text for e in entries):
+                return
+            await asyncio.sleep(0.02)
+        raise AssertionError(f"never said: {text}")
 
 
 @pytest.fixture(autouse=True)

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
-
 from handover.model import Party, State
 from tests.adapters.voiceai.conftest import BUDGET, CLOSED, TARGET, TRANSCRIPT_TOKEN, Phone
 
@@ -136,7 +134,7 @@ async def test_a_slow_bot_gets_a_filler_in_time_and_its_answer_comes_next(phone:
     slow = await call.say("traag")
     assert slow.texts == ["Een ogenblik alstublieft."]
     assert slow.seconds < BUDGET + 0.5
-    await asyncio.sleep(1.2)  # the bot answers meanwhile
+    await phone.until_said(call, "hier is het antwoord")  # the bot answers meanwhile
     # The gateway's next request (here: after a silence) carries the held answer.
     held = await call.silence()
     assert held.texts == ["Sorry voor het wachten: hier is het antwoord."]

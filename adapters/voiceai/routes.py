@@ -183,6 +183,7 @@ class VoiceRoutes:
             before.append(wire.config(
                 self.ctx.clock.now(),
                 no_input_ms=int(self.options.no_input_timeout_seconds * 1000),
+                no_input_retries=self.options.max_no_input,
                 dtmf_max_digits=self.options.dtmf_max_digits,
             ))
             if not self.options.start_payload:

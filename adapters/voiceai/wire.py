@@ -114,11 +114,12 @@ def dtmf_digits(activity: Activity) -> str:
 
 
 def transfer_answered(activity: Activity) -> tuple[bool, str]:
-    """(answered, reason) from a `transferStatus` event: its value is the status, as a
-    string ("answered", "failed"...) or an object `{"status", "reason"?}`."""
+    """(answered, reason) from a `transferStatus` event: its value is an object
+    `{"status": "answered" | "failed", "reasonCode"?, "reason"?}` (a bare status string
+    is accepted too)."""
     value = activity.value
     if isinstance(value, Mapping):
-        status, reason = value.get("status"), value.get("reason")
+        status, reason = value.get("status"), value.get("reasonCode") or value.get("reason")
     else:
         status, reason = value, activity.parameters.get("reason")
     if not isinstance(status, str) or not status:
@@ -139,19 +140,20 @@ def message(now: datetime, text: str) -> dict[str, Any]:
     return _activity(now, type="message", text=text)
 
 
-def config(now: datetime, *, no_input_ms: int, dtmf_max_digits: int) -> dict[str, Any]:
-    """Session settings: no-input timeouts (the gateway then sends `noUserInput`), DTMF
-    sent to the bot, collected up to `#` or `dtmf_max_digits`, and transfer status."""
+def config(now: datetime, *, no_input_ms: int, no_input_retries: int,
+           dtmf_max_digits: int) -> dict[str, Any]:
+    """Session settings: DTMF sent to the bot, collected up to `#` or `dtmf_max_digits`,
+    and the `noUserInput` event after `no_input_ms` of silence (0: no such event)."""
     params: dict[str, Any] = {
         "sendDTMF": True,
         "dtmfCollect": True,
         "dtmfCollectMaxDigits": dtmf_max_digits,
         "dtmfCollectSubmitDigit": "#",
         "dtmfCollectInterDigitTimeoutMS": 2000,
-        "transferStatusEvent": True,
     }
     if no_input_ms > 0:
-        params.update(userNoInputTimeoutMS=no_input_ms, userNoInputSendEvent=True)
+        params.update(sendEventsToBot=[NO_INPUT], userNoInputTimeoutMS=no_input_ms,
+                      userNoInputRetries=no_input_retries)
     return _activity(now, type="event", name="config", sessionParams=params)
 
 

@@ -105,13 +105,15 @@ class FakeCall:
     async def dtmf(self, digits: str) -> Answer:
         return await self.send({"type": "event", "name": "DTMF", "value": digits})
 
-    async def silence(self) -> Answer:
-        return await self.send({"type": "event", "name": "noUserInput"})
+    async def silence(self, count: int = 1) -> Answer:
+        """The gateway's no-input event; `value` counts the timeouts in a row."""
+        return await self.send({"type": "event", "name": "noUserInput", "value": count})
 
-    async def transfer_status(self, status: str, reason: str = "") -> Answer:
+    async def transfer_status(self, status: str, reason_code: str = "") -> Answer:
         value: dict[str, Any] = {"status": status}
-        if reason:
-            value["reason"] = reason
+        if reason_code:
+            value["reasonCode"] = reason_code
+            value["reason"] = 'SIP ;cause=486 ;text="Busy Here"'  # free text, as the SBC has it
         return await self.send({"type": "event", "name": "transferStatus", "value": value})
 
     async def refresh(self) -> Answer:

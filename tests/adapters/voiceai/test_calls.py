@@ -17,6 +17,7 @@ async def test_a_call_starts_with_settings_and_the_bots_greeting(phone: Phone) -
     config = answer.event("config")
     assert config is not None
     assert config["sessionParams"]["userNoInputTimeoutMS"] == 8000
+    assert config["sessionParams"]["sendEventsToBot"] == ["noUserInput"]
     assert config["sessionParams"]["dtmfCollect"] is True
     assert answer.texts == [GREETING]
     # The caller's number is not kept: it is not in the conversation.
@@ -60,8 +61,8 @@ async def test_silence_repeats_the_question_and_too_many_end_the_call(phone: Pho
     await call.say("menu")
     first = await call.silence()
     assert first.texts and "1. Afval" in first.texts[0]
-    await call.silence()
-    last = await call.silence()
+    await call.silence(2)
+    last = await call.silence(3)
     assert last.event("hangup") is not None
     conv = await phone.conversation(call)
     assert conv.state is State.CLOSED

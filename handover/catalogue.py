@@ -68,6 +68,9 @@ _PLACEHOLDERS: dict[str, frozenset[str]] = {
     "consent_yes_label": frozenset(),  # button label: yes, hand over
     "consent_no_label": frozenset(),  # button label: no
     "window_closing": frozenset(),  # long wait; a late answer still reaches you (WhatsApp)
+    "transferring": frozenset(),  # (phone) you are put through to an employee
+    "transfer_failed": frozenset({"phone"}),  # (phone) putting through failed; bot goes on
+    "transfer_goodbye": frozenset({"phone", "hours"}),  # (phone) failed; call later, bye
     # -- notes to the employee, shown in the desk --
     "note_citizen_left": frozenset(),
     "note_queue_timeout": frozenset(),

@@ -16,6 +16,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any, ClassVar, Protocol
 
+from handover.delivery.errors import PermanentError
 from handover.model import Content, Conversation, HandoverSignal, Party, State, TranscriptEntry
 
 if TYPE_CHECKING:
@@ -139,6 +140,12 @@ class ChannelCapabilities:
     read_receipts: bool = False
     state_display: bool = False
     max_text_length: int | None = None
+    #: The channel hands over by transferring the call itself (telephony): the core then
+    #: asks the channel to `transfer` instead of opening a desk thread.
+    transfer: bool = False
+    #: The channel speaks instead of showing text (telephony): a written survey such
+    #: as the 0-10 NPS question is not offered.
+    spoken: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -151,6 +158,18 @@ class OutboundMessage:
     content: Content
     sender_name: str | None = None
     created_at: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class TransferRequest:
+    """A handover performed by the channel: transfer the call to the contact centre.
+
+    `handover_no` numbers the handovers of the conversation (a reference the channel
+    gives the contact centre should name it); `signal` says why and to which queue.
+    """
+
+    handover_no: int
+    signal: HandoverSignal
 
 
 @dataclass(frozen=True, slots=True)
@@ -286,6 +305,15 @@ class ChannelAdapter(Adapter):
 
     async def typing(self, conversation: Conversation, party: Party, on: bool) -> None:
         """Show a typing indicator. Only called when `typing` is True. Best effort."""
+
+    async def transfer(self, conversation: Conversation, request: TransferRequest) -> None:
+        """Transfer the call to the contact centre. Only called when `transfer` is True.
+
+        Called in order with `deliver` (the texts said before the transfer come first).
+        Report the result later as a `TransferStatus` event. Raise a DeliveryError
+        subclass on failure; a permanent failure sends the caller back to the bot.
+        """
+        raise PermanentError(f"channel {self.name} cannot transfer calls")
 
 
 class BotAdapter(Adapter):

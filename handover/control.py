@@ -81,6 +81,10 @@ class Env:
 
     now: datetime
     within_hours: bool = True
+    #: The channel performs handovers as a call transfer (`ChannelCapabilities.transfer`).
+    transfer: bool = False
+    #: The channel can ask the written survey (not a spoken channel).
+    survey: bool = True
 
 
 @dataclass(frozen=True, slots=True)
@@ -168,6 +172,9 @@ def _request_handover(
 
 
 def _start_handover(ctx: _Ctx, signal: HandoverSignal) -> Transition:
+    if ctx.env.transfer:
+        # The channel transfers the call to the contact centre: no desk thread.
+        return control_transfer.start_transfer(ctx, signal)
     context = dict(ctx.conv.context)
     context["handover"] = signal.to_json()
     if ctx.policy.check_availability:
@@ -418,7 +425,7 @@ def agent_closed(ctx: _Ctx) -> Transition:
     context = dict(ctx.conv.context)
     context["outcome"] = event.outcome
     ctx.update(context=context)
-    if was_agent and ctx.policy.survey_enabled:
+    if was_agent and ctx.policy.survey_enabled and ctx.env.survey:
         ctx.move(State.SURVEY, agent_name=None)
         ctx.emit(
             fx.Notify("agent_closed"),
@@ -760,6 +767,11 @@ _STALE_TYPES: tuple[type[ev.Event], ...] = (
     ev.DeliveryDelayed,
     ev.DeskEvent,
 )
+
+
+# The call-transfer transitions register themselves into TABLE (imported last: that
+# module builds on the pieces above).
+from handover import control_transfer  # noqa: E402
 
 
 def transition(conv: Conversation, event: ev.Event, policy: Policy, env: Env) -> Transition:

@@ -76,6 +76,13 @@ class OpenThread:
 
 
 @dataclass(frozen=True, slots=True)
+class Transfer:
+    """Ask the channel to transfer the call to the contact centre (no desk thread)."""
+
+    signal: HandoverSignal
+
+
+@dataclass(frozen=True, slots=True)
 class ToDesk:
     """Relay the citizen message just recorded to the agent."""
 
@@ -128,6 +135,7 @@ Effect = (
     | BotHandback
     | CheckAvailability
     | OpenThread
+    | Transfer
     | ToDesk
     | DeskNote
     | CloseThread

@@ -64,6 +64,19 @@ class ChannelNotice(Event):
     kind: str
 
 
+@dataclass(frozen=True, slots=True, kw_only=True)
+class TransferStatus(Event):
+    """The channel reports how a call transfer ended (see `handover.control_transfer`).
+
+    `answered` ends the conversation as transferred; otherwise `fallback` says what the
+    caller gets: "bot" (an apology, the bot goes on) or "goodbye" (the call ends).
+    """
+
+    answered: bool
+    reason: str = ""
+    fallback: str = "bot"
+
+
 # --- bot side -----------------------------------------------------------------------
 
 

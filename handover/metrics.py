@@ -49,7 +49,8 @@ TRANSITIONS = Counter(
 HANDOVERS = Counter(
     "handover_handovers_total",
     "Handover requests by outcome (queued, outside_hours, unavailable, refused, "
-    "answered, timeout, abandoned, declined, desk_failed).",
+    "answered, timeout, abandoned, declined, desk_failed; on calls: transferring, "
+    "transferred, transfer_failed, transfer_unconfirmed).",
     ["tenant", "outcome"],
     registry=REGISTRY,
 )

@@ -25,6 +25,9 @@ class State(StrEnum):
     QUEUED = "queued"
     AGENT = "agent"
     SURVEY = "survey"
+    #: A phone call is being transferred to the contact centre's queue (the channel
+    #: performs the handover; no desk thread). See `handover.control_transfer`.
+    TRANSFER = "transfer"
     CLOSED = "closed"
 
 

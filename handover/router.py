@@ -151,7 +151,13 @@ class Router:
         event = self._map_choice(conv, event)
         if isinstance(event, ev.TimerFired) and not await self._timer_is_live(event):
             return await self._drop(conv, event, IngestOutcome.STALE, "timer no longer set")
-        env = control.Env(now=now, within_hours=tenant.hours.is_open(now))
+        caps = self.channel_caps(conv.channel)
+        env = control.Env(
+            now=now,
+            within_hours=tenant.hours.is_open(now),
+            transfer=caps.transfer,
+            survey=not caps.spoken,
+        )
         result = control.transition(conv, event, self._policies[conv.tenant], env)
         if result.outcome is not control.Outcome.APPLIED and not result.effects:
             outcome = (
@@ -468,6 +474,13 @@ class _StepBuilder:
             },
         )
 
+    async def transfer(self, e: fx.Transfer) -> None:
+        self._queue(
+            Target.CITIZEN,
+            "citizen.transfer",
+            {"handover_no": self.conv.handover_no, "signal": e.signal.to_json()},
+        )
+
     async def to_desk(self, e: fx.ToDesk) -> None:
         if self.last_citizen is not None:
             self._queue(
@@ -534,6 +547,7 @@ _HANDLERS: dict[type, Callable[[_StepBuilder, Any], Any]] = {
     fx.BotHandback: _StepBuilder.bot_handback,
     fx.CheckAvailability: _StepBuilder.check_availability,
     fx.OpenThread: _StepBuilder.open_thread,
+    fx.Transfer: _StepBuilder.transfer,
     fx.ToDesk: _StepBuilder.to_desk,
     fx.DeskNote: _StepBuilder.desk_note,
     fx.CloseThread: _StepBuilder.close_thread,

@@ -33,6 +33,7 @@ from handover.contracts import (
     DeskThread,
     Health,
     OutboundMessage,
+    TransferRequest,
 )
 from handover.crashpoints import crash_point
 from handover.delivery.errors import (
@@ -359,6 +360,19 @@ async def _citizen_state(
     )
 
 
+async def _citizen_transfer(
+    w: OutboxWorker, a: ChannelAdapter, c: Conversation, r: OutboxRow
+) -> None:
+    p = r.payload
+    await a.transfer(
+        c,
+        TransferRequest(
+            handover_no=int(p["handover_no"]),
+            signal=HandoverSignal.from_json(p.get("signal", {})),
+        ),
+    )
+
+
 def _turn_key(a: Adapter, r: OutboxRow) -> tuple[str, str]:
     return (a.name, f"turn:{r.id}")
 
@@ -446,6 +460,7 @@ async def _desk_close(w: OutboxWorker, a: DeskAdapter, c: Conversation, r: Outbo
 _OPERATIONS: dict[str, _Operation] = {
     "citizen.message": _Operation(_citizen_message),
     "citizen.state": _Operation(_citizen_state),
+    "citizen.transfer": _Operation(_citizen_transfer, skip_stale=True),
     "bot.turn": _Operation(_bot_turn, follow_up_key=_turn_key, skip_stale=True),
     "bot.handback": _Operation(_bot_handback),
     "desk.check": _Operation(_desk_check, follow_up_key=_check_key, skip_stale=True),

@@ -22,6 +22,8 @@ DOCUMENTED: dict[str, set[str]] = {
     "queue_timeout_phone": {"phone", "hours"},
     "agent_joined": {"agent"},
     "desk_unavailable": {"phone"},
+    "transfer_failed": {"phone"},
+    "transfer_goodbye": {"phone", "hours"},
 }
 CITIZEN_KEYS = {
     "handover_checking", "outside_hours", "no_agents", "queued", "queued_unknown",
@@ -31,6 +33,7 @@ CITIZEN_KEYS = {
     "bot_escalating", "delivery_failed", "desk_unavailable", "handover_refused", "skip_label",
     "desk_delayed", "consent_question", "consent_declined", "consent_yes_label", "consent_no_label",
     "window_closing",
+    "transferring", "transfer_failed", "transfer_goodbye",
 }
 NOTE_KEYS = {
     "note_citizen_left", "note_queue_timeout", "note_citizen_inactive",

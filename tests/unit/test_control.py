@@ -40,6 +40,7 @@ TIMER_OF = {
     State.AGENT: control.AGENT_INACTIVE,
     State.SURVEY: control.SURVEY_TIMEOUT,
     State.CLOSED: control.SURVEY_TIMEOUT,
+    State.TRANSFER: control.QUEUE_TIMEOUT,
 }
 FAILED_KIND_OF = {
     State.BOT: "bot.turn",
@@ -49,6 +50,7 @@ FAILED_KIND_OF = {
     State.AGENT: "desk.message",
     State.SURVEY: "bot.turn",
     State.CLOSED: "bot.turn",
+    State.TRANSFER: "citizen.transfer",
 }
 
 
@@ -70,6 +72,7 @@ def event_of(name: str, state: State) -> ev.Event:
         "DeskFailed": lambda: ev.DeskFailed(**k(thread=THREAD, reason="gone")),
         "TimerFired": lambda: ev.TimerFired(**k(name=TIMER_OF[state], epoch=5)),
         "DeliveryDelayed": lambda: ev.DeliveryDelayed(**k(kind="desk.message")),
+        "TransferStatus": lambda: ev.TransferStatus(**k(answered=True)),
         "DeliveryFailed": lambda: ev.DeliveryFailed(
             **k(epoch=5, kind=FAILED_KIND_OF[state], reason="permanent")
         ),
@@ -155,6 +158,17 @@ EXPECTED: dict[str, dict[State, tuple[Outcome, State]]] = {
         A: (A_, A), S: (S_, S), C: (S_, C),
     },
 }
+
+# A call being transferred (handover/control_transfer.py): only the transfer's own
+# outcome, the caller and a failed transfer request move it.
+_IN_TRANSFER = {
+    "CitizenMessage": (A_, State.TRANSFER), "CitizenRequestsAgent": (R_, State.TRANSFER),
+    "CitizenLeft": (A_, C), "HandoverRequested": (R_, State.TRANSFER),
+    "DeliveryFailed": (A_, B), "TransferStatus": (A_, C),
+}
+EXPECTED["TransferStatus"] = {state: (S_, state) for state in State}
+for _name, _row in EXPECTED.items():
+    _row[State.TRANSFER] = _IN_TRANSFER.get(_name, (S_, State.TRANSFER))
 
 CASES = [
     pytest.param(name, state, outcome, nxt, id=f"{state.value}-{name}")

@@ -1,0 +1,1 @@
+"""The telephony channel: AudioCodes VoiceAI Connect (bot API, HTTP mode)."""

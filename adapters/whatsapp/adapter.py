@@ -24,7 +24,7 @@ from adapters.whatsapp.inbound import InboundHandler
 from adapters.whatsapp.media import MediaStore
 from adapters.whatsapp.metrics import TEMPLATE_FALLBACKS
 from adapters.whatsapp.options import WhatsAppOptions, check_tenants, parse_options
-from adapters.whatsapp.outbound import Sender, plan, recipient, template_text
+from adapters.whatsapp.outbound import MAX_CHOICES, Sender, plan, recipient, template_text
 from adapters.whatsapp.sends import SendLog
 from adapters.whatsapp.webhook import WebhookRoutes
 from handover import events as ev
@@ -50,7 +50,7 @@ class WhatsAppChannel(ChannelAdapter):
     #: Safe because every part is reconciled against the send log before it goes out.
     resend_safe = True
     capabilities = ChannelCapabilities(
-        max_buttons=wire.MAX_LIST_ROWS, attachments=True,
+        max_buttons=MAX_CHOICES, attachments=True,
         max_text_length=wire.TEXT_BODY_CHARS,
     )
 

@@ -1,8 +1,9 @@
 """Sending to the citizen: one outbound message becomes one or more Graph API sends
 ("parts": the text or the choices, then each attachment), each reconciled on its own.
 
-Choices map to reply buttons (up to 3) or a list (up to 10); the core has already
-turned more than 10 into numbered text (the channel declares `max_buttons = 10`). A
+Choices map to reply buttons (up to 3), a list (up to 10), or two lists of up to 10 each
+(the 0-10 satisfaction scale has eleven): the core has already turned more than
+`MAX_CHOICES` into numbered text (the channel declares it as `max_buttons`). A
 choice's id is `c:<seq>:<n>`, the message's place in the transcript and the button's
 index, so the citizen's answer maps back to the bot's payload however long it is,
 and a citizen cannot make up payloads of their own.
@@ -29,6 +30,9 @@ from handover.model import Conversation
 
 LIST_LABEL = {"nl": "Kies", "en": "Choose"}
 CHOOSE = {"nl": "Maak een keuze:", "en": "Please choose:"}
+OR_CHOOSE = {"nl": "Of kies:", "en": "Or choose:"}
+#: Choices shown as interactive lists at most (two lists of at most 10 rows each).
+MAX_CHOICES = 2 * wire.MAX_LIST_ROWS
 
 
 def choice_id(seq: int, index: int) -> str:
@@ -65,8 +69,14 @@ def plan(conv: Conversation, message: OutboundMessage) -> list[tuple[str, dict[s
             parts.append((part_id(), wire.text_body(target, part_id(), text)))
             text = CHOOSE[lang]
         choices = [(choice_id(message.seq, i), b.title) for i, b in enumerate(content.buttons)]
-        parts.append((part_id(), wire.buttons_body(target, part_id(), text or CHOOSE[lang],
-                                                   choices, LIST_LABEL[lang])))
+        # More than one list holds: split evenly (eleven as six and five), the second
+        # list under a short "or choose" line; a tap in either maps back the same way.
+        lists = -(-len(choices) // wire.MAX_LIST_ROWS)
+        size = -(-len(choices) // lists)
+        for n, start in enumerate(range(0, len(choices), size)):
+            body = (text or CHOOSE[lang]) if n == 0 else OR_CHOOSE[lang]
+            parts.append((part_id(), wire.buttons_body(
+                target, part_id(), body, choices[start:start + size], LIST_LABEL[lang])))
     elif text:
         parts.append((part_id(), wire.text_body(target, part_id(), text)))
     for att in content.attachments:

@@ -149,10 +149,18 @@ async def test_whatsapp_citizen_bot_handover_late_agent_reply_close_and_survey(
     await stack.settle()
     stored = await stack.daemon.store.get_conversation(conv.id)
     assert stored is not None and stored.state is State.SURVEY
-    # The 0-10 question: eleven choices do not fit WhatsApp's list (10 rows), so it
-    # asks for the number in text, and the typed number is the answer.
-    await stack.shown(lambda t: any("0" in x and "10" in x for x in t[-2:]))
-    await fake.say(CITIZEN, "9")
+    # The 0-10 question: eleven choices, more than one list holds (10 rows), so they
+    # come as two lists, 0-5 and 6-10; the citizen taps 9 in the second.
+    await stack.shown(lambda t: any(x.startswith("Of kies") for x in t[-2:]))
+    first, second = fake.sent[-2:]
+    rows = [[row for section in m["interactive"]["action"]["sections"]
+             for row in section["rows"]] for m in (first, second)]
+    assert [m["interactive"]["type"] for m in (first, second)] == ["list", "list"]
+    assert [[r["title"] for r in part] for part in rows] == [
+        [str(n) for n in range(6)], [str(n) for n in range(6, 11)]]
+    nine = rows[1][3]
+    await fake.post(fake.batch(fake.value([fake.reply(
+        CITIZEN, nine["id"], nine["title"], kind="list_reply")])))
     await stack.settle()
     await fake.say(CITIZEN, "Snel geholpen")
     await stack.settle()

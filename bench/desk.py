@@ -36,6 +36,8 @@ import aiohttp
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
 
+from relay import free_port  # noqa: E402
+
 from tests.fakes.obi4wan_server import FakeObi4wan, Fault  # noqa: E402  (root, set above)
 
 CONFIG = """
@@ -79,14 +81,6 @@ desk = "desk"
 [tenants.demo.handover]
 phone = "14 0000"
 """
-
-
-def free_port() -> int:
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 @dataclass

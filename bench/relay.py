@@ -178,41 +178,6 @@ class Figures:
         return (self.rss_after_kib - self.rss_before_kib) / self.idle if self.idle else 0.0
 
 
-async def conversation(http: aiohttp.ClientSession, url: str, messages: int,
-                       figures: Figures | None) -> None:
-    """Open one conversation and exchange `messages` messages with the bot."""
-    body: dict[str, Any] = {"tenant": "demo", "language": "nl", "context": {}}
-    async with http.post(f"{url}/rest/conversations", json=body) as resp:
-        if resp.status != 201:
-            raise RuntimeError(f"open: {resp.status} {await resp.text()}")
-        data = await resp.json()
-    base = f"{url}/rest/conversations/{data['conversation_id']}/messages"
-    auth = {"Authorization": f"Bearer {data['token']}"}
-    seen = 0
-    for n in range(messages):
-        started = time.perf_counter()
-        message = {"message_id": uuid.uuid4().hex, "text": TEXTS[n % len(TEXTS)]}
-        async with http.post(base, json=message, headers=auth) as resp:
-            if resp.status != 202:
-                raise RuntimeError(f"say: {resp.status} {await resp.text()}")
-        deadline = time.monotonic() + REPLY_TIMEOUT
-        replied = False
-        while not replied:
-            if time.monotonic() > deadline:
-                raise RuntimeError(f"no bot reply within {REPLY_TIMEOUT:g}s")
-            async with http.get(base, params={"after": str(seen), "wait": "5"},
-                                headers=auth) as resp:
-                if resp.status != 200:
-                    raise RuntimeError(f"poll: {resp.status} {await resp.text()}")
-                got = (await resp.json())["messages"]
-            if got:
-                seen = max(m["seq"] for m in got)
-            replied = any(m["party"] == "bot" for m in got)
-        if figures is not None:
-            figures.latencies.append(time.perf_counter() - started)
-            figures.relayed += 2  # the citizen's message and the bot's reply
-
-
 async def open_conversation(http: aiohttp.ClientSession, url: str) -> tuple[str, dict[str, str]]:
     """A new REST conversation: (its messages URL, the auth header)."""
     body: dict[str, Any] = {"tenant": "demo", "language": "nl", "context": {}}
@@ -244,6 +209,19 @@ async def round_trip(http: aiohttp.ClientSession, base: str, auth: dict[str, str
             seen = max(m["seq"] for m in got)
         if any(m["party"] == "bot" for m in got):
             return seen
+
+
+async def conversation(http: aiohttp.ClientSession, url: str, messages: int,
+                       figures: Figures | None) -> None:
+    """Open one conversation and exchange `messages` messages with the bot."""
+    base, auth = await open_conversation(http, url)
+    seen = 0
+    for n in range(messages):
+        started = time.perf_counter()
+        seen = await round_trip(http, base, auth, seen, TEXTS[n % len(TEXTS)])
+        if figures is not None:
+            figures.latencies.append(time.perf_counter() - started)
+            figures.relayed += 2  # the citizen's message and the bot's reply
 
 
 async def paced(url: str, rate: float, seconds: float, pool: int = 200) -> Figures:

@@ -95,6 +95,7 @@ class SQLiteStore(Store):
         self._path = os.fspath(path)
         self._clock: Clock = clock or SystemClock()
         self._reader: aiosqlite.Connection | None = None
+        self._inline: sqlite3.Connection | None = None
         self._jobs: GroupCommitWriter | None = None
 
     # --- lifecycle ------------------------------------------------------------------
@@ -123,6 +124,7 @@ class SQLiteStore(Store):
                     await setup.close()
             self._reader = await self._connect()
             await self._reader.execute("PRAGMA query_only = ON")
+            self._inline = self._connect_inline()
             await jobs.start()
         except BaseException as exc:
             await jobs.stop()
@@ -139,6 +141,21 @@ class SQLiteStore(Store):
         conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
         conn.execute("PRAGMA foreign_keys = ON")
         conn.execute("PRAGMA synchronous = FULL")
+        return conn
+
+    def _connect_inline(self) -> sqlite3.Connection:
+        """The reader for small indexed lookups, run on the event loop's own thread.
+
+        A lookup by key in a WAL database takes a few microseconds; handing it to
+        aiosqlite's thread and back costs ten times that, several times per relayed
+        message. A WAL reader never waits for the writer, so this cannot stall the loop
+        behind a commit. It does not wait for a lock at all (busy_timeout 0): the rare
+        read that finds one (a WAL recovery) is retried on the threaded reader.
+        """
+        conn = sqlite3.connect(self._path, isolation_level=None, check_same_thread=False)
+        conn.row_factory = sqlite3.Row
+        conn.execute("PRAGMA busy_timeout = 0")
+        conn.execute("PRAGMA query_only = ON")
         return conn
 
     async def _connect(self) -> aiosqlite.Connection:
@@ -162,6 +179,10 @@ class SQLiteStore(Store):
             with contextlib.suppress(sqlite3.Error, ValueError):
                 await self._reader.close()
         self._reader = None
+        if self._inline is not None:
+            with contextlib.suppress(sqlite3.Error):
+                self._inline.close()
+        self._inline = None
 
     async def schema_version(self) -> int:
         row = await self._one("SELECT MAX(version) FROM schema_migrations")
@@ -178,7 +199,18 @@ class SQLiteStore(Store):
         return await self._jobs.submit(op)
 
     async def _all(self, sql: str, params: Sequence[Any] = ()) -> list[sqlite3.Row]:
-        """Run a read on the reader connection."""
+        """A small read (by key, or bounded by a LIMIT) on the event loop's thread."""
+        if self._inline is None:
+            raise StoreError("the SQLite store is not open")
+        try:
+            return self._inline.execute(sql, params).fetchall()
+        except sqlite3.OperationalError:
+            return await self._scan(sql, params)  # locked (recovery): wait off the loop
+        except (sqlite3.Error, ValueError) as exc:
+            raise StoreError(f"SQLite read failed: {exc}") from exc
+
+    async def _scan(self, sql: str, params: Sequence[Any] = ()) -> list[sqlite3.Row]:
+        """A read that may take a while (counts, reports): on the reader's thread."""
         if self._reader is None:
             raise StoreError("the SQLite store is not open")
         try:
@@ -191,7 +223,8 @@ class SQLiteStore(Store):
         return rows[0] if rows else None
 
     async def _when(self, sql: str) -> datetime | None:
-        row = await self._one(sql)
+        rows = await self._scan(sql)  # a MIN over a table: not a lookup by key
+        row = rows[0] if rows else None
         return from_ts(row[0]) if row is not None and row[0] is not None else None
 
     # --- conversations --------------------------------------------------------------
@@ -439,7 +472,8 @@ class SQLiteStore(Store):
         )
 
     async def outbox_stats(self, now: datetime) -> tuple[int, float]:
-        row = await self._one("SELECT COUNT(*), MIN(created_at) FROM outbox")
+        rows = await self._scan("SELECT COUNT(*), MIN(created_at) FROM outbox")
+        row = rows[0] if rows else None
         if row is None or not row[0]:
             return 0, 0.0
         return int(row[0]), max(0.0, to_ts(now) - float(row[1]))
@@ -515,7 +549,7 @@ class SQLiteStore(Store):
         sql, params = ev.filtered(
             "survey_answers", "answered_at", tenant, since, until, conversation_id
         )
-        return [survey_from(r) for r in await self._all(sql, params)]
+        return [survey_from(r) for r in await self._scan(sql, params)]
 
     async def handover_events(
         self,
@@ -526,16 +560,16 @@ class SQLiteStore(Store):
         conversation_id: str | None = None,
     ) -> list[HandoverEvent]:
         sql, params = ev.filtered("handover_events", "at", tenant, since, until, conversation_id)
-        return [ev.handover_event_from(r) for r in await self._all(sql, params)]
+        return [ev.handover_event_from(r) for r in await self._scan(sql, params)]
 
     async def conversation_counts(
         self, tenant: str, since: datetime, until: datetime
     ) -> dict[str, int]:
-        rows = await self._all(ev.CONVERSATION_COUNTS, (tenant, to_ts(since), to_ts(until)))
+        rows = await self._scan(ev.CONVERSATION_COUNTS, (tenant, to_ts(since), to_ts(until)))
         return {r["channel"]: int(r["n"]) for r in rows}
 
     async def conversation_ids(self, tenant: str, since: datetime, until: datetime) -> list[str]:
-        rows = await self._all(ev.CONVERSATION_IDS, (tenant, to_ts(since), to_ts(until)))
+        rows = await self._scan(ev.CONVERSATION_IDS, (tenant, to_ts(since), to_ts(until)))
         return [r["id"] for r in rows]
 
     async def purge_bodies(

@@ -228,3 +228,26 @@ async def test_a_failing_migration_leaves_no_trace(tmp_path: Path) -> None:
         assert await apply_migrations(conn, [good], now=0.0) == 1
     finally:
         await conn.close()
+
+
+async def test_a_lookup_that_finds_the_database_locked_is_retried_off_the_event_loop(
+    sqlite_store: SQLiteStore,
+) -> None:
+    await sqlite_store.resolve_conversation(conversation("c1"))
+    inline = sqlite_store._inline
+
+    class Locked:
+        """The event-loop reader as it answers while another process holds a lock
+        (it does not wait: busy_timeout 0)."""
+
+        def execute(self, *_args: Any) -> Any:
+            raise sqlite3.OperationalError("database is locked")
+
+    sqlite_store._inline = Locked()  # type: ignore[assignment]
+    try:
+        found = await sqlite_store.get_conversation("c1")
+    finally:
+        sqlite_store._inline = inline
+    assert found is not None and found.id == "c1"
+    assert inline is not None
+    assert inline.execute("PRAGMA busy_timeout").fetchone()[0] == 0

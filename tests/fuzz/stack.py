@@ -45,7 +45,10 @@ def _config(tmp: Path, rasa: FakeRasa, obi: FakeObi4wan) -> dict[str, Any]:
         "delivery": {"poll_seconds": 0.05, "backoff_base_seconds": 0.01,
                      "backoff_cap_seconds": 0.1},
         "adapters": {
-            "web": {"type": "web", "tenants": {"demo": {"origins": [ORIGIN]}}},
+            # Limits far above the fuzzing's pace: refusals are to come from the input.
+            "web": {"type": "web", "tenants": {"demo": {
+                "origins": [ORIGIN], "connections_per_minute": 100000,
+                "frames_per_minute": 100000, "messages_per_minute": 100000}}},
             "rest": {"type": "rest"},
             "gem": {"type": "rasa", "url": rasa.url, "mode": "callback",
                     "callback_token": "${CALLBACK}", "turn_timeout_seconds": 2},

@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 
 #: Examples per fuzz test. The default keeps the suite within CI's time;
 #: HANDOVER_FUZZ_EXAMPLES=2000 is a soak run.
-EXAMPLES = int(os.environ.get("HANDOVER_FUZZ_EXAMPLES", "0")) or 40
+EXAMPLES = int(os.environ.get("HANDOVER_FUZZ_EXAMPLES", "0")) or 100
 
 FUZZ = settings(
     max_examples=EXAMPLES,

@@ -215,7 +215,8 @@ async def bot_fails(s: Survivor) -> None:
 
 async def _has(s: Survivor, party: str, at_least: int = 1) -> bool:
     data = await s.seen_by_citizen()
-    return sum(m["party"] == party for m in data["messages"]) >= at_least
+    count: int = sum(m["party"] == party for m in data["messages"])
+    return count >= at_least
 
 
 async def _state_is(s: Survivor, state: str) -> bool:

@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 from pathlib import Path
 
+from handover import metrics
 from handover.model import Party, State, thread_id
 from tests.e2e.drill_stack import OUTAGE_SECONDS, Drill, drill_stack, healthz
 from tests.harness import TENANT
@@ -67,6 +68,7 @@ async def test_desk_flapping_both_ways_once_in_order(tmp_path: Path) -> None:
                 await asyncio.sleep(0.15)
             d.obi.down = False
 
+        failed_before = _errors("desk")
         flapping = asyncio.create_task(flap())
         sent = [f"burger {n}" for n in range(12)]
         answers = [f"agent {n}" for n in range(12)]
@@ -78,6 +80,7 @@ async def test_desk_flapping_both_ways_once_in_order(tmp_path: Path) -> None:
         await flapping
         await d.obi.wait_for(lambda: len(d.obi.texts(thread)) > len(sent), timeout=15)
         await asyncio.sleep(0.5)
+        assert _errors("desk") > failed_before, "the flapping never hit a delivery"
         assert d.obi.texts(thread)[1:] == sent
         assert agent_texts(d, cid) == answers
         assert d.chat.duplicates_dropped == 0
@@ -110,3 +113,52 @@ async def test_bot_down_for_a_minute_then_every_turn_answered_in_order(
         assert bot_texts() == expected
         stored = await d.daemon.store.get_conversation(conv.id)
         assert stored is not None and stored.state is State.BOT
+
+
+async def test_bot_flapping_no_turn_twice_each_answered_or_apologised_in_order(
+    tmp_path: Path,
+) -> None:
+    async with drill_stack(tmp_path, bot="rasa") as d:
+        chat = d.chat
+        conv = await chat.open(TENANT)
+        refused_before = _bot_errors("transient")
+        said = [f"vraag {n}" for n in range(10)]
+        # Down and up every 150 ms, every other question asked while it is down (taking
+        # the link down may also cut a turn in flight).
+        for n, text in enumerate(said):
+            if n % 2:
+                await d.bot_link.down()
+            await chat.say(conv.id, text)
+            await asyncio.sleep(0.15)
+            if n % 2:
+                await d.bot_link.up()
+
+        def replies() -> list[str]:
+            return [m.content.text for m in chat.shown[conv.id]
+                    if m.party in (Party.BOT, Party.SYSTEM)]
+
+        await chat.wait_for(conv.id, lambda m: len(replies()) >= len(said), timeout=20)
+        await asyncio.sleep(0.5)
+        received = d.rasa.messages_from(conv.id)
+        # A turn that may have reached Rasa is never sent again ...
+        assert len(received) == len(set(received))
+        # ... and every turn got its answer or, when it was cut off mid-request, the
+        # apology: one reply each, in the order asked.
+        got = replies()
+        assert _bot_errors("transient") > refused_before, "the flapping never hit a turn"
+        assert len(got) == len(said), got
+        for question, reply in zip(said, got, strict=True):
+            assert reply == f"gem: {question}" or reply.startswith("Sorry"), (question, reply)
+            if reply == f"gem: {question}":
+                assert question in received
+
+
+def _bot_errors(error_class: str) -> float:
+    return _errors("bot", error_class)
+
+
+def _errors(adapter: str, *classes: str) -> float:
+    """Failed upstream calls so far (the counters are process-wide: compare deltas)."""
+    return sum(metrics.REGISTRY.get_sample_value(
+        "handover_upstream_errors_total", {"adapter": adapter, "error": c}) or 0.0
+        for c in classes or ("transient", "ambiguous", "auth", "permanent"))

@@ -173,6 +173,7 @@ class Router:
         if isinstance(event, ev.TimerFired):
             effects.insert(0, fx.CancelTimer(event.name))
         step = await _StepBuilder(self, conv, result.conversation, event, tenant).build(effects)
+        crash_point("router.before_commit")
         if await self.store.commit(step) is CommitResult.DUPLICATE:
             return IngestResult(IngestOutcome.DUPLICATE, conv)
         crash_point("router.after_commit")

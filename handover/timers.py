@@ -9,6 +9,7 @@ import structlog
 
 from handover import events as ev
 from handover.clock import wait_for_wake
+from handover.crashpoints import crash_point
 from handover.router import Router, UnknownConversation
 
 log = structlog.get_logger("handover.timers")
@@ -48,6 +49,7 @@ class TimerWorker:
                 name=timer.name,
                 epoch=timer.epoch,
             )
+            crash_point("timers.before_fire")
             try:
                 await self.router.ingest(event)
                 fired += 1

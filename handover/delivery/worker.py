@@ -194,7 +194,7 @@ class OutboxWorker:
         if not adapter.resend_safe:
             await self.store.mark_in_flight(row.id, self.owner)
         started = time.perf_counter()
-        crash_point("delivery.before_send")
+        crash_point("delivery.before_send", row.kind)
         try:
             follow_up = await op.send(self, adapter, conv, row)
         except AuthError as exc:
@@ -221,12 +221,14 @@ class OutboxWorker:
             await self._retry(row, adapter, "transient", f"{type(exc).__name__}: {exc}", None)
             return
         elapsed = time.perf_counter() - started
-        crash_point("delivery.after_send")
+        crash_point("delivery.after_send", row.kind)
         metrics.UPSTREAM_DURATION.labels(adapter.name, row.kind).observe(elapsed)
         if follow_up is not None:
             with contextlib.suppress(UnknownConversation):
                 await self.router.ingest(follow_up)
+            crash_point("delivery.after_follow_up", row.kind)
         await self.store.complete(row.id, self.owner)
+        crash_point("delivery.after_complete", row.kind)
         self.report_health(adapter, Health.CONNECTED, "")
         metrics.DELIVERIES.labels(row.target, row.kind, "sent").inc()
         metrics.RELAY_LATENCY.labels(row.target).observe(
@@ -254,6 +256,7 @@ class OutboxWorker:
         )
         next_at = self.clock.now() + timedelta(seconds=delay)
         await self.store.reschedule(row.id, self.owner, next_at, error[:500])
+        crash_point("delivery.after_reschedule", row.kind)
         metrics.DELIVERIES.labels(row.target, row.kind, "retry").inc()
         metrics.UPSTREAM_ERRORS.labels(adapter.name, error_class).inc()
         log.info(
@@ -287,19 +290,10 @@ class OutboxWorker:
             await self.router.ingest(event)
 
     async def _give_up(self, row: OutboxRow, result: str, reason: str) -> None:
-        now = self.clock.now()
-        dead = await self.store.dead_letter(row.id, self.owner, reason, now)
-        if dead is None:
-            return
-        metrics.DELIVERIES.labels(row.target, row.kind, result).inc()
-        metrics.DEAD_LETTERS.labels(row.target, result).inc()
-        log.warning(
-            "delivery.dead_lettered",
-            outbox_id=row.id,
-            conversation_id=row.conversation_id,
-            kind=row.kind,
-            reason=reason,
-        )
+        # The core is told first and the item dead-lettered after: a crash in between
+        # leaves the item in the outbox, its next attempt gives up again and the repeated
+        # event is a duplicate. The other order would lose the event (the citizen never
+        # hears, the conversation waits for an answer that will not come).
         event = ev.DeliveryFailed(
             conversation_id=row.conversation_id,
             source="delivery",
@@ -312,6 +306,23 @@ class OutboxWorker:
         )
         with contextlib.suppress(UnknownConversation):
             await self.router.ingest(event)
+        crash_point("delivery.after_failure_told", row.kind)
+        now = self.clock.now()
+        dead = await self.store.dead_letter(row.id, self.owner, reason, now)
+        if dead is None:
+            # Another worker holds the item now; it reaches the same verdict, and its
+            # event is a duplicate of this one.
+            return
+        crash_point("delivery.after_dead_letter", row.kind)
+        metrics.DELIVERIES.labels(row.target, row.kind, result).inc()
+        metrics.DEAD_LETTERS.labels(row.target, result).inc()
+        log.warning(
+            "delivery.dead_lettered",
+            outbox_id=row.id,
+            conversation_id=row.conversation_id,
+            kind=row.kind,
+            reason=reason,
+        )
 
 
 # --- operations per outbox kind -------------------------------------------------------

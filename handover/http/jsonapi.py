@@ -141,6 +141,9 @@ class Fields:
         return value
 
 
+_MAX_QUERY_NUMBER = 2**63 - 1
+
+
 def query_value(
     request: web.Request, key: str, parse: Callable[[str], N], default: N
 ) -> N:
@@ -152,6 +155,10 @@ def query_value(
         value = parse(raw)
     except ValueError:
         raise ApiError(400, "invalid_query", f"{key} must be a number") from None
+    # An int beyond the store's integers (SQLite, PostgreSQL BIGINT) fails there, or
+    # already in isfinite (OverflowError): refuse it here instead.
+    if value > _MAX_QUERY_NUMBER:
+        raise ApiError(400, "invalid_query", f"{key} is too large")
     if not math.isfinite(value) or value < 0:
         raise ApiError(400, "invalid_query", f"{key} must be a finite number >= 0")
     return value

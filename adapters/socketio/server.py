@@ -256,7 +256,10 @@ class SocketIOEndpoint:
         try:
             said = wire.parse_user_uttered(data, self.options.max_text_length)
         except wire.WireError as exc:
-            REFUSED.labels(self.channel, "invalid_event").inc()
+            # rasa-webchat without an initPayload sends one message without `message`
+            # on every new session: not worth counting as a refusal.
+            if exc.code != "missing_field":
+                REFUSED.labels(self.channel, "invalid_event").inc()
             if exc.code == "text_too_long":
                 await self._notice(sid, language, exc.code)
             return _error(exc.code, exc.detail)

@@ -144,12 +144,13 @@ def bot_uttered(message: OutboundMessage, agent_name_prefix: bool) -> list[dict[
     """The `bot_uttered` payloads showing one message: inline media first, then the text
     with its quick replies (rasa-webchat offers the quick replies of the last message).
 
-    Each payload also carries `message_id`, `seq`, `party` and `sender_name`: rasa-webchat
-    ignores them, a fork may show them.
+    Each payload also carries `metadata` with `message_id`, `seq`, `party` and
+    `sender_name`. Only there: rasa-webchat recognises a message by its exact set of keys
+    (`text` alone, `text` + `quick_replies`, `attachment`), and sets `metadata` aside.
     """
     content = message.content
-    meta = {"message_id": message.message_id, "seq": message.seq,
-            "party": message.party.value, "sender_name": message.sender_name}
+    meta = {"metadata": {"message_id": message.message_id, "seq": message.seq,
+                         "party": message.party.value, "sender_name": message.sender_name}}
     out: list[dict[str, Any]] = []
     links: list[str] = []
     for attachment in content.attachments:
@@ -181,7 +182,7 @@ def entry_message(entry: TranscriptEntry) -> OutboundMessage:
 
 def notice(text: str) -> dict[str, Any]:
     """A message from the channel itself (a refusal the citizen must see)."""
-    return {"text": text, "party": Party.SYSTEM.value}
+    return {"text": text, "metadata": {"party": Party.SYSTEM.value}}
 
 
 def citizen_content(text: str, offered: Mapping[str, str]) -> tuple[Content, str | None]:

@@ -25,13 +25,13 @@ async def test_bot_handover_agent_and_survey_over_socketio(running: Running) -> 
                                        "url": "https://www.gemeente.example/afval?q=mijn+adres",
                                        "title": "Afval"})
     assert ack == {"outcome": "applied"}
-    got = await widget.until(lambda p: p["party"] == "bot")
+    got = await widget.until(lambda p: p["metadata"]["party"] == "bot")
     bot = got[-1]
-    assert bot["text"] and bot["seq"] >= 2
+    assert bot["text"] and bot["metadata"]["seq"] >= 2
 
     await widget.say("Ik wil een medewerker spreken")
     got = await widget.until(has_text("wachtrij"))
-    assert all(p["party"] in ("bot", "system") for p in got)
+    assert all(p["metadata"]["party"] in ("bot", "system") for p in got)
     conv, thread = await running.queued()
     assert conv.context["url"] == "https://www.gemeente.example/afval"  # no query string
 
@@ -40,7 +40,8 @@ async def test_bot_handover_agent_and_survey_over_socketio(running: Running) -> 
                        {"message_id": "s1", "text": "Goedemiddag, waarmee kan ik helpen?"})
     got = await widget.until(has_text("Goedemiddag"))
     agent = got[-1]
-    assert agent["party"] == "agent" and agent["sender_name"] == "Sanne"
+    assert agent["metadata"]["party"] == "agent"
+    assert agent["metadata"]["sender_name"] == "Sanne"
     assert agent["text"] == "Sanne: Goedemiddag, waarmee kan ik helpen?"
 
     await widget.say("Mijn container is niet geleegd")
@@ -77,9 +78,9 @@ async def test_a_reconnect_replays_the_gap_once_and_in_order(running: Running) -
     widget = await running.widget(transports=["polling"])
     assert await widget.session(session_id) == session_id
     replayed = await widget.until(has_text("Twee"))
-    seqs = [p["seq"] for p in replayed]
-    assert seqs == sorted(set(seqs)) and min(seqs) > max(p["seq"] for p in shown)
-    assert [p["text"] for p in replayed if p["party"] == "agent"] == ["Sanne: Een", "Sanne: Twee"]
+    seqs = [p["metadata"]["seq"] for p in replayed]
+    assert seqs == sorted(set(seqs)) and min(seqs) > max(p["metadata"]["seq"] for p in shown)
+    assert [p["text"] for p in replayed if p["metadata"]["party"] == "agent"] == ["Sanne: Een", "Sanne: Twee"]
 
     # Live from here on, and nothing replayed comes again.
     await running.desk("POST", f"/threads/{thread}/messages", {"message_id": "s3", "text": "Drie"})
@@ -95,7 +96,7 @@ async def test_a_second_session_request_on_the_same_page_load_sends_nothing_twic
     widget = await running.widget()
     session_id = await widget.session(None)
     await widget.say("Wanneer wordt het afval opgehaald?")
-    await widget.until(lambda p: p["party"] == "bot")
+    await widget.until(lambda p: p["metadata"]["party"] == "bot")
     # rasa-webchat asks again on every (re)connect of the same socket.io client.
     assert await widget.session(session_id) == session_id
     await asyncio.sleep(0.3)
@@ -137,7 +138,7 @@ async def test_event_names_namespace_and_path_are_configurable(start: Any) -> No
                                 namespace="/chat", timeout=5)
         assert ack == {"outcome": "applied"}
         reply = await asyncio.wait_for(got.get(), 5)
-        assert reply["party"] == "bot" and reply["text"]
+        assert reply["metadata"]["party"] == "bot" and reply["text"]
     finally:
         await client.disconnect()
 

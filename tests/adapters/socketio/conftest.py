@@ -83,8 +83,10 @@ class Widget:
 
 
 class Running:
-    def __init__(self, daemon: Daemon, url: str, http: aiohttp.ClientSession) -> None:
+    def __init__(self, daemon: Daemon, url: str, http: aiohttp.ClientSession,
+                 runner: web.AppRunner) -> None:
         self.daemon = daemon
+        self.runner = runner
         self.url = url
         self.http = http
         self.widgets: list[Widget] = []
@@ -147,7 +149,7 @@ async def start(tmp_path: Path) -> AsyncIterator[Callable[..., Any]]:
             await runner.setup()
             await web.TCPSite(runner, "127.0.0.1", 0).start()
             runners.append(runner)
-            run = Running(daemon, f"http://127.0.0.1:{runner.addresses[0][1]}", http)
+            run = Running(daemon, f"http://127.0.0.1:{runner.addresses[0][1]}", http, runner)
             running.append(run)
             return run
 

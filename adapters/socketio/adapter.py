@@ -32,7 +32,7 @@ __all__ = ["SocketIOChannel"]
 
 
 class SocketIOChannel(ChannelAdapter):
-    """rasa-webchat's channel."""
+    """rasa-webchat (and Gem's widget) over Rasa's socket.io protocol."""
 
     resend_safe = True
     #: Quick replies: 11, so the NPS question's 0-10 scale stays clickable. Attachments:

@@ -61,6 +61,8 @@ class SocketIOEndpoint:
         self.options = options
         self.registry = SessionRegistry()
         self._waiting: set[asyncio.Future[Any]] = set()
+        #: The tenants that use this instance and have its settings (fixed at start).
+        self._served = tuple(t for t in ctx.tenants() if t in options.tenants)
         self._connections = {t: RateLimiter(o.connections_per_minute)
                              for t, o in options.tenants.items()}
         self._events = {t: RateLimiter(o.events_per_minute) for t, o in options.tenants.items()}
@@ -90,7 +92,7 @@ class SocketIOEndpoint:
     # --- HTTP ---------------------------------------------------------------------------
 
     def _tenant_of(self, query: Mapping[str, str]) -> str | None:
-        served = [t for t in self.ctx.tenants() if t in self.options.tenants]
+        served = self._served
         tenant = query.get("tenant")
         if tenant is None and len(served) == 1:
             return served[0]
@@ -156,11 +158,16 @@ class SocketIOEndpoint:
 
     async def close_all(self) -> None:
         """The daemon drains: drop every connection (the widget reconnects later)."""
-        for sid in self.registry.sids():
+        sids = self.registry.sids()
+        if sids:
             # Bounded: engine.io waits for a dead peer's queue to drain.
-            with contextlib.suppress(Exception):
-                await asyncio.wait_for(
-                    self.sio.disconnect(sid, namespace=self.options.namespace), 1.0)
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(2.0):
+                    await asyncio.gather(
+                        *(self.sio.disconnect(sid, namespace=self.options.namespace)
+                          for sid in sids),
+                        return_exceptions=True,
+                    )
         # A pending long-poll would hold the shutdown until engine.io's ping timeout.
         for task in list(self._waiting):
             task.cancel()

@@ -12,6 +12,7 @@ import aiohttp
 import pytest
 import socketio
 
+from adapters.socketio.metrics import REFUSED
 from handover.model import Party
 from tests.adapters.socketio.conftest import ORIGIN, Running
 
@@ -118,12 +119,15 @@ async def test_a_message_id_makes_a_resent_message_count_once(running: Running) 
 
 async def test_too_many_messages_are_refused_and_not_stored(start: Any) -> None:
     running = await start(messages_per_minute=2)
+    refused = REFUSED.labels("sio", "message_rate")
+    before = refused._value.get()
     widget = await running.widget()
     await widget.session(None)
     assert await widget.say("een") == {"outcome": "applied"}
     assert await widget.say("twee") == {"outcome": "applied"}
     ack = await widget.say("drie")
     assert ack["error"] == "rate_limited"
+    assert refused._value.get() == before + 1
     await widget.until(lambda p: "Wacht even" in p["text"])
     assert sorted(await stored(running, widget)) == ["een", "twee"]
 

@@ -273,6 +273,16 @@ class Adapter(abc.ABC):
         """An aiohttp sub-application mounted at `/<instance name>/`, or None."""
         return None
 
+    def root_routes(self) -> Sequence[web.AbstractRouteDef]:
+        """Routes outside the instance's prefix, added to the daemon's root application.
+
+        Only for protocols whose clients expect a fixed path (socket.io clients ask
+        `/socket.io/` unless the page says otherwise). Called once, after `http_app`;
+        a path another adapter already has makes the daemon refuse to start. The
+        default is none.
+        """
+        return ()
+
     async def start(self) -> None:
         """Called once the daemon runs; the context's HTTP session is available."""
         self.ctx.set_health(Health.CONNECTED)

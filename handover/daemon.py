@@ -193,6 +193,7 @@ class Daemon:
             sub = adapter.http_app()
             if sub is not None:
                 app.add_subapp(f"/{name}/", sub)
+            app.add_routes(adapter.root_routes())
         app.cleanup_ctx.append(self._lifespan)
         app.on_shutdown.append(self._on_shutdown)
         return app

@@ -21,12 +21,12 @@ from adapters.web import protocol
 from adapters.web.metrics import REFUSED, REPLAYED
 from adapters.web.options import TenantOptions, WebOptions
 from adapters.web.protocol import CloseCode, FrameError
-from adapters.web.ratelimit import RateLimiter
 from adapters.web.sockets import SocketRegistry, WidgetSocket
 from handover import events as ev
 from handover import metrics
 from handover.contracts import AdapterContext
 from handover.model import Content, Conversation, Party
+from handover.ratelimit import RateLimiter
 from handover.router import UnknownConversation, UnknownTenant
 
 

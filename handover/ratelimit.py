@@ -1,4 +1,4 @@
-"""Token buckets per key (client address, conversation), for the widget socket's limits."""
+"""Token buckets per key (client address, conversation), for the citizen channels' limits."""
 
 from __future__ import annotations
 

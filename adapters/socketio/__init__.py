@@ -1,0 +1,1 @@
+"""The rasa-webchat compatible socket.io channel (Rasa's socket.io protocol)."""

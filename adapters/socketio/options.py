@@ -1,0 +1,146 @@
+"""The socket.io channel's configuration: Rasa's channel settings (event names, path,
+namespace, session persistence), the limits, and per tenant the Origin allowlist and
+rate limits."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import urlsplit
+
+from handover.config_reader import Issues, Table, index
+from handover.contracts import ConfigIssues
+
+DEFAULT_PATH = "/socket.io/"
+DEFAULT_MAX_PACKET_BYTES = 16 * 1024
+DEFAULT_MAX_TEXT_LENGTH = 2000
+_EVENT = re.compile(r"^[A-Za-z0-9_.:-]{1,64}$")
+_PATH = re.compile(r"^/([A-Za-z0-9._~-]+/)+$")
+_NAMESPACE = re.compile(r"^/([A-Za-z0-9._~-]+(/[A-Za-z0-9._~-]+)*)?$")
+#: Paths the daemon serves itself; a socket.io path there would shadow or be shadowed.
+_RESERVED = ("/healthz/", "/readyz/", "/metrics/", "/admin/")
+#: Events socket.io itself uses: a configured event name must not take one of them.
+_SOCKETIO_EVENTS = ("connect", "disconnect", "connect_error", "message",
+                    "session_request", "session_confirm")
+
+
+@dataclass(frozen=True, slots=True)
+class TenantOptions:
+    """One tenant's settings for this channel."""
+
+    #: Exact `scheme://host[:port]` values a page embedding the widget may have.
+    origins: frozenset[str]
+    #: New socket.io connections per client address per minute (over it: HTTP 429).
+    connections_per_minute: int = 20
+    #: Events of any kind per client address per minute; over it the socket is dropped.
+    events_per_minute: int = 240
+    #: Citizen messages per conversation per minute; over it they are refused.
+    messages_per_minute: int = 20
+
+
+@dataclass(frozen=True, slots=True)
+class SocketIOOptions:
+    """The `[adapters.<name>]` section of a socket.io channel."""
+
+    tenants: Mapping[str, TenantOptions] = field(default_factory=dict)
+    #: The event the widget sends citizen messages with (Rasa: `user_message_evt`).
+    user_message_evt: str = "user_uttered"
+    #: The event the daemon sends messages with (Rasa: `bot_message_evt`).
+    bot_message_evt: str = "bot_uttered"
+    #: The socket.io namespace; "/" is socket.io's default.
+    namespace: str = "/"
+    #: Where the socket.io endpoint is served, from the root of the daemon.
+    socketio_path: str = DEFAULT_PATH
+    #: True: a `session_id` names the conversation across reconnects and page loads.
+    #: False: every connection is a new conversation (Rasa's default).
+    session_persistence: bool = True
+    #: The largest engine.io packet (or long-poll body) accepted, in bytes.
+    max_packet_bytes: int = DEFAULT_MAX_PACKET_BYTES
+    #: The longest citizen text accepted, in characters.
+    max_text_length: int = DEFAULT_MAX_TEXT_LENGTH
+    #: Put the agent's name before an agent's text ("Anna: ..."): the widget shows
+    #: every message as the bot's, and the citizen should see a person took over.
+    agent_name_prefix: bool = True
+
+    def all_origins(self) -> list[str]:
+        return sorted({o for t in self.tenants.values() for o in t.origins})
+
+
+def parse_options(section: Mapping[str, Any], path: str) -> SocketIOOptions:
+    issues = Issues()
+    table = Table(section, path, issues)
+    events = {}
+    for key, default in (("user_message_evt", "user_uttered"), ("bot_message_evt", "bot_uttered")):
+        value = table.string(key, default)
+        if not _EVENT.match(value) or value in _SOCKETIO_EVENTS:
+            issues.add(table.at(key), "must be an event name (letters, digits, _ . : -), and "
+                       f"not one of {', '.join(_SOCKETIO_EVENTS)}")
+        events[key] = value
+    if events["user_message_evt"] == events["bot_message_evt"]:
+        issues.add(table.at("bot_message_evt"), "must differ from user_message_evt")
+    namespace = table.string("namespace", "/")
+    if not _NAMESPACE.match(namespace):
+        issues.add(table.at("namespace"), "must be a socket.io namespace such as / or /chat")
+    sio_path = table.string("socketio_path", DEFAULT_PATH)
+    if not sio_path.endswith("/"):
+        sio_path += "/"  # Rasa writes "/socket.io"; the client asks "/socket.io/"
+    if not _PATH.match(sio_path) or sio_path.startswith(_RESERVED):
+        issues.add(table.at("socketio_path"), "must be a path such as /socket.io/, outside "
+                   f"{', '.join(_RESERVED)}")
+    persistence = table.boolean("session_persistence", True)
+    max_packet = table.integer("max_packet_bytes", DEFAULT_MAX_PACKET_BYTES, minimum=1024,
+                               maximum=1024 * 1024)
+    max_text = table.integer("max_text_length", DEFAULT_MAX_TEXT_LENGTH, minimum=1,
+                             maximum=max_packet // 2)
+    prefix = table.boolean("agent_name_prefix", True)
+    tenants: dict[str, TenantOptions] = {}
+    raw = table.raw_table("tenants")
+    if not raw:
+        issues.add(table.at("tenants"), "required: a [.tenants.<id>] table with `origins` for "
+                   "each tenant whose pages embed the widget")
+    for tenant_id in raw or {}:
+        tenants[tenant_id] = _tenant(table.child("tenants").child(tenant_id))
+    table.finish()
+    if issues:
+        raise ConfigIssues(issues.items)
+    return SocketIOOptions(
+        tenants=tenants, user_message_evt=events["user_message_evt"],
+        bot_message_evt=events["bot_message_evt"], namespace=namespace,
+        socketio_path=sio_path, session_persistence=persistence, max_packet_bytes=max_packet,
+        max_text_length=max_text, agent_name_prefix=prefix,
+    )
+
+
+def _tenant(t: Table) -> TenantOptions:
+    origins = []
+    for i, origin in enumerate(t.strings("origins")):
+        problem = _origin_problem(origin)
+        if problem:
+            t.issues.add(index(t.at("origins"), i), problem)
+        else:
+            origins.append(origin)
+    if not t.has("origins"):
+        t.issues.add(t.at("origins"), "required: the exact origins (scheme://host[:port]) of "
+                     "the pages that embed the widget")
+    options = TenantOptions(
+        origins=frozenset(origins),
+        connections_per_minute=t.integer("connections_per_minute", 20, minimum=1),
+        events_per_minute=t.integer("events_per_minute", 240, minimum=1),
+        messages_per_minute=t.integer("messages_per_minute", 20, minimum=1),
+    )
+    t.finish()
+    return options
+
+
+def _origin_problem(origin: str) -> str | None:
+    """Origins are compared exactly, so refuse anything a browser never sends."""
+    parts = urlsplit(origin)
+    if parts.scheme not in ("https", "http") or not parts.hostname:
+        return f"{origin!r} is not an origin like https://www.example.nl"
+    if parts.path or parts.query or parts.fragment or parts.username:
+        return f"{origin!r}: give only scheme://host[:port], without a path or a trailing /"
+    if origin != origin.lower():
+        return f"{origin!r}: write it in lower case, as browsers send it"
+    return None

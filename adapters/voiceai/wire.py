@@ -59,6 +59,12 @@ def _string(data: Mapping[str, Any], key: str, where: str, *, required: bool,
         raise ApiError(400, "invalid_field", f"{where}{key} must be a non-empty string")
     if len(value) > max_length:
         raise ApiError(400, "invalid_field", f"{where}{key} may be at most {max_length} characters")
+    if not value.isascii():
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            # JSON may escape a lone surrogate ("\ud800"); no store can keep one.
+            raise ApiError(400, "invalid_field", f"{where}{key} is not valid text") from None
     return value
 
 

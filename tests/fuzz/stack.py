@@ -2,8 +2,8 @@
 
 The daemon runs on an event loop in a background thread, so hypothesis (synchronous)
 drives it with plain calls: `stack.call(coro)` runs a coroutine on the daemon's loop.
-Tenant `demo` has the web widget and REST channels, Gem on (fake) Rasa with callbacks,
-and (fake) OBI4wan; tenant `ander` has REST, the demo bot and the agent console.
+Tenant `demo` has the web widget, REST, WhatsApp (fake Graph API) and telephony
+(VoiceAI Connect) channels, Gem on (fake) Rasa with callbacks, and (fake) OBI4wan; tenant `ander` has REST, the demo bot and the agent console.
 """
 
 from __future__ import annotations
@@ -21,6 +21,7 @@ from handover.config import parse_config
 from handover.daemon import Daemon
 from tests.fakes.obi4wan_server import FakeObi4wan
 from tests.fakes.rasa_server import FakeRasa
+from tests.fakes.whatsapp_server import VERSION, FakeGraph
 
 T = TypeVar("T")
 
@@ -28,16 +29,23 @@ ADMIN_TOKEN = "fuzz-admin-token-0123456789"
 AGENT_TOKEN = "fuzz-agent-token-0123456789"
 CALLBACK_TOKEN = "fuzz-callback-token-0123456789"
 ORIGIN = "https://www.gemeente.example"
+VOICE_TOKEN = "fuzz-voice-token-0123456789"
 ENV = {
     "ADMIN": ADMIN_TOKEN,
     "AGENT": AGENT_TOKEN,
     "CALLBACK": CALLBACK_TOKEN,
     "OBI_TOKEN": "channel-token-1",
     "OBI_SECRET": "webhook-secret-1",
+    "WA_TOKEN": "graph-token-1",
+    "WA_SECRET": "app-secret-1",
+    "WA_VERIFY": "verify-1",
+    "VOICE_BOT": VOICE_TOKEN,
+    "VOICE_TRANSCRIPT": "fuzz-transcript-token-0123456789",
+    "VOICE_REF": "fuzz-reference-secret-0123456789",
 }
 
 
-def _config(tmp: Path, rasa: FakeRasa, obi: FakeObi4wan) -> dict[str, Any]:
+def _config(tmp: Path, rasa: FakeRasa, obi: FakeObi4wan, graph: FakeGraph) -> dict[str, Any]:
     handover = {"phone": "14 012", "queue_fallback": "bot"}
     return {
         "server": {"admin_tokens": ["${ADMIN}"], "max_body_bytes": 65536},
@@ -50,6 +58,22 @@ def _config(tmp: Path, rasa: FakeRasa, obi: FakeObi4wan) -> dict[str, Any]:
                 "origins": [ORIGIN], "connections_per_minute": 100000,
                 "frames_per_minute": 100000, "messages_per_minute": 100000}}},
             "rest": {"type": "rest"},
+            "wa": {
+                "type": "whatsapp", "graph_url": graph.url, "api_version": VERSION,
+                "access_token": "${WA_TOKEN}", "app_secret": "${WA_SECRET}",
+                "verify_token": "${WA_VERIFY}", "public_url": "https://handover.test/wa",
+                "media_dir": str(tmp / "media"), "state_path": str(tmp / "wa.db"),
+                "request_timeout_seconds": 0.5,
+                "tenants": {"demo": {"phone_number_id": graph.phone_number_id,
+                                     "template_name": "agent_reply",
+                                     "template_language": "nl"}},
+            },
+            "phone": {
+                "type": "voiceai", "bot_token": "${VOICE_BOT}",
+                "transcript_token": "${VOICE_TRANSCRIPT}", "reference_secret": "${VOICE_REF}",
+                "response_budget_seconds": 0.5,
+                "tenants": {"demo": {"transfer_target": "tel:+31302860000"}},
+            },
             "gem": {"type": "rasa", "url": rasa.url, "mode": "callback",
                     "callback_token": "${CALLBACK}", "turn_timeout_seconds": 2},
             "demo": {"type": "demo_bot"},
@@ -63,7 +87,7 @@ def _config(tmp: Path, rasa: FakeRasa, obi: FakeObi4wan) -> dict[str, Any]:
                     "agents": [{"id": "sanne", "name": "Sanne", "token": "${AGENT}"}]},
         },
         "tenants": {
-            "demo": {"name": "Gemeente Voorbeeld", "channels": ["web", "rest"],
+            "demo": {"name": "Gemeente Voorbeeld", "channels": ["web", "rest", "wa", "phone"],
                      "bot": "gem", "desk": "desk", "handover": handover},
             "ander": {"name": "Gemeente Anders", "channels": ["rest"], "bot": "demo",
                       "desk": "kcc", "handover": handover},
@@ -82,6 +106,7 @@ class FuzzStack:
         self.daemon: Daemon
         self.rasa: FakeRasa
         self.obi: FakeObi4wan
+        self.graph: FakeGraph
         self.http: aiohttp.ClientSession
         self._runner: web.AppRunner
 
@@ -104,8 +129,10 @@ class FuzzStack:
         await self.rasa.start()
         self.obi = FakeObi4wan()
         await self.obi.start()
-        config = parse_config(_config(self.tmp, self.rasa, self.obi), base_dir=self.tmp,
-                              env=ENV)
+        self.graph = FakeGraph()
+        await self.graph.start()
+        config = parse_config(_config(self.tmp, self.rasa, self.obi, self.graph),
+                              base_dir=self.tmp, env=ENV)
         self.daemon = Daemon(config)
         self._runner = web.AppRunner(self.daemon.build_app(), access_log=None)
         await self._runner.setup()
@@ -114,6 +141,7 @@ class FuzzStack:
         port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
         self.url = f"http://127.0.0.1:{port}"
         self.obi.webhook_url = f"{self.url}/desk/webhook"
+        self.graph.webhook_url = f"{self.url}/wa/webhook"
         self.rasa.callback_url = f"{self.url}/gem/callback?token={CALLBACK_TOKEN}"
         self.http = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=20))
 
@@ -121,6 +149,7 @@ class FuzzStack:
         await self.http.close()
         await self._runner.cleanup()  # stops the daemon (the app's lifespan)
         await self.obi.stop()
+        await self.graph.stop()
         await self.rasa.stop()
 
     # --- requests -----------------------------------------------------------------------

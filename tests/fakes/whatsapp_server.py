@@ -81,6 +81,10 @@ class FakeGraph:
         self.last_inbound: dict[str, datetime] = {}
         #: Where the daemon's webhook is, for `post`.
         self.webhook_url = ""
+        #: Report each accepted send back with a "sent" status webhook, as Meta does
+        #: (off by default, so tests decide when statuses arrive).
+        self.auto_status = False
+        self._reports: set[asyncio.Task[Any]] = set()
         self._ids = itertools.count(1)
         self._runner: web.AppRunner | None = None
         self.url = ""
@@ -105,6 +109,9 @@ class FakeGraph:
         return self.url
 
     async def stop(self) -> None:
+        for task in list(self._reports):
+            task.cancel()
+        await asyncio.gather(*self._reports, return_exceptions=True)
         if self._http is not None:
             await self._http.close()
         if self._runner is not None:
@@ -178,6 +185,12 @@ class FakeGraph:
             return _error(400, 131047, "Re-engagement message")
         wamid = f"wamid.OUT{next(self._ids)}"
         self.sent.append({**body, "_wamid": wamid})
+        if self.auto_status and self.webhook_url:
+            status = self.status_of(self.sent[-1], "sent")
+            task = asyncio.get_running_loop().create_task(
+                self.post(self.batch(self.value(statuses=[status]))))
+            self._reports.add(task)
+            task.add_done_callback(self._reports.discard)
         if self.faults["send"] and self.faults["send"][0].kind == "lost":
             self.faults["send"].popleft()
             assert request.transport is not None

@@ -58,6 +58,9 @@ def _config(tmp: Path, rasa: FakeRasa, obi: FakeObi4wan, graph: FakeGraph) -> di
                 "origins": [ORIGIN], "connections_per_minute": 100000,
                 "frames_per_minute": 100000, "messages_per_minute": 100000}}},
             "rest": {"type": "rest"},
+            "sio": {"type": "socketio", "tenants": {"demo": {
+                "origins": [ORIGIN], "connections_per_minute": 100000,
+                "events_per_minute": 100000, "messages_per_minute": 100000}}},
             "wa": {
                 "type": "whatsapp", "graph_url": graph.url, "api_version": VERSION,
                 "access_token": "${WA_TOKEN}", "app_secret": "${WA_SECRET}",
@@ -87,7 +90,7 @@ def _config(tmp: Path, rasa: FakeRasa, obi: FakeObi4wan, graph: FakeGraph) -> di
                     "agents": [{"id": "sanne", "name": "Sanne", "token": "${AGENT}"}]},
         },
         "tenants": {
-            "demo": {"name": "Gemeente Voorbeeld", "channels": ["web", "rest", "wa", "phone"],
+            "demo": {"name": "Gemeente Voorbeeld", "channels": ["web", "rest", "wa", "phone", "sio"],
                      "bot": "gem", "desk": "desk", "handover": handover},
             "ander": {"name": "Gemeente Anders", "channels": ["rest"], "bot": "demo",
                       "desk": "kcc", "handover": handover},

@@ -8,10 +8,10 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import urlsplit
 
 from handover.config_reader import Issues, Table, index
 from handover.contracts import ConfigIssues
+from handover.http.origins import origin_problem
 
 DEFAULT_PATH = "/socket.io/"
 DEFAULT_MAX_PACKET_BYTES = 16 * 1024
@@ -116,7 +116,7 @@ def parse_options(section: Mapping[str, Any], path: str) -> SocketIOOptions:
 def _tenant(t: Table) -> TenantOptions:
     origins = []
     for i, origin in enumerate(t.strings("origins")):
-        problem = _origin_problem(origin)
+        problem = origin_problem(origin)
         if problem:
             t.issues.add(index(t.at("origins"), i), problem)
         else:
@@ -132,15 +132,3 @@ def _tenant(t: Table) -> TenantOptions:
     )
     t.finish()
     return options
-
-
-def _origin_problem(origin: str) -> str | None:
-    """Origins are compared exactly, so refuse anything a browser never sends."""
-    parts = urlsplit(origin)
-    if parts.scheme not in ("https", "http") or not parts.hostname:
-        return f"{origin!r} is not an origin like https://www.example.nl"
-    if parts.path or parts.query or parts.fragment or parts.username:
-        return f"{origin!r}: give only scheme://host[:port], without a path or a trailing /"
-    if origin != origin.lower():
-        return f"{origin!r}: write it in lower case, as browsers send it"
-    return None

@@ -12,6 +12,7 @@ from urllib.parse import urlsplit
 from adapters.web.texts import WIDGET_LANGUAGES, WIDGET_TEXTS
 from handover.config_reader import Issues, Table, index
 from handover.contracts import ConfigIssues
+from handover.http.origins import origin_problem
 
 DEFAULT_MAX_FRAME_BYTES = 8 * 1024
 DEFAULT_MAX_TEXT_LENGTH = 2000
@@ -109,7 +110,7 @@ def parse_options(section: Mapping[str, Any], path: str) -> WebOptions:
 def _tenant(t: Table) -> TenantOptions:
     origins = []
     for i, origin in enumerate(t.strings("origins")):
-        problem = _origin_problem(origin)
+        problem = origin_problem(origin)
         if problem:
             t.issues.add(index(t.at("origins"), i), problem)
         else:
@@ -153,15 +154,3 @@ def _tenant(t: Table) -> TenantOptions:
     )
     t.finish()
     return options
-
-
-def _origin_problem(origin: str) -> str | None:
-    """Origins are compared exactly, so refuse anything a browser never sends."""
-    parts = urlsplit(origin)
-    if parts.scheme not in ("https", "http") or not parts.hostname:
-        return f"{origin!r} is not an origin like https://www.example.nl"
-    if parts.path or parts.query or parts.fragment or parts.username:
-        return f"{origin!r}: give only scheme://host[:port], without a path or a trailing /"
-    if origin != origin.lower():
-        return f"{origin!r}: write it in lower case, as browsers send it"
-    return None

@@ -1,0 +1,20 @@
+"""Browser origins in channel configuration (the widget's and rasa-webchat's)."""
+
+from __future__ import annotations
+
+from urllib.parse import urlsplit
+
+
+def origin_problem(origin: str) -> str | None:
+    """What is wrong with a configured origin, or None.
+
+    Origins are compared exactly with the browser's Origin header, so anything a
+    browser never sends is refused when the configuration is read."""
+    parts = urlsplit(origin)
+    if parts.scheme not in ("https", "http") or not parts.hostname:
+        return f"{origin!r} is not an origin like https://www.example.nl"
+    if parts.path or parts.query or parts.fragment or parts.username:
+        return f"{origin!r}: give only scheme://host[:port], without a path or a trailing /"
+    if origin != origin.lower():
+        return f"{origin!r}: write it in lower case, as browsers send it"
+    return None

@@ -7,8 +7,8 @@ another instance still reaches the citizen. Leases are renewed while the instanc
 lives and run out when it dies; a citizen who reconnects elsewhere takes the lease
 over, and that instance replays what the socket missed from the transcript.
 
-With an engine that serves one instance (SQLite) the store records nothing and this
-costs a dictionary update per connection.
+With an engine that serves one instance (SQLite, `Store.shared` false) nothing is
+recorded and nothing is woken: a connection costs one attribute check.
 """
 
 from __future__ import annotations
@@ -51,9 +51,12 @@ class ConnectionLeases:
     def held(self) -> set[str]:
         return set(self._held)
 
-    async def hold(self, conversation_id: str) -> None:
+    async def hold(self, conversation_id: str) -> bool:
         """A connection for the conversation opened here. Takes the lease over even
-        when this instance counted one already: another may have taken it since."""
+        when this instance counted one already: another may have taken it since.
+        Returns whether a lease was recorded (only on a store shared by instances)."""
+        if not self._store.shared:
+            return False  # one instance: nothing to route, nothing to record
         self._held[conversation_id] += 1
         try:
             await self._store.hold_connections(
@@ -64,9 +67,12 @@ class ConnectionLeases:
             # meanwhile, and the next reconnect replays them from the transcript.
             log.warning("connections.hold_failed", conversation_id=conversation_id,
                         exc_info=True)
+        return True
 
     async def release(self, conversation_id: str) -> None:
         """A connection closed; the lease ends with the last one of the conversation."""
+        if conversation_id not in self._held:
+            return  # never recorded (an unshared store)
         if self._held[conversation_id] > 1:
             self._held[conversation_id] -= 1
             return

@@ -81,9 +81,9 @@ class CoreContext:
         await self._daemon.relay_typing(conversation_id, party, on)
 
     async def hold_connection(self, conversation_id: str) -> None:
-        await self._daemon.connections.hold(conversation_id)
-        # Items another instance left for this conversation are ours to deliver now.
-        self._daemon.wake_delivery()
+        if await self._daemon.connections.hold(conversation_id):
+            # Items another instance left for this conversation are ours to deliver now.
+            self._daemon.wake_delivery()
 
     async def release_connection(self, conversation_id: str) -> None:
         await self._daemon.connections.release(conversation_id)

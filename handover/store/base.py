@@ -14,6 +14,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import Enum
+from typing import ClassVar
 
 from handover.model import (
     Conversation,
@@ -167,6 +168,10 @@ class Store(abc.ABC):
 
     # --- several instances on one database ---------------------------------------------
     # Engines that serve one instance (SQLite) keep the defaults, which record nothing.
+
+    #: Whether several daemon instances may share this store (connection leases and
+    #: wake hints mean something). False: the lease bookkeeping is skipped entirely.
+    shared: ClassVar[bool] = False
 
     async def hold_connections(
         self, owner: str, conversation_ids: Sequence[str], until: datetime

@@ -96,6 +96,8 @@ class PostgresStore(Store):
     Pool size and timeouts: see postgres_pool.py for the defaults and their reasons.
     """
 
+    shared = True
+
     def __init__(
         self,
         dsn: str,

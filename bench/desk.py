@@ -104,7 +104,7 @@ class Daemon:
                "PYTHONPATH": str(HERE.parent)}
         started = time.perf_counter()
         with (self.data / "daemon.log").open("ab") as log:
-            self.proc = subprocess.Popen([sys.executable, "-m", "handover.cli", "run", str(cfg)],
+            self.proc = subprocess.Popen([sys.executable, "-m", "handover", "run", str(cfg)],
                                          stdout=log, stderr=subprocess.STDOUT, env=env)
         async with aiohttp.ClientSession() as http:
             while time.perf_counter() - started < 30:

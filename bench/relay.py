@@ -8,7 +8,7 @@ each one long-poll (`GET .../messages?after=seq&wait=5`) until the bot's reply a
 The round-trip latency is POST sent -> reply seen. messages/s counts each citizen message
 and each bot reply as one relayed message.
 
-- durable: `python -m handover.cli run cfg.toml` (REST channel, demo bot, demo desk,
+- durable: `python -m handover.cli.main run cfg.toml` (REST channel, demo bot, demo desk,
   SQLite in a temp dir, logging level "warning");
 - bare: `bench/bare_relay.py`, the same REST paths kept in memory, answered by the demo
   bot's own script, no persistence.
@@ -359,7 +359,7 @@ async def main() -> None:
         port = free_port()
         cfg.write_text(CONFIG.format(port=port, data=data,
                                      concurrency=args.delivery_concurrency))
-        daemon = Server("daemon", [sys.executable, "-m", "handover.cli", "run", str(cfg)],
+        daemon = Server("daemon", [sys.executable, "-m", "handover", "run", str(cfg)],
                         port, data / "daemon.log")
         bare_port = free_port()
         bare = Server("bare relay", [sys.executable, str(HERE / "bare_relay.py"),

@@ -71,7 +71,7 @@ def daemon_server(data: Path, profile: Path | None = None) -> relay.Server:
     argv = [sys.executable]
     if profile is not None:
         argv += ["-m", "cProfile", "-o", str(profile)]
-    argv += ["-m", "handover.cli", "run", str(cfg)]
+    argv += ["-m", "handover", "run", str(cfg)]
     return relay.Server("daemon", argv, port, data / "daemon.log")
 
 
@@ -150,7 +150,7 @@ async def idle_figures(tmp: Path, s: Sizes) -> tuple[int, int]:
     port = web.free_port()
     cfg = data / "handover.toml"
     cfg.write_text(web.CONFIG.format(port=port, data=data, origin=web.ORIGIN))
-    proc = subprocess.Popen([sys.executable, "-m", "handover.cli", "run", str(cfg)],
+    proc = subprocess.Popen([sys.executable, "-m", "handover", "run", str(cfg)],
                             stdout=subprocess.DEVNULL,
                             stderr=(data / "daemon.log").open("wb"), cwd=HERE.parent)
     try:

@@ -61,7 +61,7 @@ def daemon(name: str, data: Path, store: str, concurrency: int) -> Server:
     template = CONFIG.replace(SQLITE_STORE, store)
     assert template != CONFIG or store == SQLITE_STORE, "relay.CONFIG changed its [store]"
     cfg.write_text(template.format(port=port, data=data, concurrency=concurrency))
-    return Server(name, [sys.executable, "-m", "handover.cli", "run", str(cfg)], port,
+    return Server(name, [sys.executable, "-m", "handover", "run", str(cfg)], port,
                   data / "daemon.log")
 
 

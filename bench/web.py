@@ -2,7 +2,7 @@
 
 Usage: .venv/bin/python bench/web.py [--idle N] [--conversations C] [--messages M]
 
-The daemon runs as a subprocess (`python -m handover.cli run cfg.toml`: the web channel,
+The daemon runs as a subprocess (`python -m handover.cli.main run cfg.toml`: the web channel,
 the demo bot and the demo desk, SQLite in a temp dir with synchronous=FULL, logging at
 warning) on loopback; the widgets are aiohttp websocket clients in this process.
 
@@ -197,7 +197,7 @@ async def main() -> None:
         cfg = Path(tmp) / "handover.toml"
         cfg.write_text(CONFIG.format(port=port, data=tmp, origin=ORIGIN))
         proc = subprocess.Popen(
-            [sys.executable, "-m", "handover.cli", "run", str(cfg)],
+            [sys.executable, "-m", "handover", "run", str(cfg)],
             stdout=subprocess.DEVNULL, stderr=(Path(tmp) / "daemon.log").open("wb"),
         )
         try:

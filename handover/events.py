@@ -66,7 +66,7 @@ class ChannelNotice(Event):
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class TransferStatus(Event):
-    """The channel reports how a call transfer ended (see `handover.control_transfer`).
+    """The channel reports how a call transfer ended (see `handover.control.transfer`).
 
     `answered` ends the conversation as transferred; otherwise `fallback` says what the
     caller gets: "bot" (an apology, the bot goes on) or "goodbye" (the call ends).

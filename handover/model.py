@@ -26,7 +26,7 @@ class State(StrEnum):
     AGENT = "agent"
     SURVEY = "survey"
     #: A phone call is being transferred to the contact centre's queue (the channel
-    #: performs the handover; no desk thread). See `handover.control_transfer`.
+    #: performs the handover; no desk thread). See `handover.control.transfer`.
     TRANSFER = "transfer"
     CLOSED = "closed"
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 import copy
 from pathlib import Path
 
-from handover.config import parse_config
-from handover.config_model import RetentionPolicy, TenantConfig
+from handover.config.load import parse_config
+from handover.config.model import RetentionPolicy, TenantConfig
 from tests.harness import BASE, TENANT
 
 

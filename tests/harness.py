@@ -10,9 +10,9 @@ from pathlib import Path
 from typing import Any, cast
 
 from handover.clock import Clock
-from handover.config import Config, parse_config
-from handover.daemon import Daemon
-from handover.testing import MemoryBot, MemoryChannel, MemoryDesk
+from handover.config.load import Config, parse_config
+from handover.daemon.app import Daemon
+from handover.sdk.testing import MemoryBot, MemoryChannel, MemoryDesk
 
 TENANT = "test"
 

@@ -26,7 +26,7 @@ from adapters.console.journal import Journal, Status, ThreadRow
 from adapters.console.options import ConsoleOptions, parse_options
 from adapters.console.static import StaticPage
 from adapters.console.view import entry_json, summary
-from handover.contracts import (
+from handover.sdk.contracts import (
     AdapterContext,
     Availability,
     DeskAdapter,
@@ -35,9 +35,9 @@ from handover.contracts import (
     Health,
     OutboundMessage,
 )
-from handover.delivery.errors import TransientError
-from handover.http.jsonapi import json_errors
-from handover.model import Conversation
+from handover.sdk.errors import TransientError
+from handover.sdk.http import json_errors
+from handover.sdk.model import Conversation
 
 __all__ = ["ConsoleDesk"]
 

@@ -28,12 +28,12 @@ from adapters.console.journal import Journal, Status, ThreadRow
 from adapters.console.live import LiveHub
 from adapters.console.options import Agent, ConsoleOptions
 from adapters.console.view import detail, effective_status, erased, summary
-from handover import events as ev
-from handover.contracts import AdapterContext, IngestOutcome, IngestResult
-from handover.http.jsonapi import MAX_ID_LENGTH, ApiError, Fields, Handler, read_json
-from handover.metrics import REGISTRY
-from handover.model import Content, Conversation, Party
-from handover.router import UnknownConversation
+from handover.sdk import events as ev
+from handover.sdk.contracts import AdapterContext, IngestOutcome, IngestResult
+from handover.sdk.errors import UnknownConversation
+from handover.sdk.http import MAX_ID_LENGTH, ApiError, Fields, Handler, read_json
+from handover.sdk.metrics import REGISTRY
+from handover.sdk.model import Content, Conversation, Party
 
 __all__ = ["CONSOLE_ACTIONS", "AgentApi"]
 

@@ -24,7 +24,7 @@ from aiohttp import WSCloseCode, WSMsgType, web
 from prometheus_client import Gauge
 
 from adapters.console.options import Agent
-from handover.metrics import REGISTRY
+from handover.sdk.metrics import REGISTRY
 
 __all__ = ["CONSOLE_CONNECTIONS", "LiveHub"]
 

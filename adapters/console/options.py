@@ -23,8 +23,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from handover.config_reader import Issues, Table, index, type_name
-from handover.contracts import ConfigIssues
+from handover.sdk.contracts import ConfigIssues
+from handover.sdk.options import Issues, Table, index, type_name
 
 __all__ = ["DEFAULT_OUTCOMES", "Agent", "ConsoleOptions", "parse_options"]
 

@@ -14,8 +14,8 @@ from datetime import datetime
 from typing import Any
 
 from adapters.console.journal import Note, Status, ThreadRow
-from handover.contracts import OutboundMessage
-from handover.model import Conversation, TranscriptEntry, parse_thread_id
+from handover.sdk.contracts import OutboundMessage
+from handover.sdk.model import Conversation, TranscriptEntry, parse_thread_id
 
 __all__ = ["detail", "effective_status", "entry_json", "erased", "summary"]
 

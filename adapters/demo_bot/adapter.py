@@ -1,9 +1,8 @@
 """The demo bot: a scripted stand-in for Gem, so the demo needs no Rasa server.
 
-It answers the way a Rasa bot does: every reply is built as Rasa REST-channel messages
-and turned into a `BotResponse` by `handover.botmessages.parse_rasa_messages`, the same
-code path the real Rasa adapter uses. Asking for a person yields the custom payload
-`{"handover": {...}}` that the daemon treats as the bot's handover signal.
+It answers with a `BotResponse` as any bot adapter does: the texts with their buttons,
+and when the citizen asks for a person a `HandoverSignal` (reason, the last topic, the
+language), the same signal the Rasa adapter reads from Gem's custom payload.
 
 Three options exist for tests of the core's policies: `delay_seconds` with an optional
 `slow_trigger` produce late replies (stale-epoch tests), `fail_trigger` makes a turn fail
@@ -18,11 +17,10 @@ from dataclasses import dataclass
 from typing import Any
 
 from adapters.demo_bot import script
-from handover.botmessages import DEFAULT_HANDOVER_KEY, parse_rasa_messages
-from handover.config_reader import Issues, Table
-from handover.contracts import AdapterContext, BotAdapter, BotResponse, BotTurn, ConfigIssues
-from handover.delivery.errors import TransientError
-from handover.model import Conversation
+from handover.sdk.contracts import AdapterContext, BotAdapter, BotResponse, BotTurn, ConfigIssues
+from handover.sdk.errors import TransientError
+from handover.sdk.model import Button, Content, Conversation, HandoverSignal
+from handover.sdk.options import Issues, Table
 
 __all__ = ["DemoBot", "DemoBotOptions"]
 
@@ -90,48 +88,39 @@ class DemoBot(BotAdapter):
             intent=found.intent.value,
             topic=found.topic.key if found.topic else None,
         )
-        messages = self._answer(conversation.id, found, turn.language)
-        return parse_rasa_messages(messages, DEFAULT_HANDOVER_KEY)
+        return self._answer(conversation.id, found, turn.language)
 
     async def handback(self, conversation: Conversation, outcome: str) -> None:
         # A real bot might reset its dialogue state here; the script has none to reset.
         self.ctx.log.info("demo_bot.handback", conversation_id=conversation.id, outcome=outcome)
 
-    # --- replies as Rasa would send them ------------------------------------------
+    # --- replies ---------------------------------------------------------------------
 
-    def _answer(
-        self, conversation_id: str, found: script.Match, language: str
-    ) -> list[dict[str, Any]]:
+    def _answer(self, conversation_id: str, found: script.Match, language: str) -> BotResponse:
         lang = script.language_of(language)
         texts = script.TEXTS
 
-        def say(text: str, buttons: list[dict[str, str]] | None = None) -> dict[str, Any]:
-            message: dict[str, Any] = {"recipient_id": conversation_id, "text": text}
-            if buttons:
-                message["buttons"] = buttons
-            return message
+        def say(text: str, buttons: list[Button] | None = None) -> BotResponse:
+            return BotResponse(messages=(Content(text=text, buttons=tuple(buttons or ())),))
 
-        person = {"title": texts["handover_button"][lang], "payload": script.HANDOVER_PAYLOAD}
-        topics = [{"title": t.title[lang], "payload": t.payload} for t in script.TOPICS]
+        person = Button(texts["handover_button"][lang], script.HANDOVER_PAYLOAD)
+        topics = [Button(t.title[lang], t.payload) for t in script.TOPICS]
         if found.intent is script.Intent.HANDOVER:
-            signal = {
-                "reason": "citizen_request",
-                "topic": self._last_topic.get(conversation_id),
-                "language": language,
-            }
-            return [
-                say(texts["handover"][lang]),
-                {"recipient_id": conversation_id, "custom": {DEFAULT_HANDOVER_KEY: signal}},
-            ]
+            signal = HandoverSignal(
+                reason="citizen_request",
+                topic=self._last_topic.get(conversation_id),
+                language=language,
+            )
+            return BotResponse(messages=(Content(text=texts["handover"][lang]),), handover=signal)
         if found.intent is script.Intent.TOPIC and found.topic is not None:
             self._remember(conversation_id, found.topic.key)
             # Like Gem's local answers: a "talk to an employee" button under the answer.
-            return [say(found.topic.answer[lang], [person])]
+            return say(found.topic.answer[lang], [person])
         if found.intent is script.Intent.THANKS:
-            return [say(texts["thanks"][lang])]
+            return say(texts["thanks"][lang])
         if found.intent is script.Intent.GREET:
-            return [say(texts["greet"][lang], topics)]
-        return [say(texts["fallback"][lang], [person, *topics])]
+            return say(texts["greet"][lang], topics)
+        return say(texts["fallback"][lang], [person, *topics])
 
     def _remember(self, conversation_id: str, topic: str) -> None:
         self._last_topic[conversation_id] = topic

@@ -18,8 +18,7 @@ from aiohttp import web
 
 from adapters.demo_desk.routes import DeskRoutes, stub_thread
 from adapters.demo_desk.state import DeskState, entry_json
-from handover.config_reader import Issues, Table
-from handover.contracts import (
+from handover.sdk.contracts import (
     AdapterContext,
     Availability,
     ConfigIssues,
@@ -29,7 +28,8 @@ from handover.contracts import (
     Health,
     OutboundMessage,
 )
-from handover.model import Conversation
+from handover.sdk.model import Conversation
+from handover.sdk.options import Issues, Table
 
 __all__ = ["DemoDesk", "DemoDeskOptions"]
 

@@ -34,13 +34,13 @@ from urllib.parse import urlsplit
 from aiohttp import web
 
 from adapters.demo_desk.state import DeskState, Status, ThreadRecord
-from handover import events as ev
-from handover.contracts import AdapterContext, IngestOutcome, IngestResult
-from handover.http.jsonapi import ApiError, Handler, json_errors, read_json
-from handover.http.jsonapi import Fields as _Fields
-from handover.http.jsonapi import query_value as _query_value
-from handover.model import Attachment, Content, Conversation, Party, parse_thread_id
-from handover.router import UnknownConversation
+from handover.sdk import events as ev
+from handover.sdk.contracts import AdapterContext, IngestOutcome, IngestResult
+from handover.sdk.errors import UnknownConversation
+from handover.sdk.http import ApiError, Handler, json_errors, read_json
+from handover.sdk.http import Fields as _Fields
+from handover.sdk.http import query_value as _query_value
+from handover.sdk.model import Attachment, Content, Conversation, Party, parse_thread_id
 
 if TYPE_CHECKING:
     from adapters.demo_desk.adapter import DemoDeskOptions

@@ -25,8 +25,8 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
-from handover.longpoll import Wakeups
-from handover.model import TranscriptEntry
+from handover.sdk.longpoll import Wakeups
+from handover.sdk.model import TranscriptEntry
 
 __all__ = ["DeskState", "Status", "ThreadRecord", "entry_json"]
 

@@ -21,9 +21,9 @@ from adapters.obi4wan import summary, wire
 from adapters.obi4wan.client import Obi4wanClient, counts_as_failure
 from adapters.obi4wan.options import Obi4wanOptions, parse_options
 from adapters.obi4wan.webhook import WebhookRoutes
-from handover import events as ev
-from handover.circuit import CircuitBreaker, CircuitState
-from handover.contracts import (
+from handover.sdk import events as ev
+from handover.sdk.circuit import CircuitBreaker, CircuitState
+from handover.sdk.contracts import (
     AdapterContext,
     Availability,
     ConfigIssue,
@@ -34,8 +34,8 @@ from handover.contracts import (
     Health,
     OutboundMessage,
 )
-from handover.delivery.errors import AuthError
-from handover.model import Conversation, State, parse_thread_id
+from handover.sdk.errors import AuthError
+from handover.sdk.model import Conversation, State, parse_thread_id
 
 __all__ = ["Obi4wanDesk"]
 

@@ -26,17 +26,17 @@ import aiohttp
 from prometheus_client import Counter
 
 from adapters.obi4wan import wire
-from handover import metrics
-from handover.circuit import CircuitBreaker, CircuitOpenError
-from handover.contracts import Availability
-from handover.delivery.errors import (
+from handover.sdk import metrics
+from handover.sdk.circuit import CircuitBreaker, CircuitOpenError
+from handover.sdk.contracts import Availability
+from handover.sdk.errors import (
     AmbiguousSendError,
     AuthError,
     PermanentError,
     TransientError,
 )
-from handover.delivery.retry import parse_retry_after
-from handover.logs import redact_url
+from handover.sdk.logs import redact_url
+from handover.sdk.retry import parse_retry_after
 
 REQUESTS = Counter(
     "handover_obi4wan_requests_total",

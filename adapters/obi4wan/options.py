@@ -7,8 +7,8 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
-from handover.config_reader import Issues, Table
-from handover.contracts import ConfigIssues
+from handover.sdk.contracts import ConfigIssues
+from handover.sdk.options import Issues, Table
 
 
 @dataclass(frozen=True, slots=True)

@@ -16,8 +16,8 @@ from collections.abc import Mapping
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from handover.contracts import DeskThread
-from handover.model import Conversation, Party, TranscriptEntry
+from handover.sdk.contracts import DeskThread
+from handover.sdk.model import Conversation, Party, TranscriptEntry
 
 #: Context keys that describe the page the citizen was on (from the web widget).
 PAGE_KEYS = ("url", "title", "referrer")

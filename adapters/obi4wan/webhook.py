@@ -30,12 +30,12 @@ from prometheus_client import Counter
 
 from adapters.obi4wan import wire
 from adapters.obi4wan.options import Obi4wanOptions
-from handover import events as ev
-from handover import metrics
-from handover.contracts import AdapterContext
-from handover.http.jsonapi import MAX_BODY_BYTES, ApiError, json_errors
-from handover.model import Content, Conversation, Party, parse_thread_id
-from handover.router import UnknownConversation
+from handover.sdk import events as ev
+from handover.sdk import metrics
+from handover.sdk.contracts import AdapterContext
+from handover.sdk.errors import UnknownConversation
+from handover.sdk.http import MAX_BODY_BYTES, ApiError, json_errors
+from handover.sdk.model import Content, Conversation, Party, parse_thread_id
 
 WEBHOOK_EVENTS = Counter(
     "handover_obi4wan_webhook_events_total",

@@ -28,7 +28,7 @@ From OBI4wan (the agent side), a webhook we serve (ASSUMED as a whole):
     know OBI4wan's id for them); `typing` is ASSUMED on agent.typing (absent: typing on).
 
 Tokens travel in query strings: a URL built here must only be logged through
-`handover.logs.redact_url` (the parameter is called `token`, which it masks).
+`handover.observability.logs.redact_url` (the parameter is called `token`, which it masks).
 """
 
 from __future__ import annotations
@@ -42,8 +42,8 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from handover.contracts import Availability
-from handover.model import Attachment
+from handover.sdk.contracts import Availability
+from handover.sdk.model import Attachment
 
 # --- paths and query parameters --------------------------------------------------------
 

@@ -32,11 +32,11 @@ from prometheus_client import Counter
 from adapters.rasa.callback import CallbackRoutes, PendingTurn, PendingTurns
 from adapters.rasa.client import MESSAGE_ID_KEY, RasaApiError, RasaClient, TurnRequest
 from adapters.rasa.config import RasaOptions, TenantSettings, parse_options
+from adapters.rasa.messages import parse_rasa_messages
 from adapters.rasa.tracker import TurnState, details_for_agent, latest_intent, turn_state
-from handover import events as ev
-from handover import metrics
-from handover.botmessages import parse_rasa_messages
-from handover.contracts import (
+from handover.sdk import events as ev
+from handover.sdk import metrics
+from handover.sdk.contracts import (
     AdapterContext,
     BotAdapter,
     BotResponse,
@@ -45,14 +45,14 @@ from handover.contracts import (
     ConfigIssues,
     Health,
 )
-from handover.delivery.errors import (
+from handover.sdk.errors import (
     AmbiguousSendError,
     AuthError,
     DeliveryError,
     PermanentError,
     TransientError,
 )
-from handover.model import Content, Conversation, HandoverSignal
+from handover.sdk.model import Content, Conversation, HandoverSignal
 
 __all__ = ["RasaBot"]
 

@@ -32,11 +32,11 @@ from typing import Any
 from aiohttp import web
 from prometheus_client import Counter
 
-from handover import events as ev
-from handover import metrics
-from handover.contracts import AdapterContext, BotResponse, IngestOutcome
-from handover.http.jsonapi import ApiError, json_errors
-from handover.model import Conversation
+from handover.sdk import events as ev
+from handover.sdk import metrics
+from handover.sdk.contracts import AdapterContext, BotResponse, IngestOutcome
+from handover.sdk.http import ApiError, json_errors
+from handover.sdk.model import Conversation
 
 __all__ = ["CALLBACKS", "CallbackRoutes", "PendingTurn", "PendingTurns"]
 

@@ -25,13 +25,13 @@ from urllib.parse import quote
 
 import aiohttp
 
-from handover.delivery.errors import (
+from handover.sdk.errors import (
     AmbiguousSendError,
     AuthError,
     PermanentError,
     TransientError,
 )
-from handover.delivery.retry import in_request_retry, parse_retry_after
+from handover.sdk.retry import in_request_retry, parse_retry_after
 
 __all__ = ["RasaApiError", "RasaClient", "TurnRequest"]
 

@@ -16,9 +16,9 @@ from dataclasses import dataclass, field, fields, replace
 from typing import Any, Literal, get_args
 from urllib.parse import urlsplit
 
-from handover.botmessages import DEFAULT_HANDOVER_KEY
-from handover.config_reader import Issues, Table
-from handover.contracts import ConfigIssues
+from adapters.rasa.messages import DEFAULT_HANDOVER_KEY
+from handover.sdk.contracts import ConfigIssues
+from handover.sdk.options import Issues, Table
 
 __all__ = ["RasaOptions", "TenantSettings", "parse_options"]
 

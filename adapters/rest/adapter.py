@@ -16,8 +16,7 @@ from typing import Any
 from aiohttp import web
 
 from adapters.rest.routes import RestRoutes
-from handover.config_reader import Issues, Table
-from handover.contracts import (
+from handover.sdk.contracts import (
     AdapterContext,
     ChannelAdapter,
     ChannelCapabilities,
@@ -25,9 +24,10 @@ from handover.contracts import (
     ControlUpdate,
     OutboundMessage,
 )
-from handover.http.jsonapi import MAX_BODY_BYTES
-from handover.longpoll import Wakeups
-from handover.model import Conversation
+from handover.sdk.http import MAX_BODY_BYTES
+from handover.sdk.longpoll import Wakeups
+from handover.sdk.model import Conversation
+from handover.sdk.options import Issues, Table
 
 __all__ = ["RestChannel", "RestOptions"]
 

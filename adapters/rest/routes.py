@@ -33,14 +33,14 @@ from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
 
-from handover import events as ev
-from handover.contracts import AdapterContext
-from handover.http.jsonapi import ApiError, json_errors, read_json
-from handover.http.jsonapi import Fields as _Fields
-from handover.http.jsonapi import query_value as _query_value
-from handover.longpoll import Wakeups
-from handover.model import Content, Conversation, Party, TranscriptEntry
-from handover.router import UnknownConversation, UnknownTenant
+from handover.sdk import events as ev
+from handover.sdk.contracts import AdapterContext
+from handover.sdk.errors import UnknownConversation, UnknownTenant
+from handover.sdk.http import ApiError, json_errors, read_json
+from handover.sdk.http import Fields as _Fields
+from handover.sdk.http import query_value as _query_value
+from handover.sdk.longpoll import Wakeups
+from handover.sdk.model import Content, Conversation, Party, TranscriptEntry
 
 if TYPE_CHECKING:
     from adapters.rest.adapter import RestOptions

@@ -19,14 +19,14 @@ from aiohttp import web
 
 from adapters.socketio.options import SocketIOOptions, parse_options
 from adapters.socketio.server import SocketIOEndpoint
-from handover.contracts import (
+from handover.sdk.contracts import (
     AdapterContext,
     ChannelAdapter,
     ChannelCapabilities,
     Health,
     OutboundMessage,
 )
-from handover.model import Conversation
+from handover.sdk.model import Conversation
 
 __all__ = ["SocketIOChannel"]
 

@@ -9,9 +9,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from handover.config_reader import Issues, Table, index
-from handover.contracts import ConfigIssues
-from handover.http.origins import origin_problem
+from handover.sdk.contracts import ConfigIssues
+from handover.sdk.options import Issues, Table, index
+from handover.sdk.origins import origin_problem
 
 DEFAULT_PATH = "/socket.io/"
 DEFAULT_MAX_PACKET_BYTES = 16 * 1024

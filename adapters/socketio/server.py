@@ -25,12 +25,12 @@ from adapters.socketio import wire
 from adapters.socketio.metrics import REFUSED, REPLAYED
 from adapters.socketio.options import SocketIOOptions
 from adapters.socketio.sessions import Connection, Session, SessionRegistry, channel_key
-from handover import events as ev
-from handover import metrics
-from handover.contracts import AdapterContext, OutboundMessage
-from handover.model import Party
-from handover.ratelimit import RateLimiter
-from handover.router import UnknownConversation, UnknownTenant
+from handover.sdk import events as ev
+from handover.sdk import metrics
+from handover.sdk.contracts import AdapterContext, OutboundMessage
+from handover.sdk.errors import UnknownConversation, UnknownTenant
+from handover.sdk.model import Party
+from handover.sdk.ratelimit import RateLimiter
 
 #: What the citizen reads when the widget sent something the daemon refused; the
 #: widget has no error display of its own, so the refusal comes as a message.

@@ -22,8 +22,8 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
-from handover.contracts import OutboundMessage
-from handover.model import Content, Party, TranscriptEntry
+from handover.sdk.contracts import OutboundMessage
+from handover.sdk.model import Content, Party, TranscriptEntry
 
 #: A session id names a conversation, so it is a secret: long and random. Rasa issues
 #: 32 hex digits (uuid4), which passes, so widgets moved from Rasa keep their session.

@@ -16,14 +16,14 @@ from aiohttp import web
 from adapters.voiceai.calls import Calls
 from adapters.voiceai.options import VoiceOptions, check_tenants, parse_options
 from adapters.voiceai.routes import VoiceRoutes
-from handover.contracts import (
+from handover.sdk.contracts import (
     AdapterContext,
     ChannelAdapter,
     ChannelCapabilities,
     OutboundMessage,
     TransferRequest,
 )
-from handover.model import Conversation
+from handover.sdk.model import Conversation
 
 __all__ = ["VoiceAiChannel", "VoiceOptions"]
 

@@ -26,8 +26,8 @@ from adapters.voiceai import wire
 from adapters.voiceai.options import VoiceOptions
 from adapters.voiceai.reference import make_reference
 from adapters.voiceai.speech import has_options
-from handover.contracts import AdapterContext
-from handover.model import Conversation, Party, State, TranscriptEntry
+from handover.sdk.contracts import AdapterContext
+from handover.sdk.model import Conversation, Party, State, TranscriptEntry
 
 #: Calls remembered at most (the oldest idle ones are forgotten first; a forgotten call
 #: recovers its cursor from the transcript).

@@ -7,8 +7,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from handover.config_reader import Issues, Table
-from handover.contracts import ConfigIssue, ConfigIssues
+from handover.sdk.contracts import ConfigIssue, ConfigIssues
+from handover.sdk.options import Issues, Table
 
 #: What a transfer target may look like: a tel: URI (E.164) or a sip: URI.
 _TARGET = re.compile(r"^(tel:\+[0-9]{6,15}|sips?:[^\s@]+@[^\s@]+)$")

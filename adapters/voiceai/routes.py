@@ -25,11 +25,11 @@ from adapters.voiceai.calls import Answerer, Call, Calls
 from adapters.voiceai.options import VoiceOptions
 from adapters.voiceai.reference import read_reference
 from adapters.voiceai.speech import spoken_choice
-from handover import events as ev
-from handover.contracts import AdapterContext, IngestOutcome
-from handover.http.jsonapi import ApiError, json_errors, read_json
-from handover.model import Content, Conversation, Party, State
-from handover.router import UnknownConversation, UnknownTenant
+from handover.sdk import events as ev
+from handover.sdk.contracts import AdapterContext, IngestOutcome
+from handover.sdk.errors import UnknownConversation, UnknownTenant
+from handover.sdk.http import ApiError, json_errors, read_json
+from handover.sdk.model import Content, Conversation, Party, State
 
 
 def _bearer(request: web.Request, tokens: Sequence[str]) -> None:

@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from handover.http.jsonapi import ApiError
+from handover.sdk.http import ApiError
 
 MAX_ID_LENGTH = 200
 MAX_TEXT_LENGTH = 4000

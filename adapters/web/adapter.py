@@ -26,7 +26,7 @@ from adapters.web.options import WebOptions, parse_options
 from adapters.web.protocol import CloseCode
 from adapters.web.session import WidgetSockets
 from adapters.web.sockets import SocketRegistry
-from handover.contracts import (
+from handover.sdk.contracts import (
     AdapterContext,
     ChannelAdapter,
     ChannelCapabilities,
@@ -34,7 +34,7 @@ from handover.contracts import (
     Health,
     OutboundMessage,
 )
-from handover.model import Conversation, Party
+from handover.sdk.model import Conversation, Party
 
 __all__ = ["WebChannel"]
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from prometheus_client import Counter
 
-from handover.metrics import REGISTRY
+from handover.sdk.metrics import REGISTRY
 
 #: Messages sent again from the transcript to a widget that resumed (reconnect, reload).
 REPLAYED = Counter(

@@ -10,9 +10,9 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from adapters.web.texts import WIDGET_LANGUAGES, WIDGET_TEXTS
-from handover.config_reader import Issues, Table, index
-from handover.contracts import ConfigIssues
-from handover.http.origins import origin_problem
+from handover.sdk.contracts import ConfigIssues
+from handover.sdk.options import Issues, Table, index
+from handover.sdk.origins import origin_problem
 
 DEFAULT_MAX_FRAME_BYTES = 8 * 1024
 DEFAULT_MAX_TEXT_LENGTH = 2000

@@ -17,8 +17,8 @@ from dataclasses import dataclass, field
 from enum import IntEnum
 from typing import Any
 
-from handover.contracts import ControlUpdate, OutboundMessage
-from handover.model import Party, State, TranscriptEntry
+from handover.sdk.contracts import ControlUpdate, OutboundMessage
+from handover.sdk.model import Party, State, TranscriptEntry
 
 __all__ = [
     "CONTEXT_KEYS",

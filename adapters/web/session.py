@@ -22,12 +22,12 @@ from adapters.web.metrics import REFUSED, REPLAYED
 from adapters.web.options import TenantOptions, WebOptions
 from adapters.web.protocol import CloseCode, FrameError
 from adapters.web.sockets import SocketRegistry, WidgetSocket
-from handover import events as ev
-from handover import metrics
-from handover.contracts import AdapterContext
-from handover.model import Content, Conversation, Party
-from handover.ratelimit import RateLimiter
-from handover.router import UnknownConversation, UnknownTenant
+from handover.sdk import events as ev
+from handover.sdk import metrics
+from handover.sdk.contracts import AdapterContext
+from handover.sdk.errors import UnknownConversation, UnknownTenant
+from handover.sdk.model import Content, Conversation, Party
+from handover.sdk.ratelimit import RateLimiter
 
 
 def channel_key(token: str) -> str:

@@ -15,8 +15,8 @@ from collections.abc import Iterable
 from aiohttp import web
 
 from adapters.web import protocol
-from handover.contracts import ControlUpdate, OutboundMessage
-from handover.model import TranscriptEntry
+from handover.sdk.contracts import ControlUpdate, OutboundMessage
+from handover.sdk.model import TranscriptEntry
 
 #: How long one frame may take to reach a slow client before its socket is dropped
 #: (it replays what it missed when it comes back; other conversations are not held up).

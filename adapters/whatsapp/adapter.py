@@ -27,17 +27,16 @@ from adapters.whatsapp.options import WhatsAppOptions, check_tenants, parse_opti
 from adapters.whatsapp.outbound import MAX_CHOICES, Sender, plan, recipient, template_text
 from adapters.whatsapp.sends import SendLog
 from adapters.whatsapp.webhook import WebhookRoutes
-from handover import events as ev
-from handover.contracts import (
+from handover.sdk import events as ev
+from handover.sdk.contracts import (
     AdapterContext,
     ChannelAdapter,
     ChannelCapabilities,
     Health,
     OutboundMessage,
 )
-from handover.delivery.errors import PermanentError
-from handover.model import Conversation, Party, State
-from handover.router import UnknownConversation
+from handover.sdk.errors import PermanentError, UnknownConversation
+from handover.sdk.model import Conversation, Party, State
 
 __all__ = ["WhatsAppChannel"]
 

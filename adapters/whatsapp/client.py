@@ -23,14 +23,14 @@ import aiohttp
 from prometheus_client import Counter
 
 from adapters.whatsapp import wire
-from handover import metrics
-from handover.delivery.errors import (
+from handover.sdk import metrics
+from handover.sdk.errors import (
     AmbiguousSendError,
     AuthError,
     PermanentError,
     TransientError,
 )
-from handover.delivery.retry import parse_retry_after
+from handover.sdk.retry import parse_retry_after
 
 REQUESTS = Counter(
     "handover_whatsapp_requests_total",

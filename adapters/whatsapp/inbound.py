@@ -22,11 +22,16 @@ from adapters.whatsapp.client import MediaTooLarge
 from adapters.whatsapp.media import MediaRefused, safe_name, sniff
 from adapters.whatsapp.outbound import parse_choice_id, recipient
 from adapters.whatsapp.sends import FAILED
-from handover import events as ev
-from handover.delivery.errors import AuthError, DeliveryError, TransientError
-from handover.http.jsonapi import ApiError
-from handover.model import Content, Conversation, Party
-from handover.router import UnknownConversation, UnknownTenant
+from handover.sdk import events as ev
+from handover.sdk.errors import (
+    AuthError,
+    DeliveryError,
+    TransientError,
+    UnknownConversation,
+    UnknownTenant,
+)
+from handover.sdk.http import ApiError
+from handover.sdk.model import Content, Conversation, Party
 
 if TYPE_CHECKING:
     from adapters.whatsapp.adapter import WhatsAppChannel

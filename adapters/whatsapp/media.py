@@ -22,7 +22,7 @@ from pathlib import Path
 
 import filetype  # type: ignore[import-untyped]
 
-from handover.model import Attachment
+from handover.sdk.model import Attachment
 
 _TOKEN = re.compile(r"^[A-Za-z0-9_-]{43}$")
 

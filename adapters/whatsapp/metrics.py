@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from prometheus_client import Counter
 
-from handover import metrics
+from handover.sdk import metrics
 
 TEMPLATE_FALLBACKS = Counter(
     "handover_whatsapp_template_fallbacks_total",

@@ -9,8 +9,8 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from handover.config_reader import Issues, Table, join
-from handover.contracts import ConfigIssue, ConfigIssues
+from handover.sdk.contracts import ConfigIssue, ConfigIssues
+from handover.sdk.options import Issues, Table, join
 
 DEFAULT_GRAPH_URL = "https://graph.facebook.com"
 DEFAULT_API_VERSION = "v21.0"

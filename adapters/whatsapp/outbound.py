@@ -18,15 +18,15 @@ from typing import Any
 from adapters.whatsapp import wire
 from adapters.whatsapp.client import GraphClient
 from adapters.whatsapp.sends import AMBIGUOUS, FAILED, SENDING, TAKEN, SendLog
-from handover.clock import Clock
-from handover.contracts import OutboundMessage
-from handover.delivery.errors import (
+from handover.sdk.clock import Clock
+from handover.sdk.contracts import OutboundMessage
+from handover.sdk.errors import (
     AmbiguousSendError,
     AuthError,
     PermanentError,
     TransientError,
 )
-from handover.model import Conversation
+from handover.sdk.model import Conversation
 
 LIST_LABEL = {"nl": "Kies", "en": "Choose"}
 CHOOSE = {"nl": "Maak een keuze:", "en": "Please choose:"}

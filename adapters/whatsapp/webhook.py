@@ -30,8 +30,8 @@ from aiohttp import web
 from prometheus_client import Counter
 
 from adapters.whatsapp import wire
-from handover import metrics
-from handover.http.jsonapi import ApiError, json_errors
+from handover.sdk import metrics
+from handover.sdk.http import ApiError, json_errors
 
 if TYPE_CHECKING:
     from adapters.whatsapp.adapter import WhatsAppChannel

@@ -13,7 +13,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Literal, TextIO
 
-from handover.config_model import TenantConfig
+from handover.config.model import TenantConfig
 from handover.evaluation.personal import PersonalData
 from handover.metrics import DETRACTOR, PASSIVE, PROMOTER, nps_category
 from handover.model import SurveyAnswer

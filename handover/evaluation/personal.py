@@ -5,7 +5,7 @@ in the context about the citizen (a profile name, phone number, e-mail address, 
 or caller id), the citizen's channel identity, and the names of the agents who took
 part, including one only seen in the catalogue's "agent joined" notice. Those are
 replaced wherever they occur, and a name also word by word ("Jan de Vries" masks
-"Jan" and "Vries" on their own). Before that, `handover.redaction.redact` masks BSNs
+"Jan" and "Vries" on their own). Before that, `handover.observability.redaction.redact` masks BSNs
 (11-proef), IBANs (mod-97), phone numbers and e-mail addresses in any text.
 
 What this cannot find: a name the citizen types that the channel did not know
@@ -20,9 +20,9 @@ import re
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from handover.catalogue import Catalogue, CatalogueError
 from handover.model import Conversation, Party, TranscriptEntry
-from handover.redaction import redact
+from handover.observability.redaction import redact
+from handover.texts.catalogue import Catalogue, CatalogueError
 
 NAME_MASK = "[NAME]"
 ID_MASK = "[ID]"

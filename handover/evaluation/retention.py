@@ -18,7 +18,7 @@ from datetime import datetime, timedelta
 import structlog
 
 from handover import metrics
-from handover.config_model import TenantConfig
+from handover.config.model import TenantConfig
 from handover.store.base import Store
 
 log = structlog.get_logger("handover.retention")

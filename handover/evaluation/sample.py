@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from typing import Any, TextIO
 
 from handover import control
-from handover.config_model import TenantConfig
+from handover.config.model import TenantConfig
 from handover.evaluation.period import Period
 from handover.evaluation.personal import PersonalData, public_context
 from handover.model import HandoverEvent, SurveyAnswer, TranscriptEntry

@@ -25,8 +25,8 @@ from aiohttp import hdrs, web
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from handover import metrics
-from handover.contracts import Health
-from handover.health import HealthBoard
+from handover.daemon.health import HealthBoard
+from handover.sdk.contracts import Health
 from handover.store.base import Store
 
 log = structlog.get_logger("handover.http.ops")

@@ -41,14 +41,14 @@ def create_store(
         if not path:
             raise StoreError("the sqlite engine needs a database path")
         # Imported here so that importing the contract does not load aiosqlite.
-        from handover.store.sqlite import SQLiteStore
+        from handover.store.sqlite.store import SQLiteStore
 
         return SQLiteStore(path, clock=clock)
     if engine == "postgres":
         if not dsn:
             raise StoreError("the postgres engine needs a dsn (postgresql://...)")
         # Imported here so that the SQLite-only daemon never loads asyncpg.
-        from handover.store.postgres import PostgresStore
+        from handover.store.postgres.store import PostgresStore
 
         return PostgresStore(dsn, clock=clock, migrate=migrate)
     raise StoreError(f"unknown store engine {engine!r} (expected 'sqlite' or 'postgres')")

@@ -19,9 +19,9 @@ import structlog
 
 from handover import events as ev
 from handover.clock import Clock, SystemClock
-from handover.contracts import Health, IngestOutcome, IngestResult
 from handover.model import Content, Conversation, Party, State, TranscriptEntry
-from handover.router import UnknownConversation, UnknownTenant
+from handover.sdk.contracts import Health, IngestOutcome, IngestResult
+from handover.sdk.errors import UnknownConversation, UnknownTenant
 
 TENANT = "demo"
 

@@ -10,11 +10,11 @@ from structlog.testing import capture_logs
 
 from adapters.demo_bot.adapter import DemoBot, DemoBotOptions
 from adapters.demo_bot.script import HANDOVER_PAYLOAD, TOPICS
-from handover.botmessages import parse_rasa_messages, to_rasa_messages
+from adapters.rasa.messages import parse_rasa_messages, to_rasa_messages
 from handover.clock import FakeClock
-from handover.contracts import BotResponse, BotTurn, ConfigIssues
-from handover.delivery.errors import TransientError
 from handover.model import Button, Conversation, HandoverSignal
+from handover.sdk.contracts import BotResponse, BotTurn, ConfigIssues
+from handover.sdk.errors import TransientError
 from tests.adapters.conftest import FakeContext
 
 MakeCtx = Callable[..., FakeContext]

@@ -17,14 +17,6 @@ from structlog.testing import capture_logs
 
 from adapters.demo_desk.adapter import DemoDesk, DemoDeskOptions
 from handover import events as ev
-from handover.contracts import (
-    Availability,
-    ConfigIssues,
-    DeskReceipt,
-    DeskThread,
-    IngestOutcome,
-    OutboundMessage,
-)
 from handover.model import (
     Attachment,
     Content,
@@ -34,6 +26,14 @@ from handover.model import (
     State,
     TranscriptEntry,
     thread_id,
+)
+from handover.sdk.contracts import (
+    Availability,
+    ConfigIssues,
+    DeskReceipt,
+    DeskThread,
+    IngestOutcome,
+    OutboundMessage,
 )
 from tests.adapters.conftest import TENANT, FakeContext
 

@@ -15,8 +15,8 @@ from aiohttp.test_utils import TestClient
 
 from adapters.rest.adapter import RestChannel, RestOptions
 from handover import events as ev
-from handover.contracts import ConfigIssues, ControlUpdate, IngestOutcome, OutboundMessage
 from handover.model import Button, Content, Party, State
+from handover.sdk.contracts import ConfigIssues, ControlUpdate, IngestOutcome, OutboundMessage
 from tests.adapters.conftest import TENANT, FakeContext
 
 MakeCtx = Callable[..., FakeContext]

@@ -28,8 +28,8 @@ import pytest
 import pytest_asyncio
 from aiohttp import web
 
-from handover.config import parse_config
-from handover.daemon import Daemon
+from handover.config.load import parse_config
+from handover.daemon.app import Daemon
 
 HERE = Path(__file__).parent
 CHROMIUM = Path("/usr/bin/chromium")

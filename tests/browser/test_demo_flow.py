@@ -16,9 +16,9 @@ import pytest
 import pytest_asyncio
 from aiohttp import web
 
-from handover.daemon import Daemon
-from handover.demo import demo_config
-from handover.demo_page import add_demo_page
+from handover.daemon.app import Daemon
+from handover.demo.config import demo_config
+from handover.demo.page import add_demo_page
 from tests.browser.conftest import LOOP, CuttableProxy, _site, assert_accessible, screenshot
 from tests.browser.test_widget_flow import assert_each_once, messages
 

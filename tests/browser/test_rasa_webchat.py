@@ -23,8 +23,8 @@ import pytest
 import pytest_asyncio
 from aiohttp import web
 
-from handover.config import parse_config
-from handover.daemon import Daemon
+from handover.config.load import parse_config
+from handover.daemon.app import Daemon
 from tests.browser.conftest import HERE, LOOP, CuttableProxy, _site, screenshot
 
 playwright_api = pytest.importorskip(

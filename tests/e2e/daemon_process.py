@@ -97,7 +97,7 @@ class DaemonProcess:
             env["HANDOVER_CRASH_AT"] = crash_at
         with self.log.open("ab") as log:
             self.proc = subprocess.Popen(
-                [sys.executable, "-m", "handover.cli", "run", str(self.config)],
+                [sys.executable, "-m", "handover", "run", str(self.config)],
                 stdout=log,
                 stderr=subprocess.STDOUT,
                 env=env,

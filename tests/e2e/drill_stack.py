@@ -19,9 +19,9 @@ from typing import Any, cast
 import aiohttp
 from aiohttp import web
 
-from handover.config import parse_config
-from handover.daemon import Daemon
-from handover.testing import MemoryChannel
+from handover.config.load import parse_config
+from handover.daemon.app import Daemon
+from handover.sdk.testing import MemoryChannel
 from tests.fakes.obi4wan_server import FakeObi4wan
 from tests.fakes.rasa_server import FakeRasa
 from tests.harness import BASE, merge

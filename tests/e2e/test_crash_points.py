@@ -15,7 +15,7 @@ from typing import Any
 import aiohttp
 import pytest
 
-from handover.crashpoints import POINTS
+from handover.engine.crashpoints import POINTS
 from tests.e2e.crash_scenarios import (
     AGAIN,
     APOLOGY,

@@ -15,8 +15,8 @@ from typing import Any
 from aiohttp import web
 
 from handover import metrics
-from handover.config import parse_config
-from handover.daemon import Daemon
+from handover.config.load import parse_config
+from handover.daemon.app import Daemon
 from tests.e2e.drill_stack import BACKOFF_CAP, OUTAGE_SECONDS, Outage, healthz
 from tests.fakes.whatsapp_server import VERSION, FakeGraph
 from tests.harness import BASE, TENANT

@@ -36,9 +36,9 @@ from hypothesis.stateful import RuleBasedStateMachine, precondition, rule
 
 from handover import events as ev
 from handover.clock import FakeClock
-from handover.contracts import IngestOutcome, IngestResult, OutboundMessage
-from handover.daemon import Daemon
+from handover.daemon.app import Daemon
 from handover.model import Content, Party, State, thread_id
+from handover.sdk.contracts import IngestOutcome, IngestResult, OutboundMessage
 from tests.harness import TENANT, Running, make_config
 
 _ids = itertools.count(1)

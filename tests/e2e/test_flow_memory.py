@@ -5,9 +5,9 @@ from __future__ import annotations
 import asyncio
 from pathlib import Path
 
-from handover.contracts import IngestOutcome
-from handover.delivery.errors import PermanentError, TransientError
 from handover.model import Party, State, thread_id
+from handover.sdk.contracts import IngestOutcome
+from handover.sdk.errors import PermanentError, TransientError
 from tests.harness import TENANT, running
 
 
@@ -129,8 +129,8 @@ async def test_permanent_desk_failure_is_dead_lettered_and_citizen_told(tmp_path
 
 
 async def test_numbered_choices_map_back_to_button_payloads(tmp_path: Path) -> None:
-    from handover.contracts import BotResponse
     from handover.model import Button, Content
+    from handover.sdk.contracts import BotResponse
 
     extra = {"adapters": {"chat": {"type": "memory_channel", "max_buttons": 0}}}
     async with running(tmp_path, extra) as r:

@@ -6,8 +6,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from handover.contracts import ChannelCapabilities
 from handover.model import Party, State
+from handover.sdk.contracts import ChannelCapabilities
 from tests.harness import TENANT, running
 
 

@@ -17,8 +17,8 @@ from typing import Any, TypeVar
 import aiohttp
 from aiohttp import web
 
-from handover.config import parse_config
-from handover.daemon import Daemon
+from handover.config.load import parse_config
+from handover.daemon.app import Daemon
 from tests.fakes.obi4wan_server import FakeObi4wan
 from tests.fakes.rasa_server import FakeRasa
 from tests.fakes.whatsapp_server import VERSION, FakeGraph

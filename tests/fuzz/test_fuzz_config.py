@@ -12,8 +12,8 @@ from typing import Any
 from hypothesis import event, given
 from hypothesis import strategies as st
 
-from handover.config import parse_config
-from handover.contracts import ConfigIssues
+from handover.config.load import parse_config
+from handover.sdk.contracts import ConfigIssues
 from tests.fuzz.strategies import FUZZ, text
 
 EXAMPLE = tomllib.loads(

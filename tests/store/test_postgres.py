@@ -16,13 +16,13 @@ from handover.clock import FakeClock
 from handover.model import Content, Conversation, OutboxItem, Party, Target, Timer, TranscriptEntry
 from handover.store import CommitResult, SchemaTooNew, Step, StoreError, create_store
 from handover.store.migrate import Migration, load_migrations
-from handover.store.postgres import PostgresStore
-from handover.store.postgres_migrate import (
+from handover.store.postgres.migrate import (
     MIGRATION_LOCK,
     MIGRATIONS_PACKAGE,
     apply_migrations,
     recorded_version,
 )
+from handover.store.postgres.store import PostgresStore
 
 
 def _conversation(cid: str) -> Conversation:

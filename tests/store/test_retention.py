@@ -9,7 +9,7 @@ from datetime import timedelta
 import pytest
 
 from handover.clock import FakeClock
-from handover.config_model import RetentionPolicy
+from handover.config.model import RetentionPolicy
 from handover.evaluation import retention
 from handover.evaluation.nps import export
 from handover.evaluation.period import parse_period

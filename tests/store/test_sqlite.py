@@ -22,8 +22,8 @@ from handover.store.migrate import (
     recorded_version,
     split_statements,
 )
-from handover.store.sqlite import _CLAIM, MIGRATIONS_PACKAGE, SQLiteStore
-from handover.store.sqlite_writer import GroupCommitWriter
+from handover.store.sqlite.store import _CLAIM, MIGRATIONS_PACKAGE, SQLiteStore
+from handover.store.sqlite.writer import GroupCommitWriter
 
 
 def conversation(cid: str) -> Conversation:

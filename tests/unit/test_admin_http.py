@@ -12,7 +12,7 @@ from aiohttp import web
 from aiohttp.test_utils import TestClient
 
 from handover.clock import FakeClock
-from handover.health import HealthBoard
+from handover.daemon.health import HealthBoard
 from handover.http.admin import admin_routes
 from handover.http.middleware import draining_middleware, error_middleware
 from handover.http.ops import ops_routes
@@ -26,7 +26,7 @@ from handover.model import (
     TranscriptEntry,
 )
 from handover.store.base import Step, Store
-from handover.store.sqlite import SQLiteStore
+from handover.store.sqlite.store import SQLiteStore
 
 Client = TestClient[web.Request, web.Application]
 MakeClient = Callable[..., Awaitable[Client]]

@@ -9,8 +9,8 @@ from typing import Any
 
 import pytest
 
-from handover.catalogue import KEYS, Catalogue, CatalogueError
-from handover.contracts import ConfigIssues
+from handover.sdk.contracts import ConfigIssues
+from handover.texts.catalogue import KEYS, Catalogue, CatalogueError
 
 PATH = "tenants.x.texts"
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 
 from handover import metrics
-from handover.circuit import CircuitBreaker, CircuitOpenError, CircuitState
 from handover.clock import FakeClock
+from handover.sdk.circuit import CircuitBreaker, CircuitOpenError, CircuitState
 
 
 class Down(Exception):

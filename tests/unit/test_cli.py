@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from handover.cli import main
+from handover.cli.main import main
 
 CONFIG = """
 [store]

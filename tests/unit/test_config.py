@@ -16,8 +16,7 @@ from typing import Any
 
 import pytest
 
-from handover import registry
-from handover.config import (
+from handover.config.load import (
     DEFAULT_MAX_AGE_SECONDS,
     Config,
     DeliveryConfig,
@@ -32,8 +31,9 @@ from handover.config import (
     load_config,
     parse_config,
 )
-from handover.config_reader import parse_duration
-from handover.contracts import (
+from handover.daemon import registry
+from handover.daemon.registry import UnknownAdapter
+from handover.sdk.contracts import (
     Adapter,
     AdapterKind,
     BotAdapter,
@@ -42,7 +42,7 @@ from handover.contracts import (
     ConfigIssues,
     DeskAdapter,
 )
-from handover.registry import UnknownAdapter
+from handover.sdk.options import parse_duration
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "config" / "example.toml"
 TOKEN = "t0ken-with-enough-characters-1"

@@ -8,9 +8,9 @@ from datetime import UTC, datetime
 import pytest
 
 from handover import control
-from handover import effects as fx
 from handover import events as ev
 from handover.control import Env, Outcome, Policy, transition
+from handover.control import effects as fx
 from handover.model import Content, Conversation, HandoverSignal, Party, State
 
 NOW = datetime(2026, 3, 2, 10, 0, tzinfo=UTC)

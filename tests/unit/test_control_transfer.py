@@ -6,9 +6,9 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 from handover import control
-from handover import effects as fx
 from handover import events as ev
 from handover.control import Env, Outcome, Policy, transition
+from handover.control import effects as fx
 from handover.model import Content, Conversation, HandoverSignal, State
 
 CID = "c0ffee"

@@ -9,7 +9,7 @@ from pathlib import Path
 from prometheus_client import generate_latest
 
 from handover import metrics
-from handover.registry import adapter_class, installed_adapters
+from handover.daemon.registry import adapter_class, installed_adapters
 
 CONFIG = Path(__file__).resolve().parents[2] / "config"
 DASHBOARD = CONFIG / "grafana" / "handover.json"

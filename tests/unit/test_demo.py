@@ -5,7 +5,7 @@ from __future__ import annotations
 import stat
 from pathlib import Path
 
-from handover.demo import TOKEN_ENV, demo_config, demo_origins
+from handover.demo.config import TOKEN_ENV, demo_config, demo_origins
 
 
 def test_the_demo_widget_may_be_opened_from_the_demo_page_only() -> None:

@@ -11,9 +11,9 @@ from typing import Any
 import pytest
 import yaml
 
-from handover.cli import build_parser
-from handover.config import Config, load_config
-from handover.daemon import Daemon
+from handover.cli.main import build_parser
+from handover.config.load import Config, load_config
+from handover.daemon.app import Daemon
 
 DEPLOY = Path(__file__).resolve().parents[2] / "deploy"
 CONFIG_PATH = "/etc/handover/handover.toml"

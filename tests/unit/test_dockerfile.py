@@ -7,7 +7,7 @@ import re
 import shlex
 from pathlib import Path
 
-from handover.cli import build_parser
+from handover.cli.main import build_parser
 
 ROOT = Path(__file__).resolve().parents[2]
 DOCKERFILE = (ROOT / "Dockerfile").read_text()
@@ -35,7 +35,7 @@ def test_entrypoint_and_default_command_are_real_cli_commands() -> None:
     cmd = json.loads(re.search(r"^CMD (.+)$", DOCKERFILE, re.M).group(1))  # type: ignore[union-attr]
     assert entry == ["handover"]
     pyproject = (ROOT / "pyproject.toml").read_text()
-    assert 'handover = "handover.cli:main"' in pyproject
+    assert 'handover = "handover.cli.main:main"' in pyproject
     args = build_parser().parse_args(cmd)
     assert args.command == "demo" and args.data_dir == "/data" and args.host == "0.0.0.0"
 

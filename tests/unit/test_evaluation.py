@@ -10,7 +10,6 @@ from pathlib import Path
 
 import pytest
 
-from handover.catalogue import Catalogue
 from handover.evaluation.nps import export, summarise
 from handover.evaluation.period import Period, parse_period
 from handover.evaluation.personal import PersonalData, public_context
@@ -26,6 +25,7 @@ from handover.model import (
     TranscriptEntry,
 )
 from handover.store import create_store
+from handover.texts.catalogue import Catalogue
 from tests.evaluation_support import tenant_config
 
 AT = datetime(2026, 3, 2, 10, 0, tzinfo=UTC)

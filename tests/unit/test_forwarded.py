@@ -9,7 +9,7 @@ import aiohttp
 import pytest
 from aiohttp import web
 
-from handover.config import ConfigIssues, parse_config
+from handover.config.load import ConfigIssues, parse_config
 from handover.http.forwarded import client_address, forwarded_middleware, parse_networks
 
 PROXIES = parse_networks(["10.0.0.0/8", "fd00::/8"])

@@ -8,8 +8,8 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from handover.contracts import ConfigIssues
-from handover.hours import OpeningHours
+from handover.config.hours import OpeningHours
+from handover.sdk.contracts import ConfigIssues
 
 AMS = ZoneInfo("Europe/Amsterdam")
 PATH = "tenants.utrecht.hours"

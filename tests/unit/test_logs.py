@@ -1,4 +1,4 @@
-"""Tests for handover.logs: redaction and body dropping on real rendered lines."""
+"""Tests for handover.observability.logs: redaction and body dropping on real rendered lines."""
 
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ import structlog
 from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer, make_mocked_request
 
-from handover.logs import (
+from handover.observability.logs import (
     BODY_KEYS,
     RedactingAccessLogger,
     bind_correlation,
@@ -24,7 +24,7 @@ from handover.logs import (
     new_correlation_id,
     redact_url,
 )
-from handover.redaction import redact
+from handover.observability.redaction import redact
 
 Configure = Callable[..., io.StringIO]
 

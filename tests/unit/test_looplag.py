@@ -7,7 +7,7 @@ import time
 
 import pytest
 
-from handover.looplag import LoopLagMonitor
+from handover.daemon.looplag import LoopLagMonitor
 from handover.metrics import REGISTRY
 
 LAG = "handover_event_loop_lag_seconds"

@@ -17,7 +17,7 @@ from typing import Any
 
 import pytest
 
-from handover.cli import main
+from handover.cli.main import main
 from handover.clock import FakeClock
 from handover.metrics import REGISTRY
 from handover.model import thread_id

@@ -13,14 +13,14 @@ from aiohttp import web
 from aiohttp.test_utils import TestClient
 
 from handover.clock import FakeClock
-from handover.contracts import Health
-from handover.health import HealthBoard
+from handover.daemon.health import HealthBoard
 from handover.http.middleware import draining_middleware, error_middleware
 from handover.http.ops import OpsView, ops_routes
 from handover.metrics import REGISTRY
 from handover.model import Conversation, OutboxItem, Target
+from handover.sdk.contracts import Health
 from handover.store.base import Step, Store, StoreError
-from handover.store.sqlite import SQLiteStore
+from handover.store.sqlite.store import SQLiteStore
 
 Client = TestClient[web.Request, web.Application]
 MakeClient = Callable[..., Awaitable[Client]]

@@ -1,4 +1,4 @@
-"""Tests for handover.redaction: what must be masked, and what must survive."""
+"""Tests for handover.observability.redaction: what must be masked, and what must survive."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import pytest
 from hypothesis import assume, given
 from hypothesis import strategies as st
 
-from handover.redaction import redact, redact_value
+from handover.observability.redaction import redact, redact_value
 
 WEIGHTS = (9, 8, 7, 6, 5, 4, 3, 2, -1)
 

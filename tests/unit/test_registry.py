@@ -11,15 +11,15 @@ from typing import Any
 
 import pytest
 
-from handover import registry
-from handover.contracts import Adapter, ChannelAdapter, DeskAdapter
-from handover.registry import (
+from handover.daemon import registry
+from handover.daemon.registry import (
     ENTRY_POINT_GROUP,
     UnknownAdapter,
     adapter_class,
     describe_adapters,
     installed_adapters,
 )
+from handover.sdk.contracts import Adapter, ChannelAdapter, DeskAdapter
 
 
 class WidgetChannel(ChannelAdapter):

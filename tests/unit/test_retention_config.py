@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from handover.config import RetentionPolicy
+from handover.config.load import RetentionPolicy
 from tests.unit.test_config import MINIMAL, issues_of, load
 
 

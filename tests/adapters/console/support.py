@@ -14,9 +14,9 @@ import aiohttp
 from aiohttp.test_utils import TestClient, TestServer
 
 from adapters.console.adapter import ConsoleDesk
-from handover.daemon import Daemon
+from handover.daemon.app import Daemon
 from handover.model import Conversation
-from handover.testing import MemoryBot, MemoryChannel
+from handover.sdk.testing import MemoryBot, MemoryChannel
 from tests.harness import TENANT, make_config
 
 OTHER_TENANT = "ander"

@@ -9,8 +9,8 @@ import pytest
 
 from adapters.console.adapter import ConsoleDesk
 from adapters.console.options import ConsoleOptions
-from handover.config import parse_config
-from handover.contracts import ConfigIssues
+from handover.config.load import parse_config
+from handover.sdk.contracts import ConfigIssues
 from tests.harness import BASE, merge
 
 ENV = {"T_SANNE": "sanne-0123456789abcdef", "T_NEW": "new-0123456789abcdefgh",
@@ -88,6 +88,6 @@ def test_agents_are_required(tmp_path: Path) -> None:
 
 
 def test_the_entry_point_names_the_console() -> None:
-    from handover.registry import adapter_class
+    from handover.daemon.registry import adapter_class
 
     assert adapter_class("console") is ConsoleDesk

@@ -11,9 +11,9 @@ import pytest
 
 from adapters.obi4wan.adapter import Obi4wanDesk
 from adapters.obi4wan.options import Obi4wanOptions
-from handover.config import parse_config
-from handover.contracts import ConfigIssues
-from handover.registry import adapter_class, describe_adapters
+from handover.config.load import parse_config
+from handover.daemon.registry import adapter_class, describe_adapters
+from handover.sdk.contracts import ConfigIssues
 from tests.harness import BASE, merge
 
 README = Path(__file__).parents[3] / "adapters" / "obi4wan" / "README.md"

@@ -11,15 +11,15 @@ import pytest
 from structlog.testing import capture_logs
 
 from handover import metrics
-from handover.circuit import CircuitState
-from handover.contracts import Availability, DeskThread, Health, OutboundMessage
-from handover.delivery.errors import (
+from handover.model import Attachment, Content, Conversation, HandoverSignal, Party, TranscriptEntry
+from handover.sdk.circuit import CircuitState
+from handover.sdk.contracts import Availability, DeskThread, Health, OutboundMessage
+from handover.sdk.errors import (
     AmbiguousSendError,
     AuthError,
     PermanentError,
     TransientError,
 )
-from handover.model import Attachment, Content, Conversation, HandoverSignal, Party, TranscriptEntry
 from tests.adapters.obi4wan.conftest import Desk
 from tests.fakes.obi4wan_server import Fault
 

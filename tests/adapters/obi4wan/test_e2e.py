@@ -16,12 +16,12 @@ import pytest
 from aiohttp import web
 
 from adapters.obi4wan.adapter import Obi4wanDesk
-from handover.circuit import CircuitState
-from handover.config import parse_config
-from handover.contracts import ControlUpdate
-from handover.daemon import Daemon
+from handover.config.load import parse_config
+from handover.daemon.app import Daemon
 from handover.model import Party, State, thread_id
-from handover.testing import MemoryChannel
+from handover.sdk.circuit import CircuitState
+from handover.sdk.contracts import ControlUpdate
+from handover.sdk.testing import MemoryChannel
 from tests.fakes.obi4wan_server import FakeObi4wan, Fault
 from tests.harness import BASE, TENANT, merge
 

@@ -8,8 +8,8 @@ from collections.abc import Awaitable, Callable
 
 from handover import events as ev
 from handover import metrics
-from handover.contracts import IngestOutcome
 from handover.model import Attachment, Party
+from handover.sdk.contracts import IngestOutcome
 from tests.adapters.obi4wan.conftest import Desk
 
 

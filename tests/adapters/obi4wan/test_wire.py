@@ -10,8 +10,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from adapters.obi4wan import wire
-from handover.contracts import Availability
 from handover.model import Attachment
+from handover.sdk.contracts import Availability
 
 NOW = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
 TS = str(int(NOW.timestamp()))

@@ -10,8 +10,8 @@ import pytest
 from aiohttp import web
 
 from adapters.rasa.adapter import RasaBot
-from handover.contracts import BotResponse, BotTurn
 from handover.model import Conversation
+from handover.sdk.contracts import BotResponse, BotTurn
 from tests.adapters.conftest import FakeContext
 from tests.fakes.rasa_server import FakeRasa
 

@@ -9,7 +9,7 @@ import pytest
 
 from adapters.rasa.callback import CALLBACKS
 from handover import events as ev
-from handover.contracts import IngestOutcome
+from handover.sdk.contracts import IngestOutcome
 from tests.adapters.rasa.conftest import CALLBACK_TOKEN, NAME, Harness, counter
 
 

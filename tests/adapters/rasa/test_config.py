@@ -8,8 +8,8 @@ import pytest
 
 from adapters.rasa.adapter import RasaBot
 from adapters.rasa.config import TenantSettings
-from handover.config import parse_config
-from handover.contracts import ConfigIssues
+from handover.config.load import parse_config
+from handover.sdk.contracts import ConfigIssues
 
 P = "adapters.gem"
 

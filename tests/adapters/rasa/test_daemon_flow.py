@@ -15,9 +15,9 @@ from aiohttp import web
 
 from adapters.demo_bot.adapter import DemoBot, DemoBotOptions
 from adapters.rasa.callback import CALLBACKS
-from handover.botmessages import to_rasa_messages
-from handover.contracts import BotTurn
+from adapters.rasa.messages import to_rasa_messages
 from handover.model import Conversation, Party, State, thread_id
+from handover.sdk.contracts import BotTurn
 from tests.adapters.conftest import FakeContext
 from tests.adapters.rasa.conftest import CALLBACK_TOKEN, counter
 from tests.fakes.rasa_server import FakeRasa, Messages

@@ -9,7 +9,7 @@ import socket
 import pytest
 
 from adapters.rasa.adapter import TURNS, EmptyAnswer
-from handover.delivery.errors import (
+from handover.sdk.errors import (
     AmbiguousSendError,
     AuthError,
     PermanentError,

@@ -7,8 +7,8 @@ import socket
 import pytest
 
 from handover import events as ev
-from handover.delivery.errors import AmbiguousSendError, TransientError
 from handover.model import Button
+from handover.sdk.errors import AmbiguousSendError, TransientError
 from tests.adapters.rasa.conftest import NAME, Harness
 from tests.fakes.rasa_server import fixture
 

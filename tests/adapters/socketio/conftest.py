@@ -14,8 +14,8 @@ import pytest
 import socketio
 from aiohttp import web
 
-from handover.config import parse_config
-from handover.daemon import Daemon
+from handover.config.load import parse_config
+from handover.daemon.app import Daemon
 
 ORIGIN = "https://www.gemeente.example"
 TENANT = "demo"

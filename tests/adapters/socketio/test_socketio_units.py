@@ -13,8 +13,8 @@ import pytest
 
 from adapters.socketio import wire
 from adapters.socketio.adapter import SocketIOChannel
-from handover.contracts import ConfigIssues, OutboundMessage
 from handover.model import Attachment, Button, Content, Party
+from handover.sdk.contracts import ConfigIssues, OutboundMessage
 from tests.adapters.socketio.conftest import ORIGIN, Running
 
 TENANTS = {"tenants": {"demo": {"origins": [ORIGIN]}}}

@@ -14,10 +14,10 @@ import pytest
 from aiohttp.test_utils import TestServer
 
 from adapters.voiceai.adapter import VoiceAiChannel
-from handover.contracts import BotResponse, BotTurn
-from handover.daemon import Daemon
+from handover.daemon.app import Daemon
 from handover.model import Button, Content, Conversation, HandoverSignal
-from handover.testing import MemoryBot, MemoryDesk
+from handover.sdk.contracts import BotResponse, BotTurn
+from handover.sdk.testing import MemoryBot, MemoryDesk
 from tests.fakes.voiceai_gateway import FakeCall, FakeGateway
 from tests.harness import TENANT, make_config
 

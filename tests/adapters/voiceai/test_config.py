@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from adapters.voiceai.options import parse_options
-from handover.contracts import ConfigIssues
+from handover.sdk.contracts import ConfigIssues
 from tests.adapters.voiceai.conftest import voice_config
 from tests.harness import make_config
 

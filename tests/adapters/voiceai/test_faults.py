@@ -10,9 +10,9 @@ import aiohttp
 from aiohttp.test_utils import TestServer
 
 from adapters.voiceai.reference import make_reference
-from handover.daemon import Daemon
+from handover.daemon.app import Daemon
 from handover.model import Party, State
-from handover.testing import MemoryBot
+from handover.sdk.testing import MemoryBot
 from tests.adapters.voiceai.conftest import (
     BOT_TOKEN,
     REF_SECRET,

@@ -10,7 +10,7 @@ from typing import Any
 import aiohttp
 from aiohttp.test_utils import TestServer
 
-from handover.daemon import Daemon
+from handover.daemon.app import Daemon
 from handover.model import State
 from tests.adapters.voiceai.conftest import BOT_TOKEN, TARGET, voice_config
 from tests.fakes.rasa_server import FakeRasa, Messages

@@ -183,7 +183,7 @@ async def test_widget_files_are_served_with_nosniff(make_rig: MakeRig):
 
 def test_config_problems_are_reported_with_their_path():
     from adapters.web.adapter import WebChannel
-    from handover.contracts import ConfigIssues
+    from handover.sdk.contracts import ConfigIssues
 
     with pytest.raises(ConfigIssues) as bad:
         WebChannel.parse_config({

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from handover import events as ev
-from handover.contracts import ControlUpdate, OutboundMessage
 from handover.metrics import REGISTRY
 from handover.model import Button, Content, Party, State
+from handover.sdk.contracts import ControlUpdate, OutboundMessage
 from tests.adapters.web.conftest import MakeRig, section
 
 

@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 
 from adapters.whatsapp.adapter import WhatsAppChannel
-from handover.contracts import ConfigIssues
+from handover.sdk.contracts import ConfigIssues
 
 GOOD: dict[str, Any] = {
     "access_token": "tok", "app_secret": "sec", "verify_token": "ver",

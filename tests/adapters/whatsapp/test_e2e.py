@@ -18,11 +18,11 @@ from prometheus_client import generate_latest
 
 from handover import metrics
 from handover.clock import FakeClock
-from handover.config import parse_config
-from handover.contracts import BotResponse, BotTurn
-from handover.daemon import Daemon
+from handover.config.load import parse_config
+from handover.daemon.app import Daemon
 from handover.model import Button, Content, Conversation, State, thread_id
-from handover.testing import MemoryBot, MemoryDesk, echo_responder
+from handover.sdk.contracts import BotResponse, BotTurn
+from handover.sdk.testing import MemoryBot, MemoryDesk, echo_responder
 from tests.fakes.whatsapp_server import VERSION, FakeGraph
 from tests.harness import BASE, TENANT
 

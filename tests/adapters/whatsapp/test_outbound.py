@@ -9,9 +9,9 @@ import pytest
 
 from adapters.whatsapp.sends import next_state
 from handover import events as ev
-from handover.contracts import OutboundMessage
-from handover.delivery.errors import AuthError, PermanentError, TransientError
 from handover.model import Attachment, Button, Content, Conversation, Party, State
+from handover.sdk.contracts import OutboundMessage
+from handover.sdk.errors import AuthError, PermanentError, TransientError
 from tests.adapters.whatsapp.conftest import CITIZEN, Channel
 from tests.fakes.whatsapp_server import Fault
 

@@ -1,0 +1,1 @@
+"""Configuration: the TOML file, its model, secrets, tenants and opening hours."""

@@ -1,0 +1,1 @@
+"""The daemon: composition root, lifecycle, adapter registry and health."""

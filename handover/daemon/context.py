@@ -1,0 +1,89 @@
+"""The one object an adapter gets from the core (implements contracts.AdapterContext)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, Any
+
+import aiohttp
+import structlog
+
+from handover.clock import Clock
+from handover.events import Event
+from handover.model import Conversation, Party, TranscriptEntry
+from handover.sdk.contracts import AdapterKind, Health, IngestResult
+from handover.sdk.errors import UnknownTenant
+
+if TYPE_CHECKING:
+    from handover.daemon.app import Daemon
+
+
+class CoreContext:
+    """Gives one adapter instance access to the core without exposing its internals."""
+
+    def __init__(self, daemon: Daemon, name: str, kind: AdapterKind) -> None:
+        self._daemon = daemon
+        self._name = name
+        self._kind = kind
+        self._log = structlog.get_logger(f"handover.adapters.{name}").bind(adapter=name)
+        self._tenants = tuple(
+            t.id
+            for t in daemon.config.tenants.values()
+            if name in t.channels or name in (t.bot, t.desk)
+        )
+
+    @property
+    def name(self) -> str:
+        return self._name
+
+    @property
+    def log(self) -> Any:
+        return self._log
+
+    @property
+    def clock(self) -> Clock:
+        return self._daemon.clock
+
+    @property
+    def http(self) -> aiohttp.ClientSession:
+        return self._daemon.http_session()
+
+    async def ingest(self, event: Event) -> IngestResult:
+        return await self._daemon.router.ingest(event)
+
+    async def resolve_conversation(
+        self,
+        tenant: str,
+        channel_key: str,
+        language: str | None = None,
+        context: Mapping[str, Any] | None = None,
+    ) -> Conversation:
+        if tenant not in self._tenants:
+            # A channel may only open conversations for tenants that list it.
+            raise UnknownTenant(tenant)
+        return await self._daemon.router.resolve_conversation(
+            tenant, self._name, channel_key, language, context
+        )
+
+    async def get_conversation(self, conversation_id: str) -> Conversation | None:
+        return await self._daemon.store.get_conversation(conversation_id)
+
+    async def transcript(self, conversation_id: str, after_seq: int = 0) -> list[TranscriptEntry]:
+        return await self._daemon.store.transcript(conversation_id, after_seq)
+
+    def tenants(self) -> Sequence[str]:
+        return self._tenants
+
+    def set_health(self, health: Health, detail: str = "") -> None:
+        self._daemon.health.set(self._name, self._kind.value, health, detail)
+
+    async def relay_typing(self, conversation_id: str, party: Party, on: bool) -> None:
+        await self._daemon.relay_typing(conversation_id, party, on)
+
+    async def hold_connection(self, conversation_id: str) -> None:
+        if await self._daemon.connections.hold(conversation_id):
+            # Items another instance left for this conversation are ours to deliver now.
+            self._daemon.wake_delivery()
+
+    async def release_connection(self, conversation_id: str) -> None:
+        await self._daemon.connections.release(conversation_id)

@@ -1,0 +1,1 @@
+"""The embedded default: a demo configuration and a mock municipal page."""

@@ -1,0 +1,1 @@
+"""The engine: applies events (router), delivers the outbox, fires timers."""

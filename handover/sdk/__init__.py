@@ -1,0 +1,1 @@
+"""The surface adapters import: contracts, model types, errors and toolkits."""

@@ -1,0 +1,1 @@
+"""The PostgreSQL engine (several instances on one database)."""

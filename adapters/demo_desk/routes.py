@@ -40,6 +40,7 @@ from handover.sdk.errors import UnknownConversation
 from handover.sdk.http import ApiError, Handler, json_errors, read_json
 from handover.sdk.http import Fields as _Fields
 from handover.sdk.http import query_value as _query_value
+from handover.sdk.keys import desk_message_key
 from handover.sdk.model import Attachment, Content, Conversation, Party, parse_thread_id
 
 if TYPE_CHECKING:
@@ -159,8 +160,7 @@ class DeskRoutes:
         result = await self._ingest(ev.AgentMessage(
             conversation_id=target.conversation_id,
             source=self.source,
-            # The "msg:" namespace is the one the core's echo suppression records in.
-            source_id=f"msg:{message_id or secrets.token_hex(12)}",
+            source_id=desk_message_key(message_id or secrets.token_hex(12)),
             thread=target.thread_id,
             content=Content(text=text, attachments=attachments),
             agent_name=agent_name,

@@ -35,6 +35,7 @@ from handover.sdk import metrics
 from handover.sdk.contracts import AdapterContext
 from handover.sdk.errors import UnknownConversation
 from handover.sdk.http import MAX_BODY_BYTES, ApiError, json_errors
+from handover.sdk.keys import desk_message_key
 from handover.sdk.model import Content, Conversation, Party, parse_thread_id
 
 WEBHOOK_EVENTS = Counter(
@@ -141,11 +142,11 @@ class WebhookRoutes:
         return await self._ingest(ev.AgentMessage(
             conversation_id=conv.id,
             source=self.source,
-            # The "msg:" namespace is where the outbox worker records the ids OBI4wan
-            # gave our own posts: an event about one of them is dropped as a duplicate.
-            # Keyed on the message id rather than the eventId, so a redelivery under a
-            # new eventId cannot show the same message twice either.
-            source_id=f"msg:{e.message_id}",
+            # The outbox worker records the ids OBI4wan gave our own posts under the
+            # same key: an event about one of them is dropped as a duplicate. Keyed on
+            # the message id rather than the eventId, so a redelivery under a new
+            # eventId cannot show the same message twice either.
+            source_id=desk_message_key(e.message_id),
             thread=e.thread_id,
             content=Content(text=e.text, attachments=e.attachments),
             agent_name=e.agent_name,

@@ -71,8 +71,11 @@ class Daemon:
         self._http: aiohttp.ClientSession | None = None
         self._tasks: list[asyncio.Task[None]] = []
         self.adapters: dict[str, Adapter] = {}
+        self._contexts: dict[str, CoreContext] = {}
         for name, inst in config.adapters.items():
-            self.adapters[name] = inst.cls(name, inst.options, CoreContext(self, name, inst.kind))
+            ctx = CoreContext(self, name, inst.kind)
+            self._contexts[name] = ctx
+            self.adapters[name] = inst.cls(name, inst.options, ctx)
         self.router = Router(
             self._store,
             config.tenants,
@@ -292,6 +295,7 @@ class Daemon:
                 await adapter.stop()
             except Exception:
                 log.warning("daemon.adapter_stop_failed", adapter=adapter.name, exc_info=True)
+            await self._contexts[adapter.name].cancel_tasks()
         for task in self._tasks:
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)

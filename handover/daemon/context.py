@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+import asyncio
+from collections.abc import Coroutine, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 import aiohttp
@@ -31,6 +32,7 @@ class CoreContext:
             for t in daemon.config.tenants.values()
             if name in t.channels or name in (t.bot, t.desk)
         )
+        self._tasks: set[asyncio.Task[None]] = set()
 
     @property
     def name(self) -> str:
@@ -87,3 +89,25 @@ class CoreContext:
 
     async def release_connection(self, conversation_id: str) -> None:
         await self._daemon.connections.release(conversation_id)
+
+    def spawn(self, coro: Coroutine[Any, Any, None], name: str) -> asyncio.Task[None]:
+        task = asyncio.create_task(self._run(coro, name), name=f"{self._name}.{name}")
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+        return task
+
+    async def _run(self, coro: Coroutine[Any, Any, None], name: str) -> None:
+        try:
+            await coro
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            # Logged here because nobody awaits an adapter's background task.
+            self._log.exception("adapter.task_failed", task=name)
+
+    async def cancel_tasks(self) -> None:
+        """Cancel what `spawn` started and wait for it (after the adapter's `stop`)."""
+        tasks = list(self._tasks)
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)

@@ -46,6 +46,7 @@ from handover.sdk.errors import (
     TransientError,
     UnknownConversation,
 )
+from handover.sdk.keys import desk_message_key
 from handover.sdk.retry import backoff_seconds
 
 log = structlog.get_logger("handover.delivery")
@@ -450,19 +451,19 @@ async def _desk_open(w: OutboxWorker, a: DeskAdapter, c: Conversation, r: Outbox
     )
     receipt = await a.open_thread(c, thread)
     if receipt.desk_message_id:
-        await w.store.record_echo(a.name, f"msg:{receipt.desk_message_id}")
+        await w.store.record_echo(a.name, desk_message_key(receipt.desk_message_id))
 
 
 async def _desk_message(w: OutboxWorker, a: DeskAdapter, c: Conversation, r: OutboxRow) -> None:
     receipt = await a.send(c, str(r.payload["thread"]), _message(r))
     if receipt.desk_message_id:
-        await w.store.record_echo(a.name, f"msg:{receipt.desk_message_id}")
+        await w.store.record_echo(a.name, desk_message_key(receipt.desk_message_id))
 
 
 async def _desk_note(w: OutboxWorker, a: DeskAdapter, c: Conversation, r: OutboxRow) -> None:
     receipt = await a.note(c, str(r.payload["thread"]), str(r.payload["text"]))
     if receipt.desk_message_id:
-        await w.store.record_echo(a.name, f"msg:{receipt.desk_message_id}")
+        await w.store.record_echo(a.name, desk_message_key(receipt.desk_message_id))
 
 
 async def _desk_close(w: OutboxWorker, a: DeskAdapter, c: Conversation, r: OutboxRow) -> None:

@@ -10,7 +10,7 @@ context.
 from __future__ import annotations
 
 import abc
-from collections.abc import Mapping, Sequence
+from collections.abc import Coroutine, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
@@ -22,6 +22,8 @@ from handover.sdk.errors import ConfigIssues as ConfigIssues
 from handover.sdk.errors import PermanentError
 
 if TYPE_CHECKING:
+    import asyncio
+
     import aiohttp
     import structlog
     from aiohttp import web
@@ -112,6 +114,13 @@ class AdapterContext(Protocol):
 
     async def release_connection(self, conversation_id: str) -> None:
         """The connection from `hold_connection` closed. Never raises."""
+
+    def spawn(self, coro: Coroutine[Any, Any, None], name: str) -> asyncio.Task[None]:
+        """Run a background task for this adapter.
+
+        The core keeps a reference, logs the task's failure, and cancels it when the
+        adapter is stopped (after `stop()` returned), so an adapter never calls
+        `asyncio.create_task` itself. `name` shows in logs; keep it free of tokens."""
 
 
 @dataclass(frozen=True, slots=True)

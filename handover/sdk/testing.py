@@ -34,6 +34,7 @@ from handover.sdk.contracts import (
     IngestResult,
     OutboundMessage,
 )
+from handover.sdk.keys import desk_message_key
 
 __all__ = ["FakeClock", "MemoryBot", "MemoryChannel", "MemoryDesk"]
 
@@ -290,7 +291,7 @@ class MemoryDesk(DeskAdapter):
             ev.AgentMessage(
                 conversation_id=self._conv(thread_id),
                 source=self.name,
-                source_id=f"msg:{message_id or next(_ids)}",
+                source_id=desk_message_key(message_id or str(next(_ids))),
                 thread=thread_id,
                 content=Content(text=text),
                 agent_name=agent_name,

@@ -1,6 +1,8 @@
 // The agent console page: plain JS, no build step. All data comes from the API of this
 // console (same origin); the token lives in sessionStorage and travels as a bearer
 // header (HTTP) or in the first websocket frame, never in a URL.
+//
+// The workstation may be shared: reply drafts are kept in memory only, one per thread.
 import {
   entryItem, explain, label, renderDetailFields, threadButton, waitingText,
 } from "./render.js";
@@ -20,6 +22,9 @@ const state = {
   shown: new Set(),
   ws: null,
   retryMs: 1000,
+  // thread id -> the reply typed for it and not sent yet. The reply box shows the open
+  // thread's draft; text never moves from one thread to another.
+  drafts: new Map(),
   typingOn: false,
   typingTimer: null,
   citizenTypingTimer: null,
@@ -81,6 +86,8 @@ function signOut(message) {
   sessionStorage.removeItem(TOKEN_KEY);
   state.token = null;
   state.me = null;
+  for (const id of [...state.drafts.keys()]) dropDraft(id);
+  $("reply-text").value = "";
   if (state.ws) { const ws = state.ws; state.ws = null; ws.close(1000); }
   $("workspace").hidden = true;
   $("signout").hidden = true;
@@ -127,6 +134,7 @@ function onEvent(event) {
     case "thread": {
       const before = state.threads.get(event.thread.thread_id);
       state.threads.set(event.thread.thread_id, event.thread);
+      forgetEndedDrafts();
       if (!before && event.thread.status === "queued") {
         $("list-announcer").textContent = "Nieuw wachtend gesprek (" + event.thread.tenant + ")";
       }
@@ -162,7 +170,8 @@ async function refreshAll() {
   try {
     const data = await api("threads");
     state.threads = new Map(data.threads.map((t) => [t.thread_id, t]));
-      renderLists();
+    forgetEndedDrafts();
+    renderLists();
     if (state.selected) await refreshDetail();
   } catch (err) {
     if (err.code !== "unauthorized") $("connection-status").textContent = explain(err);
@@ -198,6 +207,22 @@ function fill(listId, countId, threads) {
   if (focused) { const again = $("thread-item-" + focused); if (again) again.focus(); }
 }
 
+// --- drafts -----------------------------------------------------------------------
+
+function dropDraft(threadId) {
+  state.drafts.delete(threadId);
+  if (state.pendingReply && state.pendingReply.threadId === threadId) state.pendingReply = null;
+  if (state.selected === threadId) $("reply-text").value = "";
+}
+
+/** A closed (or forgotten) thread takes its draft with it. */
+function forgetEndedDrafts() {
+  for (const id of [...state.drafts.keys()]) {
+    const t = state.threads.get(id);
+    if (!t || t.status === "closed") dropDraft(id);
+  }
+}
+
 // --- one thread -------------------------------------------------------------------
 
 async function select(threadId, moveFocus) {
@@ -205,6 +230,13 @@ async function select(threadId, moveFocus) {
   if (state.selected !== threadId) {
     stopTyping();
     state.selected = threadId;
+    state.detail = null;
+    // The reply box now holds this thread's own draft (it was kept on every keystroke).
+    $("reply-text").value = state.drafts.get(threadId) || "";
+    // Until this thread's details are in, no action of the previous one is offered.
+    $("pickup").hidden = true;
+    $("reply-form").hidden = true;
+    $("close-form").hidden = true;
     state.shown = new Set();
     $("transcript").replaceChildren();
     // Filling the list of another thread is not news: do not read it all out.
@@ -214,6 +246,7 @@ async function select(threadId, moveFocus) {
   }
   renderLists();
   await refreshDetail();
+  if (state.selected !== threadId) return;
   $("transcript").setAttribute("aria-live", "polite");
   if (moveFocus) $("thread").focus();
 }
@@ -236,6 +269,7 @@ function renderDetail(d) {
   $("thread-empty").hidden = true;
   $("thread-body").hidden = false;
   renderDetailFields(d);
+  if (d.status === "closed") dropDraft(d.thread_id);
 
   const mine = d.agent && state.me && d.agent.id === state.me.agent.id;
   $("pickup").hidden = d.status !== "queued";
@@ -293,18 +327,22 @@ function newId() {
 }
 
 async function sendReply() {
+  // The reply box holds the open thread's draft: it goes to that thread and no other.
+  const threadId = state.selected;
   const text = $("reply-text").value.trim();
-  if (!text || !state.selected) return;
+  if (!text || !threadId) return;
   // A retry of the same text after a failure keeps its id: the core drops a duplicate.
-  if (!state.pendingReply || state.pendingReply.text !== text) {
-    state.pendingReply = { id: newId(), text };
+  const pending = state.pendingReply;
+  if (!pending || pending.threadId !== threadId || pending.text !== text) {
+    state.pendingReply = { threadId, id: newId(), text };
   }
-  const id = state.selected;
-  await api("threads/" + encodeURIComponent(id) + "/messages", {
-    method: "POST", body: { message_id: state.pendingReply.id, text },
+  const reply = state.pendingReply;
+  await api("threads/" + encodeURIComponent(threadId) + "/messages", {
+    method: "POST", body: { message_id: reply.id, text },
   });
-  state.pendingReply = null;
-  $("reply-text").value = "";
+  if (state.pendingReply === reply) state.pendingReply = null;
+  dropDraft(threadId);
+  if (state.selected !== threadId) return; // the agent has moved on meanwhile
   stopTyping();
   await refreshDetail();
   $("reply-text").focus();
@@ -337,18 +375,25 @@ function wire() {
     }
   });
   $("reply-text").addEventListener("input", () => {
-    sendTyping($("reply-text").value.length > 0);
+    const text = $("reply-text").value;
+    if (state.selected) {
+      if (text) state.drafts.set(state.selected, text);
+      else state.drafts.delete(state.selected);
+    }
+    sendTyping(text.length > 0);
     clearTimeout(state.typingTimer);
     state.typingTimer = setTimeout(() => sendTyping(false), TYPING_IDLE_MS);
   });
   $("close-form").addEventListener("submit", (e) => {
     e.preventDefault();
     const outcome = $("close-outcome").value;
+    const threadId = state.selected;
     act($("close-thread"), async () => {
       stopTyping();
-      await api("threads/" + encodeURIComponent(state.selected) + "/close", {
+      await api("threads/" + encodeURIComponent(threadId) + "/close", {
         method: "POST", body: { outcome },
       });
+      dropDraft(threadId);
       await refreshAll();
     });
   });

@@ -2,9 +2,10 @@
 // console (same origin); the token lives in sessionStorage and travels as a bearer
 // header (HTTP) or in the first websocket frame, never in a URL.
 //
-// The workstation may be shared: reply drafts are kept in memory only, one per thread.
+// The workstation may be shared: reply drafts are kept in memory only, one per thread, and
+// signing out forgets every thread, draft and token and empties the page.
 import {
-  entryItem, explain, label, renderDetailFields, threadButton, waitingText,
+  clearThreadView, entryItem, explain, label, renderDetailFields, threadButton, waitingText,
 } from "./render.js";
 
 const TOKEN_KEY = "handover.console.token";
@@ -22,6 +23,9 @@ const state = {
   shown: new Set(),
   ws: null,
   retryMs: 1000,
+  retryTimer: null,
+  // Bumped at sign-out: an answer to a request of an earlier session is thrown away.
+  session: 0,
   // thread id -> the reply typed for it and not sent yet. The reply box shows the open
   // thread's draft; text never moves from one thread to another.
   drafts: new Map(),
@@ -39,6 +43,7 @@ class ApiError extends Error {
 }
 
 async function api(path, options = {}) {
+  const session = state.session;
   const headers = { Authorization: "Bearer " + state.token };
   if (options.body !== undefined) headers["Content-Type"] = "application/json";
   const response = await fetch(base + "api/" + path, {
@@ -49,6 +54,8 @@ async function api(path, options = {}) {
   });
   let data = null;
   try { data = await response.json(); } catch (e) { data = null; }
+  // Signed out meanwhile: nothing of this answer may reach the page.
+  if (session !== state.session) throw new ApiError(response.status, "signed_out");
   if (response.status === 401 || response.status === 403) {
     signOut("Uw token is niet (meer) geldig. Meld u opnieuw aan.");
     throw new ApiError(response.status, "unauthorized");
@@ -58,6 +65,9 @@ async function api(path, options = {}) {
   }
   return data;
 }
+
+/** Errors that need no message: the page has signed out (or is doing so). */
+const silent = (err) => err.code === "unauthorized" || err.code === "signed_out";
 
 // --- sign in / out ----------------------------------------------------------------
 
@@ -83,15 +93,28 @@ async function signIn(token) {
 }
 
 function signOut(message) {
+  stopTyping(); // the citizen should not see "typing" linger
+  state.session += 1;
   sessionStorage.removeItem(TOKEN_KEY);
-  state.token = null;
-  state.me = null;
-  for (const id of [...state.drafts.keys()]) dropDraft(id);
-  $("reply-text").value = "";
+  clearTimeout(state.retryTimer);
+  clearTimeout(state.typingTimer);
+  clearTimeout(state.citizenTypingTimer);
   if (state.ws) { const ws = state.ws; state.ws = null; ws.close(1000); }
+  Object.assign(state, {
+    token: null, me: null, threads: new Map(), selected: null, detail: null,
+    shown: new Set(), drafts: new Map(), unread: new Set(), pendingReply: null,
+    typingOn: false, retryMs: 1000, retryTimer: null,
+  });
+  // The next person at this workstation must find nothing of these conversations, not
+  // even in hidden nodes.
+  renderLists();
+  $("list-announcer").textContent = "";
+  clearThreadView();
+  $("close-outcome").replaceChildren();
   $("workspace").hidden = true;
   $("signout").hidden = true;
   $("agent-name").hidden = true;
+  $("agent-name").textContent = "";
   $("signin").hidden = false;
   $("connection-status").textContent = "Niet aangemeld";
   $("signin-error").textContent = message || "";
@@ -108,6 +131,7 @@ function connect() {
   $("connection-status").textContent = "Verbinden…";
   ws.addEventListener("open", () => ws.send(JSON.stringify({ type: "auth", token: state.token })));
   ws.addEventListener("message", (msg) => {
+    if (state.ws !== ws) return; // signed out, or replaced
     let event;
     try { event = JSON.parse(msg.data); } catch (e) { return; }
     onEvent(event);
@@ -119,7 +143,7 @@ function connect() {
     $("connection-status").textContent = "Verbinding verbroken, opnieuw verbinden…";
     const delay = state.retryMs;
     state.retryMs = Math.min(state.retryMs * 2, 30000);
-    setTimeout(() => { if (state.token && !state.ws) connect(); }, delay);
+    state.retryTimer = setTimeout(() => { if (state.token && !state.ws) connect(); }, delay);
   });
 }
 
@@ -174,7 +198,7 @@ async function refreshAll() {
     renderLists();
     if (state.selected) await refreshDetail();
   } catch (err) {
-    if (err.code !== "unauthorized") $("connection-status").textContent = explain(err);
+    if (!silent(err)) $("connection-status").textContent = explain(err);
   }
 }
 
@@ -261,7 +285,7 @@ async function refreshDetail() {
     detail._seen = Date.now();
     renderDetail(detail);
   } catch (err) {
-    if (err.code !== "unauthorized") $("thread-error").textContent = explain(err);
+    if (!silent(err)) $("thread-error").textContent = explain(err);
   }
 }
 
@@ -303,8 +327,8 @@ async function act(button, work) {
   try {
     await work();
   } catch (err) {
-    if (err.code !== "unauthorized") $("thread-error").textContent = explain(err);
-    if (err.status === 409) await refreshAll();
+    if (!silent(err)) $("thread-error").textContent = explain(err);
+    if (err.status === 409 && !silent(err)) await refreshAll();
   } finally {
     button.disabled = false;
   }
@@ -355,7 +379,7 @@ function wire() {
     if (!token) { $("signin-error").textContent = "Vul uw token in."; return; }
     $("signin-error").textContent = "";
     try { await signIn(token); } catch (err) {
-      if (err.code !== "unauthorized") $("signin-error").textContent = explain(err);
+      if (!silent(err)) $("signin-error").textContent = explain(err);
     }
   });
   $("signout").addEventListener("click", () => signOut("U bent afgemeld."));

@@ -1,13 +1,15 @@
-"""The agent console on a shared workstation: a reply draft belongs to one conversation.
+"""The agent console on a shared workstation: a reply draft belongs to one conversation,
+and signing out leaves nothing of any conversation in the page.
 
 The daemon runs the demo configuration on loopback; citizens come in over its REST
 channel (so each one's page context is known to the test), the agent works in Chromium.
-Screenshots go to tests/browser/screenshots/ (console-draft-*).
+Screenshots go to tests/browser/screenshots/ (console-draft-*, console-signed-out*).
 """
 
 from __future__ import annotations
 
 import asyncio
+import json
 import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -21,6 +23,7 @@ import pytest_asyncio
 from handover.daemon import Daemon
 from handover.demo import DEMO_TENANT, demo_config
 from tests.browser.conftest import LOOP, _site, screenshot
+from tests.browser.test_demo_flow import assert_page_accessible
 
 playwright_api = pytest.importorskip(
     "playwright.async_api", reason="SKIPPED LOUDLY: the playwright package is not installed"
@@ -216,4 +219,80 @@ async def test_a_reply_draft_stays_with_its_own_conversation(
     await open_thread(page, b)
     await expect(reply).to_have_value("")
     assert not [t for t in await console.texts(a) + await console.texts(b) if "9902" in t]
+    await ctx.close()
+
+
+async def test_signing_out_leaves_nothing_of_any_conversation_in_the_page(
+    console: Console, browser: Any, axe_source: str
+) -> None:
+    a = await console.citizen("a", "Mijn BSN staat op de brief van 3 maart, klacht KL-5550.")
+    b = await console.citizen("b", "Waar kan ik een parkeervergunning aanvragen?")
+    ctx = await browser.new_context(viewport={"width": 1280, "height": 900}, bypass_csp=True)
+    page = await ctx.new_page()
+    workspace = page.locator("#workspace")
+
+    # Before anyone signs in, there is no workspace to see.
+    await page.goto(console.console_url)
+    await expect(page.locator("#signin-form")).to_be_visible()
+    await expect(workspace).to_be_hidden()
+    assert await workspace.bounding_box() is None
+    await settled_screenshot(page, "console-signed-out-before-sign-in")
+
+    # An agent at work: two threads, one picked up and answered, a draft half typed.
+    await page.locator("#token").fill(console.agent_token)
+    await page.locator("#signin-submit").click()
+    await expect(page.locator("#connection-status")).to_have_text("Verbonden", timeout=WAIT_MS)
+    await expect(workspace).to_be_visible()
+    await pick_up(page, a)
+    await page.locator("#reply-text").fill("Ik zoek KL-5550 voor u op.")
+    await page.locator("#reply-send").click()
+    await expect(page.locator("#transcript li[data-party=agent]")).to_have_count(
+        1, timeout=WAIT_MS)
+    await console.say(a, "Dank u, het gaat om de container.")
+    await expect(page.locator("#transcript li[data-party=citizen]").last).to_contain_text(
+        "container", timeout=WAIT_MS)
+    await page.locator("#reply-text").fill("Concept: de container van adres 12 (KL-5550)")
+    await open_thread(page, b)
+    await open_thread(page, a)
+
+    await page.locator("#signout").click()
+    await expect(page.locator("#signin-form")).to_be_visible()
+    await expect(page.locator("#connection-status")).to_have_text("Niet aangemeld")
+
+    # What comes in afterwards reaches this page neither.
+    await console.say(b, "Hallo? Is er nog iemand (KL-6660)?")
+    c = await console.citizen("c", "Ik kom voor een uittreksel, KL-7770.")
+    await page.wait_for_timeout(1000)
+
+    await expect(workspace).to_be_hidden()
+    assert await workspace.bounding_box() is None
+    assert await page.title() == "Agentconsole"
+    secrets = [
+        *a.said, *b.said, *c.said, a.url, b.url, c.url, "Aanvraag a", "Aanvraag b",
+        a.thread_id, b.thread_id, c.thread_id,
+        a.conversation_id, b.conversation_id, c.conversation_id,
+        console.agent_token, "Ik zoek KL-5550 voor u op.", "KL-5550", "Sanne",
+    ]
+    html = await page.content()  # the whole DOM, hidden nodes included
+    left = [s for s in secrets if s in html]
+    assert left == [], f"still in the page after signing out: {left}"
+    # Nor in what the form fields hold (a value is not an attribute) or the storage.
+    values = await page.evaluate("""() => JSON.stringify({
+        fields: [...document.querySelectorAll('input, textarea, select')].map(e => e.value),
+        session: {...sessionStorage}, local: {...localStorage}, url: location.href,
+    })""")
+    left = [s for s in secrets if s in values]
+    assert left == [], f"still in the fields or storage after signing out: {left}"
+    assert json.loads(values)["url"] == console.console_url
+
+    await assert_page_accessible(page, axe_source, "the console after signing out")
+    await settled_screenshot(page, "console-signed-out")
+
+    # Signing in again on the same page works, and the draft did not survive the sign-out.
+    await sign_in(page, console, load=False)
+    await expect(page.locator("#list-waiting button.thread-item")).to_have_count(
+        2, timeout=WAIT_MS)
+    await open_thread(page, a)
+    await expect(page.locator("#reply-form")).to_be_visible()
+    await expect(page.locator("#reply-text")).to_have_value("")
     await ctx.close()

@@ -1,8 +1,11 @@
 // The agent console page: plain JS, no build step. All data comes from the API of this
 // console (same origin); the token lives in sessionStorage and travels as a bearer
 // header (HTTP) or in the first websocket frame, never in a URL.
+//
+// The workstation may be shared: reply drafts are kept in memory only, one per thread, and
+// signing out forgets every thread, draft and token and empties the page.
 import {
-  entryItem, explain, label, renderDetailFields, threadButton, waitingText,
+  clearThreadView, entryItem, explain, label, renderDetailFields, threadButton, waitingText,
 } from "./render.js";
 
 const TOKEN_KEY = "handover.console.token";
@@ -20,6 +23,12 @@ const state = {
   shown: new Set(),
   ws: null,
   retryMs: 1000,
+  retryTimer: null,
+  // Bumped at sign-out: an answer to a request of an earlier session is thrown away.
+  session: 0,
+  // thread id -> the reply typed for it and not sent yet. The reply box shows the open
+  // thread's draft; text never moves from one thread to another.
+  drafts: new Map(),
   typingOn: false,
   typingTimer: null,
   citizenTypingTimer: null,
@@ -34,6 +43,7 @@ class ApiError extends Error {
 }
 
 async function api(path, options = {}) {
+  const session = state.session;
   const headers = { Authorization: "Bearer " + state.token };
   if (options.body !== undefined) headers["Content-Type"] = "application/json";
   const response = await fetch(base + "api/" + path, {
@@ -44,6 +54,8 @@ async function api(path, options = {}) {
   });
   let data = null;
   try { data = await response.json(); } catch (e) { data = null; }
+  // Signed out meanwhile: nothing of this answer may reach the page.
+  if (session !== state.session) throw new ApiError(response.status, "signed_out");
   if (response.status === 401 || response.status === 403) {
     signOut("Uw token is niet (meer) geldig. Meld u opnieuw aan.");
     throw new ApiError(response.status, "unauthorized");
@@ -53,6 +65,9 @@ async function api(path, options = {}) {
   }
   return data;
 }
+
+/** Errors that need no message: the page has signed out (or is doing so). */
+const silent = (err) => err.code === "unauthorized" || err.code === "signed_out";
 
 // --- sign in / out ----------------------------------------------------------------
 
@@ -78,13 +93,28 @@ async function signIn(token) {
 }
 
 function signOut(message) {
+  stopTyping(); // the citizen should not see "typing" linger
+  state.session += 1;
   sessionStorage.removeItem(TOKEN_KEY);
-  state.token = null;
-  state.me = null;
+  clearTimeout(state.retryTimer);
+  clearTimeout(state.typingTimer);
+  clearTimeout(state.citizenTypingTimer);
   if (state.ws) { const ws = state.ws; state.ws = null; ws.close(1000); }
+  Object.assign(state, {
+    token: null, me: null, threads: new Map(), selected: null, detail: null,
+    shown: new Set(), drafts: new Map(), unread: new Set(), pendingReply: null,
+    typingOn: false, retryMs: 1000, retryTimer: null,
+  });
+  // The next person at this workstation must find nothing of these conversations, not
+  // even in hidden nodes.
+  renderLists();
+  $("list-announcer").textContent = "";
+  clearThreadView();
+  $("close-outcome").replaceChildren();
   $("workspace").hidden = true;
   $("signout").hidden = true;
   $("agent-name").hidden = true;
+  $("agent-name").textContent = "";
   $("signin").hidden = false;
   $("connection-status").textContent = "Niet aangemeld";
   $("signin-error").textContent = message || "";
@@ -101,6 +131,7 @@ function connect() {
   $("connection-status").textContent = "Verbinden…";
   ws.addEventListener("open", () => ws.send(JSON.stringify({ type: "auth", token: state.token })));
   ws.addEventListener("message", (msg) => {
+    if (state.ws !== ws) return; // signed out, or replaced
     let event;
     try { event = JSON.parse(msg.data); } catch (e) { return; }
     onEvent(event);
@@ -112,7 +143,7 @@ function connect() {
     $("connection-status").textContent = "Verbinding verbroken, opnieuw verbinden…";
     const delay = state.retryMs;
     state.retryMs = Math.min(state.retryMs * 2, 30000);
-    setTimeout(() => { if (state.token && !state.ws) connect(); }, delay);
+    state.retryTimer = setTimeout(() => { if (state.token && !state.ws) connect(); }, delay);
   });
 }
 
@@ -127,6 +158,7 @@ function onEvent(event) {
     case "thread": {
       const before = state.threads.get(event.thread.thread_id);
       state.threads.set(event.thread.thread_id, event.thread);
+      forgetEndedDrafts();
       if (!before && event.thread.status === "queued") {
         $("list-announcer").textContent = "Nieuw wachtend gesprek (" + event.thread.tenant + ")";
       }
@@ -162,10 +194,11 @@ async function refreshAll() {
   try {
     const data = await api("threads");
     state.threads = new Map(data.threads.map((t) => [t.thread_id, t]));
-      renderLists();
+    forgetEndedDrafts();
+    renderLists();
     if (state.selected) await refreshDetail();
   } catch (err) {
-    if (err.code !== "unauthorized") $("connection-status").textContent = explain(err);
+    if (!silent(err)) $("connection-status").textContent = explain(err);
   }
 }
 
@@ -198,6 +231,22 @@ function fill(listId, countId, threads) {
   if (focused) { const again = $("thread-item-" + focused); if (again) again.focus(); }
 }
 
+// --- drafts -----------------------------------------------------------------------
+
+function dropDraft(threadId) {
+  state.drafts.delete(threadId);
+  if (state.pendingReply && state.pendingReply.threadId === threadId) state.pendingReply = null;
+  if (state.selected === threadId) $("reply-text").value = "";
+}
+
+/** A closed (or forgotten) thread takes its draft with it. */
+function forgetEndedDrafts() {
+  for (const id of [...state.drafts.keys()]) {
+    const t = state.threads.get(id);
+    if (!t || t.status === "closed") dropDraft(id);
+  }
+}
+
 // --- one thread -------------------------------------------------------------------
 
 async function select(threadId, moveFocus) {
@@ -205,6 +254,13 @@ async function select(threadId, moveFocus) {
   if (state.selected !== threadId) {
     stopTyping();
     state.selected = threadId;
+    state.detail = null;
+    // The reply box now holds this thread's own draft (it was kept on every keystroke).
+    $("reply-text").value = state.drafts.get(threadId) || "";
+    // Until this thread's details are in, no action of the previous one is offered.
+    $("pickup").hidden = true;
+    $("reply-form").hidden = true;
+    $("close-form").hidden = true;
     state.shown = new Set();
     $("transcript").replaceChildren();
     // Filling the list of another thread is not news: do not read it all out.
@@ -214,6 +270,7 @@ async function select(threadId, moveFocus) {
   }
   renderLists();
   await refreshDetail();
+  if (state.selected !== threadId) return;
   $("transcript").setAttribute("aria-live", "polite");
   if (moveFocus) $("thread").focus();
 }
@@ -228,7 +285,7 @@ async function refreshDetail() {
     detail._seen = Date.now();
     renderDetail(detail);
   } catch (err) {
-    if (err.code !== "unauthorized") $("thread-error").textContent = explain(err);
+    if (!silent(err)) $("thread-error").textContent = explain(err);
   }
 }
 
@@ -236,6 +293,7 @@ function renderDetail(d) {
   $("thread-empty").hidden = true;
   $("thread-body").hidden = false;
   renderDetailFields(d);
+  if (d.status === "closed") dropDraft(d.thread_id);
 
   const mine = d.agent && state.me && d.agent.id === state.me.agent.id;
   $("pickup").hidden = d.status !== "queued";
@@ -269,8 +327,8 @@ async function act(button, work) {
   try {
     await work();
   } catch (err) {
-    if (err.code !== "unauthorized") $("thread-error").textContent = explain(err);
-    if (err.status === 409) await refreshAll();
+    if (!silent(err)) $("thread-error").textContent = explain(err);
+    if (err.status === 409 && !silent(err)) await refreshAll();
   } finally {
     button.disabled = false;
   }
@@ -293,18 +351,22 @@ function newId() {
 }
 
 async function sendReply() {
+  // The reply box holds the open thread's draft: it goes to that thread and no other.
+  const threadId = state.selected;
   const text = $("reply-text").value.trim();
-  if (!text || !state.selected) return;
+  if (!text || !threadId) return;
   // A retry of the same text after a failure keeps its id: the core drops a duplicate.
-  if (!state.pendingReply || state.pendingReply.text !== text) {
-    state.pendingReply = { id: newId(), text };
+  const pending = state.pendingReply;
+  if (!pending || pending.threadId !== threadId || pending.text !== text) {
+    state.pendingReply = { threadId, id: newId(), text };
   }
-  const id = state.selected;
-  await api("threads/" + encodeURIComponent(id) + "/messages", {
-    method: "POST", body: { message_id: state.pendingReply.id, text },
+  const reply = state.pendingReply;
+  await api("threads/" + encodeURIComponent(threadId) + "/messages", {
+    method: "POST", body: { message_id: reply.id, text },
   });
-  state.pendingReply = null;
-  $("reply-text").value = "";
+  if (state.pendingReply === reply) state.pendingReply = null;
+  dropDraft(threadId);
+  if (state.selected !== threadId) return; // the agent has moved on meanwhile
   stopTyping();
   await refreshDetail();
   $("reply-text").focus();
@@ -317,7 +379,7 @@ function wire() {
     if (!token) { $("signin-error").textContent = "Vul uw token in."; return; }
     $("signin-error").textContent = "";
     try { await signIn(token); } catch (err) {
-      if (err.code !== "unauthorized") $("signin-error").textContent = explain(err);
+      if (!silent(err)) $("signin-error").textContent = explain(err);
     }
   });
   $("signout").addEventListener("click", () => signOut("U bent afgemeld."));
@@ -337,18 +399,25 @@ function wire() {
     }
   });
   $("reply-text").addEventListener("input", () => {
-    sendTyping($("reply-text").value.length > 0);
+    const text = $("reply-text").value;
+    if (state.selected) {
+      if (text) state.drafts.set(state.selected, text);
+      else state.drafts.delete(state.selected);
+    }
+    sendTyping(text.length > 0);
     clearTimeout(state.typingTimer);
     state.typingTimer = setTimeout(() => sendTyping(false), TYPING_IDLE_MS);
   });
   $("close-form").addEventListener("submit", (e) => {
     e.preventDefault();
     const outcome = $("close-outcome").value;
+    const threadId = state.selected;
     act($("close-thread"), async () => {
       stopTyping();
-      await api("threads/" + encodeURIComponent(state.selected) + "/close", {
+      await api("threads/" + encodeURIComponent(threadId) + "/close", {
         method: "POST", body: { outcome },
       });
+      dropDraft(threadId);
       await refreshAll();
     });
   });

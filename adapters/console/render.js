@@ -81,6 +81,26 @@ function pageLink(dd, url) {
   else dd.textContent = url;
 }
 
+const DETAIL_FIELDS = ["status", "tenant", "channel", "language", "reason", "topic", "consent",
+                       "page-url", "page-title", "referrer", "waiting", "agent"];
+
+/** The thread pane as before any thread was opened: nothing of a thread left in the DOM. */
+export function clearThreadView() {
+  $("thread-title").textContent = "Kies een gesprek";
+  $("thread-empty").hidden = false;
+  $("thread-body").hidden = true;
+  for (const field of DETAIL_FIELDS) $("detail-" + field).replaceChildren();
+  $("bot-details-box").hidden = true;
+  $("bot-details").replaceChildren();
+  $("thread-error").textContent = "";
+  $("pickup").hidden = true;
+  $("transcript").replaceChildren();
+  $("citizen-typing").textContent = "";
+  $("reply-form").hidden = true;
+  $("reply-text").value = "";
+  $("close-form").hidden = true;
+}
+
 /** The details list of the open thread. */
 export function renderDetailFields(d) {
   $("thread-empty").hidden = true;

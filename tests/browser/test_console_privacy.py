@@ -20,8 +20,8 @@ import aiohttp
 import pytest
 import pytest_asyncio
 
-from handover.daemon import Daemon
-from handover.demo import DEMO_TENANT, demo_config
+from handover.daemon.app import Daemon
+from handover.demo.config import DEMO_TENANT, demo_config
 from tests.browser.conftest import LOOP, _site, screenshot
 from tests.browser.test_demo_flow import assert_page_accessible
 

@@ -13,8 +13,8 @@ like a BSN or a phone number), then IBAN (an IBAN contains long digit runs), the
 then phone numbers. Each pass replaces its findings with a marker without digits, so
 later passes cannot re-match them.
 
-Before the passes, in text that is not plain ASCII, digits of any script (full-width
-``１２３``, Arabic-Indic...) are read as ASCII digits, full-width signs as their ASCII
+Before the passes, in text that is not plain ASCII, digits of any script (full-width,
+Arabic-Indic...) are read as ASCII digits, full-width signs as their ASCII
 forms and Unicode dashes as "-", character for character; and a percent-encoded at
 sign (``%40``, as in a logged query string) is read as "@". A log line may therefore
 show such characters in their plain form; nothing is lost that a reader needs.

@@ -338,16 +338,16 @@ def test_property_redact_is_idempotent(text: str) -> None:
     [
         ("mail jan%40example.nl graag", "[EMAIL]"),  # percent-encoded, as in a logged URL
         ("mail jan%40Example.NL", "[EMAIL]"),
-        ("mail jan＠example.nl", "[EMAIL]"),  # full-width at sign
-        ("bsn １２３４５６７８２", "[BSN]"),  # full-width digits
+        ("mail jan\uff20example.nl", "[EMAIL]"),  # full-width at sign
+        ("bsn \uff11\uff12\uff13\uff14\uff15\uff16\uff17\uff18\uff12", "[BSN]"),  # full-width digits
         ("bsn 111/222/333", "[BSN]"),
-        ("bsn 123–456–782", "[BSN]"),  # en dashes
+        ("bsn 123\u2013456\u2013782", "[BSN]"),  # en dashes
         ("iban NL91.ABNA.0417.1643.00", "[IBAN]"),
         ("iban NL91-ABNA-0417-1643-00", "[IBAN]"),
         ("bel 06.12.34.56.78", "[PHONE]"),
         ("bel 020.123.4567", "[PHONE]"),
-        ("bel 06–12345678", "[PHONE]"),  # en dash
-        ("bel ０６１２３４５６７８", "[PHONE]"),
+        ("bel 06\u201312345678", "[PHONE]"),  # en dash
+        ("bel \uff10\uff16\uff11\uff12\uff13\uff14\uff15\uff16\uff17\uff18", "[PHONE]"),
     ],
 )
 def test_disguised_spellings_masked(text: str, mask: str) -> None:

@@ -143,14 +143,34 @@ def check_config(
     return []
 
 
+def _users_of(name: str, tenants_section: Mapping[str, Any] | None) -> list[str]:
+    """The tenants whose section names adapter instance `name` as channel, bot or desk.
+
+    Read from the sections as written, not from the tenants that validated: a tenant
+    with a mistake elsewhere (a typo in its hours) still uses its adapters, and an
+    adapter must not then report "this tenant does not use the instance" on top of
+    the real problem."""
+    users: list[str] = []
+    for tenant_id, section in (tenants_section or {}).items():
+        if not isinstance(section, Mapping):
+            continue
+        channels = section.get("channels")
+        named = [section.get("bot"), section.get("desk")]
+        if isinstance(channels, list):
+            named.extend(channels)
+        if name in named:
+            users.append(str(tenant_id))
+    return sorted(users)
+
+
 def _check_adapter_tenants(
-    adapters: Mapping[str, AdapterInstance], tenants: Mapping[str, TenantConfig], issues: Issues
+    adapters: Mapping[str, AdapterInstance],
+    tenants_section: Mapping[str, Any] | None,
+    issues: Issues,
 ) -> None:
     """Let each adapter instance check its options against the tenants that use it."""
     for name, instance in adapters.items():
-        users = sorted(
-            t.id for t in tenants.values() if name in (t.bot, t.desk, *t.channels)
-        )
+        users = _users_of(name, tenants_section)
         try:
             instance.cls.check_tenants(instance.options, users, join("adapters", name))
         except ConfigIssues as exc:
@@ -181,7 +201,7 @@ def parse_config(
     )
     tenants_section = root.raw_table("tenants")
     tenants = parse_tenants(tenants_section, root, adapters, set(adapters_section))
-    _check_adapter_tenants(adapters, tenants, issues)
+    _check_adapter_tenants(adapters, tenants_section, issues)
     root.finish()
 
     if issues:

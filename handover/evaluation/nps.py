@@ -91,14 +91,20 @@ async def export(
             "category": nps_category(a.score), "comment": comment,
         }  # fmt: skip
         if writer is not None:
-            if comment and comment.startswith(_FORMULA_STARTS):
-                # A citizen's "=HYPERLINK(...)" must stay text when the file is opened
-                # in a spreadsheet (OWASP CSV injection advice).
-                row["comment"] = "'" + comment
-            writer.writerow(row)
+            # Free text from citizens (the comment) and from the desk (the closing
+            # outcome an agent typed) must stay text when the file is opened in a
+            # spreadsheet: "=HYPERLINK(...)" in any cell is neutralised (OWASP CSV
+            # injection advice). Every string cell is checked, not a chosen few.
+            writer.writerow({k: _cell(v) for k, v in row.items()})
         else:
             out.write(json.dumps(row, ensure_ascii=False) + "\n")
     return len(answers)
+
+
+def _cell(value: object) -> object:
+    if isinstance(value, str) and value.startswith(_FORMULA_STARTS):
+        return "'" + value
+    return value
 
 
 async def _mask_for(store: Store, tenant: TenantConfig, conversation_id: str) -> PersonalData:

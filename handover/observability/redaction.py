@@ -13,6 +13,12 @@ like a BSN or a phone number), then IBAN (an IBAN contains long digit runs), the
 then phone numbers. Each pass replaces its findings with a marker without digits, so
 later passes cannot re-match them.
 
+Before the passes, in text that is not plain ASCII, digits of any script (full-width,
+Arabic-Indic...) are read as ASCII digits, full-width signs as their ASCII
+forms and Unicode dashes as "-", character for character; and a percent-encoded at
+sign (``%40``, as in a logged query string) is read as "@". A log line may therefore
+show such characters in their plain form; nothing is lost that a reader needs.
+
 Known limits, accepted because a false positive only hides a harmless value:
 - A date followed by a small number (``06-12-2026 10 uur``) can add up to ten digits
   starting with ``0`` and is then masked as a phone number.
@@ -23,6 +29,7 @@ Known limits, accepted because a false positive only hides a harmless value:
 from __future__ import annotations
 
 import re
+import unicodedata
 from collections.abc import Mapping
 
 __all__ = ["redact", "redact_value"]
@@ -32,8 +39,36 @@ IBAN_MASK = "[IBAN]"
 PHONE_MASK = "[PHONE]"
 EMAIL_MASK = "[EMAIL]"
 
-# Cheap pre-check: every category needs a digit except e-mail, which needs an "@".
-_NEEDS_WORK = re.compile(r"[0-9@]")
+# Cheap pre-check: every category needs a digit except e-mail, which needs an "@" (or
+# its percent-encoding). Text that is not ASCII is normalised first, see `_plain`.
+_NEEDS_WORK = re.compile(r"[0-9@]|%40")
+_PERCENT_AT = re.compile(r"%40", re.IGNORECASE)
+# Hyphen, non-breaking hyphen, figure dash, en and em dash, horizontal bar, minus sign:
+# citizens' keyboards and word processors put them between digit groups.
+_DASHES = frozenset("\u2010\u2011\u2012\u2013\u2014\u2015\u2212")
+_FULL_WIDTH = range(0xFF01, 0xFF5F)  # U+FF01..FF5E mirror ASCII 0x21..0x7E
+
+
+class _PlainChars(dict[int, str]):
+    """A `str.translate` table computed per character on first use: one character in,
+    one out, so the text keeps its length and everything else stays as written."""
+
+    def __missing__(self, code: int) -> str:
+        char = chr(code)
+        digit = unicodedata.decimal(char, None)
+        if digit is not None:
+            plain: str | None = str(digit)
+        elif code in _FULL_WIDTH:
+            plain = chr(code - 0xFEE0)
+        elif char in _DASHES:
+            plain = "-"
+        else:
+            plain = char
+        self[code] = plain
+        return plain
+
+
+_PLAIN_CHARS = _PlainChars()
 
 # --- e-mail ----------------------------------------------------------------------------
 # The look-behind makes a match start only at the beginning of a run of address
@@ -55,7 +90,7 @@ _IBAN = re.compile(
     r"\b[A-Za-z]{2}[0-9]{2}"
     r"(?:"
     r"[A-Za-z0-9]{11,30}"  # compact
-    r"|(?:\ [A-Za-z0-9]{4}){2,7}(?:\ [A-Za-z0-9]{1,4})?"  # grouped by four
+    r"|(?:[.\ -][A-Za-z0-9]{4}){2,7}(?:[.\ -][A-Za-z0-9]{1,4})?"  # grouped by four
     r")\b"
 )
 _IBAN_MIN_LEN = 15
@@ -70,8 +105,8 @@ _BSN = re.compile(
     r"(?<![0-9])"
     r"(?:"
     r"[0-9]{9}"
-    r"|(?<![0-9][.\ -])[0-9]{3,4}(?P<s1>[.\ -])[0-9]{2}(?P=s1)[0-9]{3}(?![.\ -][0-9])"
-    r"|(?<![0-9][.\ -])[0-9]{3}(?P<s2>[.\ -])[0-9]{3}(?P=s2)[0-9]{3}(?![.\ -][0-9])"
+    r"|(?<![0-9][./\ -])[0-9]{3,4}(?P<s1>[./\ -])[0-9]{2}(?P=s1)[0-9]{3}(?![./\ -][0-9])"
+    r"|(?<![0-9][./\ -])[0-9]{3}(?P<s2>[./\ -])[0-9]{3}(?P=s2)[0-9]{3}(?![./\ -][0-9])"
     r")"
     r"(?![0-9])"
 )
@@ -88,7 +123,7 @@ _BSN_WEIGHTS = (9, 8, 7, 6, 5, 4, 3, 2, -1)
 _PHONE_CANDIDATE = re.compile(
     r"(?<![\w+])"
     r"(?:\+|\(?0)"
-    r"[0-9()\ -]{4,24}"
+    r"[0-9()\ .-]{4,24}"
     r"[0-9]"
     r"(?![\w]|[:.,/][0-9])"
 )
@@ -126,13 +161,15 @@ def _mask_bsn(match: re.Match[str]) -> str:
 
 def _mask_iban(match: re.Match[str]) -> str:
     text = match.group()
-    parts = text.split(" ")
+    parts = re.split(r"([.\ -])", text)
+    seps = parts[1::2]
+    parts = parts[0::2]
     # A grouped IBAN may have swallowed a following four-letter word ("... 7034 voor").
     # Try the longest prefix of groups that validates and keep the rest as it was.
     for end in range(len(parts), 0, -1):
         if _iban_valid("".join(parts[:end])):
-            rest = parts[end:]
-            return IBAN_MASK + (" " + " ".join(rest) if rest else "")
+            rest = "".join(s + p for s, p in zip(seps[end - 1 :], parts[end:], strict=True))
+            return IBAN_MASK + rest
     return text
 
 
@@ -193,6 +230,15 @@ def _mask_phone_candidate(match: re.Match[str]) -> str:
     return "".join(out)
 
 
+def _plain(text: str) -> str:
+    """Digits of any script, full-width signs and Unicode dashes as ASCII.
+
+    Only for text that is not ASCII, so the common log line pays one `isascii` call."""
+    if text.isascii():
+        return text
+    return text.translate(_PLAIN_CHARS)
+
+
 def redact(text: str) -> str:
     """Return `text` with BSNs, IBANs, phone numbers and e-mail addresses masked.
 
@@ -201,8 +247,11 @@ def redact(text: str) -> str:
     IBAN-shaped code failing mod-97, times, dates, short service numbers such as
     ``14 020``) are left alone.
     """
+    text = _plain(text)
     if not _NEEDS_WORK.search(text):
         return text
+    if "%" in text:
+        text = _PERCENT_AT.sub("@", text)
     if "@" in text:
         text = _EMAIL.sub(EMAIL_MASK, text)
     text = _IBAN.sub(_mask_iban, text)

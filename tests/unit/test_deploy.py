@@ -133,3 +133,21 @@ def test_the_documented_commands_name_files_that_exist() -> None:
             if word.startswith("deploy/") and not word.endswith(".txt"):
                 path = word.split("=", 1)[-1]
                 assert (DEPLOY.parent / path).exists() or path == "deploy/handover.env", word
+
+
+def test_only_the_proxy_in_front_is_trusted_and_nginx_limits_per_address(config: Config) -> None:
+    import ipaddress
+
+    compose = yaml.safe_load((DEPLOY / "compose.yaml").read_text())
+    nginx_ip = compose["services"]["nginx"]["networks"]["default"]["ipv4_address"]
+    # One address, the proxy's: not a private range any container could sit in.
+    assert [str(n) for n in config.server.trusted_proxies] == [f"{nginx_ip}/32"]
+    for network in config.server.trusted_proxies:
+        assert ipaddress.ip_network(network).num_addresses == 1
+    nginx = (DEPLOY / "nginx.conf").read_text()
+    assert "server_tokens off;" in nginx
+    create = re.search(r"location = /rest/conversations \{(.*?)\}", nginx, re.S)
+    assert create is not None and "limit_req zone=create" in create.group(1)
+    public = re.search(r"location ~ \^/\(web\|rest\|kcc\)/ \{(.*?)\}", nginx, re.S)
+    assert public is not None and "limit_req zone=public" in public.group(1)
+    assert "limit_conn conns" in public.group(1)

@@ -37,7 +37,19 @@ def test_entrypoint_and_default_command_are_real_cli_commands() -> None:
     pyproject = (ROOT / "pyproject.toml").read_text()
     assert 'handover = "handover.cli.main:main"' in pyproject
     args = build_parser().parse_args(cmd)
-    assert args.command == "demo" and args.data_dir == "/data" and args.host == "0.0.0.0"
+    # The image runs a configuration by default; the demo (which listens everywhere
+    # and prints the console token into the container's log) only when asked for.
+    assert args.command == "run" and args.config == "/config/handover.toml"
+
+
+def test_base_image_and_dependencies_are_pinned() -> None:
+    bases = re.findall(r"^FROM (\S+)", DOCKERFILE, re.M)
+    default = re.search(r"^ARG PYTHON_IMAGE=(\S+)$", DOCKERFILE, re.M)
+    assert default is not None and re.fullmatch(r"python:3\.11\.\d+-slim-\w+", default.group(1))
+    assert bases == ["${PYTHON_IMAGE}", "${PYTHON_IMAGE}"]
+    assert "-c constraints.txt" in DOCKERFILE
+    pins = (ROOT / "constraints.txt").read_text().split()
+    assert any(p.startswith("aiohttp==") for p in pins)
 
 
 def test_healthcheck_uses_the_liveness_endpoint() -> None:

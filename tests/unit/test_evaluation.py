@@ -219,6 +219,13 @@ async def test_nps_csv_keeps_formulas_as_text(tmp_path: Path) -> None:
         read = list(csv.DictReader(io.StringIO(out.getvalue())))
         assert [r["comment"] for r in read] == ["'=HYPERLINK(\"http://x\")", "'-- prima", ""]
         assert [(r["score"], r["category"]) for r in read][2] == ("", "unanswered")
+        # The closing outcome is free text typed at the desk: neutralised as well.
+        desk = [SurveyAnswer("c", "t", "web", 1, 7, None, '=cmd|"/c calc"!A1', AT),
+                SurveyAnswer("c", "t", "web", 1, 7, None, "@SUM(1+1)", AT)]
+        out = io.StringIO()
+        await export(store, tenant, desk, out, "csv")
+        read = list(csv.DictReader(io.StringIO(out.getvalue())))
+        assert [r["outcome"] for r in read] == ['\'=cmd|"/c calc"!A1', "'@SUM(1+1)"]
         out = io.StringIO()
         await export(store, tenant, rows, out, "jsonl")
         assert json.loads(out.getvalue().splitlines()[0])["comment"] == rows[0].comment

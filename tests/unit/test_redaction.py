@@ -328,3 +328,35 @@ def test_property_redact_is_idempotent(text: str) -> None:
     # exercises the regexes on dense, number-like input.
     once = redact(text)
     assert redact(once) == once
+
+
+# --- spellings that dodge a plain ASCII scan ---------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("text", "mask"),
+    [
+        ("mail jan%40example.nl graag", "[EMAIL]"),  # percent-encoded, as in a logged URL
+        ("mail jan%40Example.NL", "[EMAIL]"),
+        ("mail jan\uff20example.nl", "[EMAIL]"),  # full-width at sign
+        ("bsn \uff11\uff12\uff13\uff14\uff15\uff16\uff17\uff18\uff12", "[BSN]"),  # full-width digits
+        ("bsn 111/222/333", "[BSN]"),
+        ("bsn 123\u2013456\u2013782", "[BSN]"),  # en dashes
+        ("iban NL91.ABNA.0417.1643.00", "[IBAN]"),
+        ("iban NL91-ABNA-0417-1643-00", "[IBAN]"),
+        ("bel 06.12.34.56.78", "[PHONE]"),
+        ("bel 020.123.4567", "[PHONE]"),
+        ("bel 06\u201312345678", "[PHONE]"),  # en dash
+        ("bel \uff10\uff16\uff11\uff12\uff13\uff14\uff15\uff16\uff17\uff18", "[PHONE]"),
+    ],
+)
+def test_disguised_spellings_masked(text: str, mask: str) -> None:
+    out = redact(text)
+    assert mask in out, out
+    digits = "".join(c for c in out if c.isdigit())
+    assert len(digits) < 4, out
+
+
+def test_dotted_dates_and_versions_survive() -> None:
+    assert redact("op 06.12.2026 om 10.30 uur") == "op 06.12.2026 om 10.30 uur"
+    assert redact("versie 1.2.3") == "versie 1.2.3"

@@ -61,3 +61,51 @@ def test_a_number_used_twice_and_tenants_that_do_not_match_are_refused() -> None
         WhatsAppChannel.check_tenants(options, ["zeist"], "adapters.wa")
     assert {i.path for i in caught.value.issues} == {"adapters.wa.tenants.zeist",
                                                     "adapters.wa.tenants.utrecht"}
+
+
+def test_a_mistake_elsewhere_in_a_tenant_adds_no_false_tenant_problem(tmp_path: Any) -> None:
+    """A typo in the tenant's own section is the one problem reported: the WhatsApp
+    instance must not claim on top of it that the tenant does not use it."""
+    from pathlib import Path
+
+    from handover.config.load import load_config
+
+    media = Path(tmp_path) / "media"
+    config = Path(tmp_path) / "handover.toml"
+    config.write_text(f"""
+[adapters.whatsapp]
+type = "whatsapp"
+access_token = "${{WA_TOKEN}}"
+app_secret = "${{WA_SECRET}}"
+verify_token = "${{WA_VERIFY}}"
+public_url = "https://chat.example.nl/whatsapp"
+media_dir = "{media}"
+
+[adapters.whatsapp.tenants.utrecht]
+phone_number_id = "106540352242922"
+template_name = "gemeente_antwoord"
+template_language = "nl"
+
+[adapters.gem]
+type = "demo_bot"
+
+[adapters.kcc]
+type = "demo_desk"
+
+[tenants.utrecht]
+name = "Gemeente Utrecht"
+channels = ["whatsapp"]
+bot = "gem"
+desk = "kcc"
+
+[tenants.utrecht.handover]
+phone = "14 030"
+
+[tenants.utrecht.hours]
+mondai = "08:00-17:00"
+""")
+    env = {"WA_TOKEN": "token-value-1", "WA_SECRET": "secret-value-1", "WA_VERIFY": "verify-1"}
+    with pytest.raises(ConfigIssues) as caught:
+        load_config(config, env=env)
+    paths = [i.path for i in caught.value.issues]
+    assert paths == ["tenants.utrecht.hours.mondai"], caught.value.issues

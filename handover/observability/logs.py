@@ -32,6 +32,7 @@ import structlog
 from aiohttp.abc import AbstractAccessLogger
 from aiohttp.web_request import BaseRequest
 from aiohttp.web_response import StreamResponse
+from aiohttp.web_urldispatcher import AbstractResource, DynamicResource, PlainResource
 from structlog.typing import EventDict, Processor, WrappedLogger
 
 from handover.observability.redaction import redact
@@ -290,13 +291,18 @@ def bind_correlation(correlation_id: str | None = None) -> Iterator[str]:
 
 
 class RedactingAccessLogger(AbstractAccessLogger):
-    """aiohttp access logger that logs through structlog with secrets masked.
+    """aiohttp access logger that logs through structlog with nothing credential-bearing.
 
     Pass it as ``access_log_class=RedactingAccessLogger`` to `aiohttp.web.AppRunner`
     (or `web.run_app`). Each request produces one ``http.access`` line at info level
-    with method, path (query-string secrets masked by `redact_url`), status and duration
-    in milliseconds. The client address is deliberately not logged: on citizen-facing
-    endpoints it is personal data.
+    with method, route, status and duration in milliseconds.
+
+    The route is the pattern the request matched (``/whatsapp/media/{token}``), never
+    the raw path, and no query string is logged: capability paths (a media link, a
+    transfer reference), engine.io session ids (``?sid=``) and tokens in queries are
+    credentials, and a pattern names the endpoint just as well. A request that matched
+    no route is logged as ``<unmatched>``. The client address is deliberately not
+    logged either: on citizen-facing endpoints it is personal data.
     """
 
     @property
@@ -309,7 +315,27 @@ class RedactingAccessLogger(AbstractAccessLogger):
         get_logger(self.logger.name).info(
             "http.access",
             method=request.method,
-            path=redact_url(request.path_qs),
+            route=route_pattern(request),
             status=response.status,
             duration_ms=round(time * 1000, 3),
         )
+
+
+UNMATCHED_ROUTE = "<unmatched>"
+
+
+def route_pattern(request: BaseRequest) -> str:
+    """The pattern of the route `request` matched, e.g. ``/web/{tenant}/socket``.
+
+    For a prefix-mounted handler (a static directory, a sub-application's catch-all)
+    the prefix with ``{tail}``; ``<unmatched>`` for a request no route took (404/405
+    from the router), so a probe's path never reaches a log."""
+    match_info = getattr(request, "match_info", None)
+    route = getattr(match_info, "route", None)
+    resource = getattr(route, "resource", None)
+    if not isinstance(resource, AbstractResource):
+        return UNMATCHED_ROUTE
+    canonical = str(resource.canonical)
+    if isinstance(resource, PlainResource | DynamicResource):
+        return canonical
+    return canonical.rstrip("/") + "/{tail}"

@@ -57,7 +57,7 @@ class _PlainChars(dict[int, str]):
         char = chr(code)
         digit = unicodedata.decimal(char, None)
         if digit is not None:
-            plain: str | None = str(digit)
+            plain = str(digit)
         elif code in _FULL_WIDTH:
             plain = chr(code - 0xFEE0)
         elif char in _DASHES:

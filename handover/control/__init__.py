@@ -34,8 +34,8 @@ from handover.control.types import (
     Handler,
     Outcome,
     Policy,
-    Step,
     Transition,
+    TransitionContext,
     public_context,
 )
 
@@ -57,8 +57,8 @@ __all__ = [
     "Handler",
     "Outcome",
     "Policy",
-    "Step",
     "Transition",
+    "TransitionContext",
     "public_context",
     "transition",
 ]

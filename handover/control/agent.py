@@ -23,132 +23,132 @@ from handover.control.types import (
     QUEUE_TIMEOUT,
     SURVEY_BUTTONS,
     SURVEY_TIMEOUT,
-    Step,
     TableRows,
     Transition,
+    TransitionContext,
 )
 from handover.model import Party, State
 
 
-def _agent_takes(step: Step, name: str | None) -> None:
-    step.move(State.AGENT, agent_name=name)
-    step.emit(
+def _agent_takes(ctx: TransitionContext, name: str | None) -> None:
+    ctx.move(State.AGENT, agent_name=name)
+    ctx.emit(
         fx.Notify("agent_joined", {"agent": name or "-"}),
         fx.ShowControl(State.AGENT, agent_name=name),
         fx.CancelTimer(QUEUE_TIMEOUT),
-        fx.StartTimer(AGENT_INACTIVE, step.policy.agent_inactivity_seconds),
-        fx.StartTimer(CITIZEN_INACTIVE, step.policy.citizen_inactivity_seconds),
+        fx.StartTimer(AGENT_INACTIVE, ctx.policy.agent_inactivity_seconds),
+        fx.StartTimer(CITIZEN_INACTIVE, ctx.policy.citizen_inactivity_seconds),
         fx.CountHandover("answered"),
     )
 
 
-def agent_citizen_message(step: Step) -> Transition:
-    step.emit(
-        fx.RecordCitizen(step.event.content),
+def agent_citizen_message(ctx: TransitionContext) -> Transition:
+    ctx.emit(
+        fx.RecordCitizen(ctx.event.content),
         fx.ToDesk(),
-        fx.StartTimer(CITIZEN_INACTIVE, step.policy.citizen_inactivity_seconds),
+        fx.StartTimer(CITIZEN_INACTIVE, ctx.policy.citizen_inactivity_seconds),
     )
-    return step.done()
+    return ctx.done()
 
 
-def agent_joined(step: Step) -> Transition:
-    if not live_thread(step, step.event):
-        return stale(step, "thread")
-    _agent_takes(step, step.event.agent_name)
-    return step.done()
+def agent_joined(ctx: TransitionContext) -> Transition:
+    if not live_thread(ctx, ctx.event):
+        return stale(ctx, "thread")
+    _agent_takes(ctx, ctx.event.agent_name)
+    return ctx.done()
 
 
-def agent_message(step: Step) -> Transition:
-    event: ev.AgentMessage = step.event
-    if not live_thread(step, event):
-        return stale(step, "thread")
-    name = event.agent_name or step.conv.agent_name
-    if step.conv.state is State.QUEUED:
+def agent_message(ctx: TransitionContext) -> Transition:
+    event: ev.AgentMessage = ctx.event
+    if not live_thread(ctx, event):
+        return stale(ctx, "thread")
+    name = event.agent_name or ctx.conv.agent_name
+    if ctx.conv.state is State.QUEUED:
         # Every path by which a human answers counts as the agent holding control.
-        _agent_takes(step, name)
-    elif name != step.conv.agent_name:
-        step.update(agent_name=name)
-    step.emit(
+        _agent_takes(ctx, name)
+    elif name != ctx.conv.agent_name:
+        ctx.update(agent_name=name)
+    ctx.emit(
         fx.Say(Party.AGENT, event.content, name),
-        fx.StartTimer(AGENT_INACTIVE, step.policy.agent_inactivity_seconds),
+        fx.StartTimer(AGENT_INACTIVE, ctx.policy.agent_inactivity_seconds),
     )
-    return step.done()
+    return ctx.done()
 
 
-def agent_rejoined(step: Step) -> Transition:
+def agent_rejoined(ctx: TransitionContext) -> Transition:
     """Another agent joined or took over the thread: the citizen hears the new name."""
-    event = step.event
-    if not live_thread(step, event):
-        return stale(step, "thread")
+    event = ctx.event
+    if not live_thread(ctx, event):
+        return stale(ctx, "thread")
     name = event.agent_name
-    if name and name != step.conv.agent_name:
-        step.update(agent_name=name)
-        step.emit(fx.Notify("agent_joined", {"agent": name}), fx.ShowControl(State.AGENT, name))
-    return step.done()
+    if name and name != ctx.conv.agent_name:
+        ctx.update(agent_name=name)
+        ctx.emit(fx.Notify("agent_joined", {"agent": name}), fx.ShowControl(State.AGENT, name))
+    return ctx.done()
 
 
-def agent_closed(step: Step) -> Transition:
-    event: ev.AgentClosed = step.event
-    if not live_thread(step, event):
-        return stale(step, "thread")
-    step.emit(
+def agent_closed(ctx: TransitionContext) -> Transition:
+    event: ev.AgentClosed = ctx.event
+    if not live_thread(ctx, event):
+        return stale(ctx, "thread")
+    ctx.emit(
         fx.CancelTimer(QUEUE_TIMEOUT),
         fx.CancelTimer(AGENT_INACTIVE),
         fx.CancelTimer(CITIZEN_INACTIVE),
     )
-    was_agent = step.conv.state is State.AGENT
-    context = dict(step.conv.context)
+    was_agent = ctx.conv.state is State.AGENT
+    context = dict(ctx.conv.context)
     context["outcome"] = event.outcome
-    step.update(context=context)
-    if was_agent and step.policy.survey_enabled and step.env.survey:
-        step.move(State.SURVEY, agent_name=None)
-        step.emit(
+    ctx.update(context=context)
+    if was_agent and ctx.policy.survey_enabled and ctx.env.survey:
+        ctx.move(State.SURVEY, agent_name=None)
+        ctx.emit(
             fx.Notify("agent_closed"),
             fx.Notify("survey_question", buttons=SURVEY_BUTTONS),
             fx.ShowControl(State.SURVEY),
-            fx.StartTimer(SURVEY_TIMEOUT, step.policy.survey_timeout_seconds),
+            fx.StartTimer(SURVEY_TIMEOUT, ctx.policy.survey_timeout_seconds),
             fx.BotHandback(event.outcome),
         )
-        return step.done()
-    return back_to_bot(step, fx.Notify("agent_closed"), outcome=event.outcome)
+        return ctx.done()
+    return back_to_bot(ctx, fx.Notify("agent_closed"), outcome=event.outcome)
 
 
-def desk_failed(step: Step) -> Transition:
-    if not live_thread(step, step.event):
-        return stale(step, "thread")
-    step.emit(fx.CountHandover("desk_failed"), fx.CancelTimer(QUEUE_TIMEOUT))
-    return back_to_bot(step, fx.Notify("desk_unavailable"))
+def desk_failed(ctx: TransitionContext) -> Transition:
+    if not live_thread(ctx, ctx.event):
+        return stale(ctx, "thread")
+    ctx.emit(fx.CountHandover("desk_failed"), fx.CancelTimer(QUEUE_TIMEOUT))
+    return back_to_bot(ctx, fx.Notify("desk_unavailable"))
 
 
-def citizen_left_thread(step: Step) -> Transition:
-    if step.conv.state is State.QUEUED:
-        step.emit(fx.CountHandover("abandoned"))
-    end_thread(step, "note_citizen_left", "citizen_left")
-    was_agent = step.conv.state is State.AGENT
-    step.move(State.CLOSED, agent_name=None)
+def citizen_left_thread(ctx: TransitionContext) -> Transition:
+    if ctx.conv.state is State.QUEUED:
+        ctx.emit(fx.CountHandover("abandoned"))
+    end_thread(ctx, "note_citizen_left", "citizen_left")
+    was_agent = ctx.conv.state is State.AGENT
+    ctx.move(State.CLOSED, agent_name=None)
     if was_agent:
-        step.emit(fx.BotHandback("citizen_left"))
-    return step.done()
+        ctx.emit(fx.BotHandback("citizen_left"))
+    return ctx.done()
 
 
-def delivery_delayed(step: Step) -> Transition:
+def delivery_delayed(ctx: TransitionContext) -> Transition:
     """The desk is slow to receive: the citizen's messages are kept and will arrive."""
-    step.emit(fx.Notify("desk_delayed"))
-    return step.done()
+    ctx.emit(fx.Notify("desk_delayed"))
+    return ctx.done()
 
 
-def agent_inactive(step: Step) -> Transition:
+def agent_inactive(ctx: TransitionContext) -> Transition:
     """Timer: the agent has not written for too long; the bot takes over again."""
-    end_thread(step, "note_agent_inactive", "agent_inactive")
-    return back_to_bot(step, fx.Notify("agent_inactive"), outcome="agent_inactive")
+    end_thread(ctx, "note_agent_inactive", "agent_inactive")
+    return back_to_bot(ctx, fx.Notify("agent_inactive"), outcome="agent_inactive")
 
 
-def citizen_inactive(step: Step) -> Transition:
+def citizen_inactive(ctx: TransitionContext) -> Transition:
     """Timer: the citizen has not written for too long; the conversation closes."""
-    end_thread(step, "note_citizen_inactive", "citizen_inactive")
-    step.move(State.CLOSED, agent_name=None)
-    step.emit(fx.Notify("citizen_inactive"), fx.BotHandback("citizen_inactive"))
-    return step.done()
+    end_thread(ctx, "note_citizen_inactive", "citizen_inactive")
+    ctx.move(State.CLOSED, agent_name=None)
+    ctx.emit(fx.Notify("citizen_inactive"), fx.BotHandback("citizen_inactive"))
+    return ctx.done()
 
 
 A = State.AGENT

@@ -8,57 +8,57 @@ from handover import events as ev
 from handover.control import effects as fx
 from handover.control.common import stale, to_bot, with_context
 from handover.control.handover import citizen_requests_agent, request_handover
-from handover.control.types import SURVEY_TIMEOUT, Step, TableRows, Transition
+from handover.control.types import SURVEY_TIMEOUT, TableRows, Transition, TransitionContext
 from handover.model import HandoverSignal, Party, State
 
 
-def bot_citizen_message(step: Step) -> Transition:
-    with_context(step, step.event.context)
-    to_bot(step, step.event)
-    return step.done()
+def bot_citizen_message(ctx: TransitionContext) -> Transition:
+    with_context(ctx, ctx.event.context)
+    to_bot(ctx, ctx.event)
+    return ctx.done()
 
 
-def closed_citizen_message(step: Step) -> Transition:
-    step.move(State.BOT)
-    if step.conv.handover_no > 0:
+def closed_citizen_message(ctx: TransitionContext) -> Transition:
+    ctx.move(State.BOT)
+    if ctx.conv.handover_no > 0:
         # The citizen left during (or after) a human stretch and came back: say who
         # answers now, or the bot's words would read as the employee's.
-        step.emit(fx.Notify("back_to_bot"))
-    step.emit(fx.ShowControl(State.BOT))
-    return bot_citizen_message(step)
+        ctx.emit(fx.Notify("back_to_bot"))
+    ctx.emit(fx.ShowControl(State.BOT))
+    return bot_citizen_message(ctx)
 
 
-def bot_replied(step: Step) -> Transition:
-    event: ev.BotReplied = step.event
-    if event.epoch != step.conv.epoch:
-        return stale(step, "epoch")
+def bot_replied(ctx: TransitionContext) -> Transition:
+    event: ev.BotReplied = ctx.event
+    if event.epoch != ctx.conv.epoch:
+        return stale(ctx, "epoch")
     for content in event.messages:
-        step.emit(fx.Say(Party.BOT, content))
+        ctx.emit(fx.Say(Party.BOT, content))
     if event.handover is not None:
-        return request_handover(step, event.handover, from_bot=True)
-    return step.done()
+        return request_handover(ctx, event.handover, from_bot=True)
+    return ctx.done()
 
 
-def bot_failed(step: Step) -> Transition:
+def bot_failed(ctx: TransitionContext) -> Transition:
     """A bot turn asked under the event's epoch failed: apologise, or escalate to a
     person (at most `max_bot_escalations` times per conversation)."""
-    if step.event.epoch != step.conv.epoch:
-        return stale(step, "epoch")
-    if step.policy.bot_failure == "escalate" and (
-        step.conv.bot_escalations < step.policy.max_bot_escalations
+    if ctx.event.epoch != ctx.conv.epoch:
+        return stale(ctx, "epoch")
+    if ctx.policy.bot_failure == "escalate" and (
+        ctx.conv.bot_escalations < ctx.policy.max_bot_escalations
     ):
-        step.update(bot_escalations=step.conv.bot_escalations + 1)
-        step.emit(fx.Notify("bot_escalating"))
-        return request_handover(step, HandoverSignal(reason="bot_failure"))
-    step.emit(fx.Notify("bot_apology"))
-    return step.done()
+        ctx.update(bot_escalations=ctx.conv.bot_escalations + 1)
+        ctx.emit(fx.Notify("bot_escalating"))
+        return request_handover(ctx, HandoverSignal(reason="bot_failure"))
+    ctx.emit(fx.Notify("bot_apology"))
+    return ctx.done()
 
 
-def leave_in_bot(step: Step) -> Transition:
+def leave_in_bot(ctx: TransitionContext) -> Transition:
     """The citizen leaves while the bot (or the survey) holds the conversation."""
-    step.move(State.CLOSED)
-    step.emit(fx.CancelTimer(SURVEY_TIMEOUT))
-    return step.done()
+    ctx.move(State.CLOSED)
+    ctx.emit(fx.CancelTimer(SURVEY_TIMEOUT))
+    return ctx.done()
 
 
 B, C = State.BOT, State.CLOSED

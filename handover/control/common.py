@@ -13,53 +13,53 @@ from handover.control.types import (
     CITIZEN_INACTIVE,
     QUEUE_TIMEOUT,
     Outcome,
-    Step,
     Transition,
+    TransitionContext,
 )
 from handover.model import State
 
 
-def stale(step: Step, reason: str) -> Transition:
+def stale(ctx: TransitionContext, reason: str) -> Transition:
     """Drop the event: it was valid when produced, but the conversation moved on."""
-    return Transition(step.conv, (), Outcome.STALE, reason)
+    return Transition(ctx.conv, (), Outcome.STALE, reason)
 
 
-def refused(step: Step, reason: str, *effects: fx.Effect) -> Transition:
+def refused(ctx: TransitionContext, reason: str, *effects: fx.Effect) -> Transition:
     """Refuse the event in this state; `effects` may still tell the citizen why."""
-    return Transition(step.conv, tuple(effects), Outcome.REFUSED, reason)
+    return Transition(ctx.conv, tuple(effects), Outcome.REFUSED, reason)
 
 
-def handover_refused(step: Step) -> Transition:
+def handover_refused(ctx: TransitionContext) -> Transition:
     """The citizen asks for a person while a handover is already under way."""
-    return refused(step, "handover already in progress", fx.Notify("handover_refused"))
+    return refused(ctx, "handover already in progress", fx.Notify("handover_refused"))
 
 
-def duplicate_handover(step: Step) -> Transition:
+def duplicate_handover(ctx: TransitionContext) -> Transition:
     """A handover request (from the bot, or a caller being transferred) adds nothing."""
-    return refused(step, "handover already in progress")
+    return refused(ctx, "handover already in progress")
 
 
-def with_context(step: Step, extra: Mapping[str, Any] | None) -> None:
+def with_context(ctx: TransitionContext, extra: Mapping[str, Any] | None) -> None:
     """Merge what the channel told about the citizen (page context...) into the context."""
     if extra:
-        merged = dict(step.conv.context)
+        merged = dict(ctx.conv.context)
         merged.update(extra)
-        step.update(context=merged)
+        ctx.update(context=merged)
 
 
-def to_bot(step: Step, msg: ev.CitizenMessage) -> None:
+def to_bot(ctx: TransitionContext, msg: ev.CitizenMessage) -> None:
     """Record the citizen's message and ask the bot for a turn."""
-    step.emit(fx.RecordCitizen(msg.content), fx.AskBot(msg.content, msg.payload))
+    ctx.emit(fx.RecordCitizen(msg.content), fx.AskBot(msg.content, msg.payload))
 
 
-def live_thread(step: Step, event: ev.DeskEvent) -> bool:
+def live_thread(ctx: TransitionContext, event: ev.DeskEvent) -> bool:
     """Whether a desk event is about the conversation's current desk thread."""
-    return step.conv.desk_thread == event.thread
+    return ctx.conv.desk_thread == event.thread
 
 
-def end_thread(step: Step, note: str, reason: str) -> None:
+def end_thread(ctx: TransitionContext, note: str, reason: str) -> None:
     """The daemon ends the live desk thread (the agent did not close it)."""
-    step.emit(
+    ctx.emit(
         fx.DeskNote(note),
         fx.CloseThread(reason),
         fx.CancelTimer(QUEUE_TIMEOUT),
@@ -68,10 +68,12 @@ def end_thread(step: Step, note: str, reason: str) -> None:
     )
 
 
-def back_to_bot(step: Step, *notices: fx.Effect, outcome: str | None = None) -> Transition:
+def back_to_bot(
+    ctx: TransitionContext, *notices: fx.Effect, outcome: str | None = None
+) -> Transition:
     """Control returns to the bot; with `outcome`, the bot is told how the livechat ended."""
-    step.move(State.BOT, agent_name=None)
-    step.emit(*notices, fx.ShowControl(State.BOT))
+    ctx.move(State.BOT, agent_name=None)
+    ctx.emit(*notices, fx.ShowControl(State.BOT))
     if outcome is not None:
-        step.emit(fx.BotHandback(outcome))
-    return step.done()
+        ctx.emit(fx.BotHandback(outcome))
+    return ctx.done()

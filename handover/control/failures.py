@@ -21,9 +21,9 @@ from handover.control.transfer import transfer_not_sent
 from handover.control.types import (
     QUEUE_TIMEOUT,
     Handler,
-    Step,
     TableRows,
     Transition,
+    TransitionContext,
 )
 from handover.model import Party, State
 
@@ -68,38 +68,38 @@ def _kind_of(kinds: type[_Kind], value: str) -> _Kind | None:
 # --- dead-lettered outbox items --------------------------------------------------------
 
 
-def _bot_turn_failed(step: Step) -> Transition:
-    if step.conv.state is not State.BOT:
-        return stale(step, "epoch")
-    return bot_failed(step)
+def _bot_turn_failed(ctx: TransitionContext) -> Transition:
+    if ctx.conv.state is not State.BOT:
+        return stale(ctx, "epoch")
+    return bot_failed(ctx)
 
 
-def _check_failed(step: Step) -> Transition:
-    if step.conv.state is not State.HANDOVER_PENDING:
-        return stale(step, "epoch")
-    return check_failed(step)
+def _check_failed(ctx: TransitionContext) -> Transition:
+    if ctx.conv.state is not State.HANDOVER_PENDING:
+        return stale(ctx, "epoch")
+    return check_failed(ctx)
 
 
-def _open_failed(step: Step) -> Transition:
-    if step.conv.state not in (State.QUEUED, State.AGENT) or step.event.epoch != step.conv.epoch:
-        return stale(step, "epoch")
-    step.emit(fx.CountHandover("desk_failed"), fx.CancelTimer(QUEUE_TIMEOUT))
-    return back_to_bot(step, fx.Notify("desk_unavailable"))
+def _open_failed(ctx: TransitionContext) -> Transition:
+    if ctx.conv.state not in (State.QUEUED, State.AGENT) or ctx.event.epoch != ctx.conv.epoch:
+        return stale(ctx, "epoch")
+    ctx.emit(fx.CountHandover("desk_failed"), fx.CancelTimer(QUEUE_TIMEOUT))
+    return back_to_bot(ctx, fx.Notify("desk_unavailable"))
 
 
-def _desk_message_failed(step: Step) -> Transition:
-    if step.conv.state not in (State.QUEUED, State.AGENT):
-        return stale(step, "thread")
-    step.emit(fx.Notify("delivery_failed"))
-    return step.done()
+def _desk_message_failed(ctx: TransitionContext) -> Transition:
+    if ctx.conv.state not in (State.QUEUED, State.AGENT):
+        return stale(ctx, "thread")
+    ctx.emit(fx.Notify("delivery_failed"))
+    return ctx.done()
 
 
-def _citizen_message_failed(step: Step) -> Transition:
+def _citizen_message_failed(ctx: TransitionContext) -> Transition:
     # Only an agent's message matters: the agent is told the citizen did not get it.
-    if step.event.payload.get("party") != Party.AGENT or step.conv.state is not State.AGENT:
-        return stale(step, "no reaction")
-    step.emit(fx.DeskNote("note_delivery_failed"))
-    return step.done()
+    if ctx.event.payload.get("party") != Party.AGENT or ctx.conv.state is not State.AGENT:
+        return stale(ctx, "no reaction")
+    ctx.emit(fx.DeskNote("note_delivery_failed"))
+    return ctx.done()
 
 
 #: The reaction to each kind of dead-lettered item; the other kinds need none.
@@ -113,31 +113,31 @@ DELIVERY_FAILURES: Mapping[OutboxKind, Handler] = {
 }
 
 
-def delivery_failed(step: Step) -> Transition:
-    event: ev.DeliveryFailed = step.event
+def delivery_failed(ctx: TransitionContext) -> Transition:
+    event: ev.DeliveryFailed = ctx.event
     kind = _kind_of(OutboxKind, event.kind)
     handler = DELIVERY_FAILURES.get(kind) if kind is not None else None
     if handler is None:
-        return stale(step, "no reaction")
-    return handler(step)
+        return stale(ctx, "no reaction")
+    return handler(ctx)
 
 
 # --- channel notices ----------------------------------------------------------------------
 
 
-def _template_fallback(step: Step) -> Transition:
+def _template_fallback(ctx: TransitionContext) -> Transition:
     # Only while the agent's thread is live: the note goes to that thread.
-    if step.conv.state not in (State.QUEUED, State.AGENT):
-        return stale(step, "thread")
-    step.emit(fx.DeskNote("note_template_fallback"))
-    return step.done()
+    if ctx.conv.state not in (State.QUEUED, State.AGENT):
+        return stale(ctx, "thread")
+    ctx.emit(fx.DeskNote("note_template_fallback"))
+    return ctx.done()
 
 
-def _window_closing(step: Step) -> Transition:
-    if step.conv.state is not State.QUEUED:
-        return stale(step, "not waiting")
-    step.emit(fx.Notify("window_closing"))
-    return step.done()
+def _window_closing(ctx: TransitionContext) -> Transition:
+    if ctx.conv.state is not State.QUEUED:
+        return stale(ctx, "not waiting")
+    ctx.emit(fx.Notify("window_closing"))
+    return ctx.done()
 
 
 CHANNEL_NOTICES: Mapping[ChannelNoticeKind, Handler] = {
@@ -146,12 +146,12 @@ CHANNEL_NOTICES: Mapping[ChannelNoticeKind, Handler] = {
 }
 
 
-def channel_notice(step: Step) -> Transition:
-    event: ev.ChannelNotice = step.event
+def channel_notice(ctx: TransitionContext) -> Transition:
+    event: ev.ChannelNotice = ctx.event
     kind = _kind_of(ChannelNoticeKind, event.kind)
     if kind is None:
-        return stale(step, "no reaction")
-    return CHANNEL_NOTICES[kind](step)
+        return stale(ctx, "no reaction")
+    return CHANNEL_NOTICES[kind](ctx)
 
 
 #: Delivery failures and channel notices in every state.

@@ -43,9 +43,9 @@ from handover.control.types import (
     QUEUE_TIMEOUT,
     SURVEY_TIMEOUT,
     Policy,
-    Step,
     TableRows,
     Transition,
+    TransitionContext,
 )
 from handover.model import Conversation, HandoverSignal, State
 
@@ -66,59 +66,61 @@ def _needs_consent(policy: Policy, signal: HandoverSignal, from_bot: bool) -> bo
     return False
 
 
-def request_handover(step: Step, signal: HandoverSignal, *, from_bot: bool = False) -> Transition:
+def request_handover(
+    ctx: TransitionContext, signal: HandoverSignal, *, from_bot: bool = False
+) -> Transition:
     """Start a handover from a state where the bot (or nobody) holds the conversation."""
-    if not step.env.within_hours:
-        step.emit(fx.Notify("outside_hours"), fx.CountHandover("outside_hours", signal.reason))
-        if step.conv.state is not State.BOT:
-            step.move(State.BOT)
-        return step.done()
-    if _needs_consent(step.policy, signal, from_bot):
-        step.move(State.CONSENT, context={**step.conv.context, "consent_signal": signal.to_json()})
-        step.emit(
+    if not ctx.env.within_hours:
+        ctx.emit(fx.Notify("outside_hours"), fx.CountHandover("outside_hours", signal.reason))
+        if ctx.conv.state is not State.BOT:
+            ctx.move(State.BOT)
+        return ctx.done()
+    if _needs_consent(ctx.policy, signal, from_bot):
+        ctx.move(State.CONSENT, context={**ctx.conv.context, "consent_signal": signal.to_json()})
+        ctx.emit(
             fx.Notify("consent_question", buttons=CONSENT_BUTTONS),
             fx.ShowControl(State.CONSENT),
-            fx.StartTimer(CONSENT_TIMEOUT, step.policy.consent_timeout_seconds),
+            fx.StartTimer(CONSENT_TIMEOUT, ctx.policy.consent_timeout_seconds),
         )
-        return step.done()
-    return _start_handover(step, signal)
+        return ctx.done()
+    return _start_handover(ctx, signal)
 
 
-def _start_handover(step: Step, signal: HandoverSignal) -> Transition:
-    if step.env.transfer:
+def _start_handover(ctx: TransitionContext, signal: HandoverSignal) -> Transition:
+    if ctx.env.transfer:
         # The channel transfers the call to the contact centre: no desk thread.
-        return start_transfer(step, signal)
-    context = dict(step.conv.context)
+        return start_transfer(ctx, signal)
+    context = dict(ctx.conv.context)
     context["handover"] = signal.to_json()
-    if step.policy.check_availability:
-        step.move(State.HANDOVER_PENDING, handover_no=step.conv.handover_no + 1, context=context)
-        step.emit(
+    if ctx.policy.check_availability:
+        ctx.move(State.HANDOVER_PENDING, handover_no=ctx.conv.handover_no + 1, context=context)
+        ctx.emit(
             fx.Notify("handover_checking"),
             fx.ShowControl(State.HANDOVER_PENDING),
             fx.CheckAvailability(signal),
         )
-        return step.done()
-    step.update(handover_no=step.conv.handover_no + 1, context=context)
-    return _queue(step, signal, None, None)
+        return ctx.done()
+    ctx.update(handover_no=ctx.conv.handover_no + 1, context=context)
+    return _queue(ctx, signal, None, None)
 
 
 def _queue(
-    step: Step, signal: HandoverSignal, position: int | None, wait: int | None
+    ctx: TransitionContext, signal: HandoverSignal, position: int | None, wait: int | None
 ) -> Transition:
-    step.move(State.QUEUED, agent_name=None)
+    ctx.move(State.QUEUED, agent_name=None)
     notice = (
         fx.Notify("queued", {"position": position})
         if position is not None
         else fx.Notify("queued_unknown")
     )
-    step.emit(
+    ctx.emit(
         fx.OpenThread(signal),
         notice,
         fx.ShowControl(State.QUEUED, queue_position=position, estimated_wait_seconds=wait),
-        fx.StartTimer(QUEUE_TIMEOUT, step.policy.queue_timeout_seconds),
+        fx.StartTimer(QUEUE_TIMEOUT, ctx.policy.queue_timeout_seconds),
         fx.CountHandover("queued"),
     )
-    return step.done()
+    return ctx.done()
 
 
 def _signal_of(conv: Conversation) -> HandoverSignal:
@@ -126,18 +128,18 @@ def _signal_of(conv: Conversation) -> HandoverSignal:
     return HandoverSignal.from_json(data) if isinstance(data, dict) else HandoverSignal()
 
 
-def citizen_requests_agent(step: Step) -> Transition:
+def citizen_requests_agent(ctx: TransitionContext) -> Transition:
     """The citizen's "talk to a person" while the bot (or nobody) holds the conversation."""
-    with_context(step, step.event.context)
-    step.emit(fx.CancelTimer(SURVEY_TIMEOUT))
-    return request_handover(step, HandoverSignal(reason="citizen_request"))
+    with_context(ctx, ctx.event.context)
+    ctx.emit(fx.CancelTimer(SURVEY_TIMEOUT))
+    return request_handover(ctx, HandoverSignal(reason="citizen_request"))
 
 
-def handover_requested(step: Step) -> Transition:
-    event: ev.HandoverRequested = step.event
-    if event.epoch is not None and event.epoch != step.conv.epoch:
-        return stale(step, "epoch")
-    return request_handover(step, event.signal, from_bot=True)
+def handover_requested(ctx: TransitionContext) -> Transition:
+    event: ev.HandoverRequested = ctx.event
+    if event.epoch is not None and event.epoch != ctx.conv.epoch:
+        return stale(ctx, "epoch")
+    return request_handover(ctx, event.signal, from_bot=True)
 
 
 # --- consent ---------------------------------------------------------------------------
@@ -154,128 +156,128 @@ def _consent_answer(msg: ev.CitizenMessage) -> bool | None:
     return None
 
 
-def _leave_consent(step: Step) -> None:
-    context = {k: v for k, v in step.conv.context.items() if k != "consent_signal"}
-    step.move(State.BOT, context=context)
-    step.emit(fx.CancelTimer(CONSENT_TIMEOUT), fx.ShowControl(State.BOT))
+def _leave_consent(ctx: TransitionContext) -> None:
+    context = {k: v for k, v in ctx.conv.context.items() if k != "consent_signal"}
+    ctx.move(State.BOT, context=context)
+    ctx.emit(fx.CancelTimer(CONSENT_TIMEOUT), fx.ShowControl(State.BOT))
 
 
-def consent_message(step: Step) -> Transition:
-    msg: ev.CitizenMessage = step.event
+def consent_message(ctx: TransitionContext) -> Transition:
+    msg: ev.CitizenMessage = ctx.event
     answer = _consent_answer(msg)
-    raw = step.conv.context.get("consent_signal")
+    raw = ctx.conv.context.get("consent_signal")
     signal = HandoverSignal.from_json(raw if isinstance(raw, dict) else {})
     if answer is None:
         # Not an answer: the citizen moved on. Drop the handover, let the bot answer.
-        _leave_consent(step)
-        to_bot(step, msg)
-        return step.done()
-    step.emit(fx.RecordCitizen(msg.content))
+        _leave_consent(ctx)
+        to_bot(ctx, msg)
+        return ctx.done()
+    ctx.emit(fx.RecordCitizen(msg.content))
     if not answer:
-        _leave_consent(step)
-        step.emit(fx.Notify("consent_declined"), fx.CountHandover("declined", signal.reason))
-        return step.done()
-    context = {k: v for k, v in step.conv.context.items() if k != "consent_signal"}
-    step.update(context=context)
-    step.emit(fx.CancelTimer(CONSENT_TIMEOUT))
-    return _start_handover(step, replace(signal, consent=True))
+        _leave_consent(ctx)
+        ctx.emit(fx.Notify("consent_declined"), fx.CountHandover("declined", signal.reason))
+        return ctx.done()
+    context = {k: v for k, v in ctx.conv.context.items() if k != "consent_signal"}
+    ctx.update(context=context)
+    ctx.emit(fx.CancelTimer(CONSENT_TIMEOUT))
+    return _start_handover(ctx, replace(signal, consent=True))
 
 
-def consent_asked_again(step: Step) -> Transition:
+def consent_asked_again(ctx: TransitionContext) -> Transition:
     """The citizen pressed "talk to a person" again: the question still stands."""
-    step.emit(fx.Notify("consent_question", buttons=CONSENT_BUTTONS))
-    return step.done()
+    ctx.emit(fx.Notify("consent_question", buttons=CONSENT_BUTTONS))
+    return ctx.done()
 
 
-def consent_timeout(step: Step) -> Transition:
+def consent_timeout(ctx: TransitionContext) -> Transition:
     """Timer: no answer to the consent question; the bot goes on, nobody is asked."""
-    _leave_consent(step)
-    return step.done()
+    _leave_consent(ctx)
+    return ctx.done()
 
 
-def leave_in_consent(step: Step) -> Transition:
-    step.move(State.CLOSED)
-    step.emit(fx.CancelTimer(CONSENT_TIMEOUT))
-    return step.done()
+def leave_in_consent(ctx: TransitionContext) -> Transition:
+    ctx.move(State.CLOSED)
+    ctx.emit(fx.CancelTimer(CONSENT_TIMEOUT))
+    return ctx.done()
 
 
 # --- the availability check ----------------------------------------------------------
 
 
-def availability_checked(step: Step) -> Transition:
-    event: ev.AvailabilityChecked = step.event
-    if event.epoch != step.conv.epoch:
-        return stale(step, "epoch")
+def availability_checked(ctx: TransitionContext) -> Transition:
+    event: ev.AvailabilityChecked = ctx.event
+    if event.epoch != ctx.conv.epoch:
+        return stale(ctx, "epoch")
     if not event.available:
-        step.emit(fx.CountHandover("unavailable"))
-        return back_to_bot(step, fx.Notify("no_agents"))
-    return _queue(step, _signal_of(step.conv), event.queue_length, event.estimated_wait_seconds)
+        ctx.emit(fx.CountHandover("unavailable"))
+        return back_to_bot(ctx, fx.Notify("no_agents"))
+    return _queue(ctx, _signal_of(ctx.conv), event.queue_length, event.estimated_wait_seconds)
 
 
-def pending_citizen_message(step: Step) -> Transition:
+def pending_citizen_message(ctx: TransitionContext) -> Transition:
     # The desk thread is opened after the check with the transcript so far, so
     # recording the message is enough for the agent to see it.
-    step.emit(fx.RecordCitizen(step.event.content))
-    return step.done()
+    ctx.emit(fx.RecordCitizen(ctx.event.content))
+    return ctx.done()
 
 
-def check_failed(step: Step) -> Transition:
+def check_failed(ctx: TransitionContext) -> Transition:
     """The availability check made under the event's epoch could not be done."""
-    if step.event.epoch != step.conv.epoch:
-        return stale(step, "epoch")
-    step.emit(fx.CountHandover("desk_failed"))
-    return back_to_bot(step, fx.Notify("desk_unavailable"))
+    if ctx.event.epoch != ctx.conv.epoch:
+        return stale(ctx, "epoch")
+    ctx.emit(fx.CountHandover("desk_failed"))
+    return back_to_bot(ctx, fx.Notify("desk_unavailable"))
 
 
-def leave_before_thread(step: Step) -> Transition:
-    step.move(State.CLOSED)
-    step.emit(fx.CountHandover("abandoned"))
-    return step.done()
+def leave_before_thread(ctx: TransitionContext) -> Transition:
+    ctx.move(State.CLOSED)
+    ctx.emit(fx.CountHandover("abandoned"))
+    return ctx.done()
 
 
 # --- the queue --------------------------------------------------------------------------
 
 
-def queued_citizen_message(step: Step) -> Transition:
-    step.emit(fx.RecordCitizen(step.event.content), fx.ToDesk())
-    return step.done()
+def queued_citizen_message(ctx: TransitionContext) -> Transition:
+    ctx.emit(fx.RecordCitizen(ctx.event.content), fx.ToDesk())
+    return ctx.done()
 
 
-def queued_transferred(step: Step) -> Transition:
+def queued_transferred(ctx: TransitionContext) -> Transition:
     """The desk moved the waiting thread to another queue: nothing changes for anyone."""
-    if not live_thread(step, step.event):
-        return stale(step, "thread")
-    return step.done()
+    if not live_thread(ctx, ctx.event):
+        return stale(ctx, "thread")
+    return ctx.done()
 
 
-def queue_updated(step: Step) -> Transition:
-    event: ev.QueueUpdated = step.event
-    if not live_thread(step, event):
-        return stale(step, "thread")
+def queue_updated(ctx: TransitionContext) -> Transition:
+    event: ev.QueueUpdated = ctx.event
+    if not live_thread(ctx, event):
+        return stale(ctx, "thread")
     if event.position is not None:
         minutes = ((event.estimated_wait_seconds or 0) + 59) // 60
-        step.emit(fx.Notify("queue_update", {"position": event.position, "minutes": minutes}))
-    step.emit(
+        ctx.emit(fx.Notify("queue_update", {"position": event.position, "minutes": minutes}))
+    ctx.emit(
         fx.ShowControl(
             State.QUEUED,
             queue_position=event.position,
             estimated_wait_seconds=event.estimated_wait_seconds,
         )
     )
-    return step.done()
+    return ctx.done()
 
 
-def queue_timeout(step: Step) -> Transition:
+def queue_timeout(ctx: TransitionContext) -> Transition:
     """Timer: nobody answered the waiting citizen; the tenant's fallback applies."""
-    step.emit(fx.CountHandover("timeout"))
-    fallback = step.policy.queue_fallback
+    ctx.emit(fx.CountHandover("timeout"))
+    fallback = ctx.policy.queue_fallback
     if fallback == "message":
         # Keep the thread open: the citizen leaves a message the agent answers later.
-        step.emit(fx.Notify("queue_timeout_message"), fx.DeskNote("note_queue_timeout"))
-        return step.done()
-    end_thread(step, "note_queue_timeout", "queue_timeout")
+        ctx.emit(fx.Notify("queue_timeout_message"), fx.DeskNote("note_queue_timeout"))
+        return ctx.done()
+    end_thread(ctx, "note_queue_timeout", "queue_timeout")
     key = "queue_timeout_phone" if fallback == "phone" else "queue_timeout_bot"
-    return back_to_bot(step, fx.Notify(key))
+    return back_to_bot(ctx, fx.Notify(key))
 
 
 N, P, Q = State.CONSENT, State.HANDOVER_PENDING, State.QUEUED

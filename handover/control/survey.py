@@ -15,9 +15,9 @@ from handover.control.types import (
     SKIP_PAYLOAD,
     SURVEY_BUTTONS,
     SURVEY_TIMEOUT,
-    Step,
     TableRows,
     Transition,
+    TransitionContext,
 )
 from handover.model import State
 
@@ -29,53 +29,55 @@ def _parse_score(msg: ev.CitizenMessage) -> int | None:
     return None
 
 
-def _finish_survey(step: Step, score: Any, comment: str | None, *, thanks: bool) -> None:
-    context = {k: v for k, v in step.conv.context.items() if k != "survey_score"}
+def _finish_survey(
+    ctx: TransitionContext, score: Any, comment: str | None, *, thanks: bool
+) -> None:
+    context = {k: v for k, v in ctx.conv.context.items() if k != "survey_score"}
     outcome = context.get("outcome")
-    step.emit(
+    ctx.emit(
         fx.RecordSurvey(score if isinstance(score, int) else None, comment, outcome),
         fx.CancelTimer(SURVEY_TIMEOUT),
     )
     if thanks:
-        step.emit(fx.Notify("survey_thanks"))
-    step.move(State.BOT, context=context)
-    step.emit(fx.ShowControl(State.BOT))
+        ctx.emit(fx.Notify("survey_thanks"))
+    ctx.move(State.BOT, context=context)
+    ctx.emit(fx.ShowControl(State.BOT))
 
 
-def survey_message(step: Step) -> Transition:
-    msg: ev.CitizenMessage = step.event
-    pending = step.conv.context.get("survey_score")
+def survey_message(ctx: TransitionContext) -> Transition:
+    msg: ev.CitizenMessage = ctx.event
+    pending = ctx.conv.context.get("survey_score")
     if isinstance(pending, int):
         # Second step: the optional comment (or the skip button).
-        step.emit(fx.RecordCitizen(msg.content))
+        ctx.emit(fx.RecordCitizen(msg.content))
         skipped = msg.payload == SKIP_PAYLOAD
-        _finish_survey(step, pending, None if skipped else msg.content.text, thanks=True)
-        return step.done()
+        _finish_survey(ctx, pending, None if skipped else msg.content.text, thanks=True)
+        return ctx.done()
     score = _parse_score(msg)
     if score is None:
         # Not an answer: the citizen moved on. Skip the survey, let the bot answer.
-        _finish_survey(step, None, None, thanks=False)
-        to_bot(step, msg)
-        return step.done()
-    step.emit(fx.RecordCitizen(msg.content))
+        _finish_survey(ctx, None, None, thanks=False)
+        to_bot(ctx, msg)
+        return ctx.done()
+    ctx.emit(fx.RecordCitizen(msg.content))
     if score > 10:
-        step.emit(fx.Notify("survey_invalid", buttons=SURVEY_BUTTONS))
-        return step.done()
-    if step.policy.survey_ask_comment:
-        step.update(context={**step.conv.context, "survey_score": score})
-        step.emit(
+        ctx.emit(fx.Notify("survey_invalid", buttons=SURVEY_BUTTONS))
+        return ctx.done()
+    if ctx.policy.survey_ask_comment:
+        ctx.update(context={**ctx.conv.context, "survey_score": score})
+        ctx.emit(
             fx.Notify("survey_comment", buttons=(("skip_label", SKIP_PAYLOAD),)),
-            fx.StartTimer(SURVEY_TIMEOUT, step.policy.survey_timeout_seconds),
+            fx.StartTimer(SURVEY_TIMEOUT, ctx.policy.survey_timeout_seconds),
         )
-        return step.done()
-    _finish_survey(step, score, None, thanks=True)
-    return step.done()
+        return ctx.done()
+    _finish_survey(ctx, score, None, thanks=True)
+    return ctx.done()
 
 
-def survey_timeout(step: Step) -> Transition:
+def survey_timeout(ctx: TransitionContext) -> Transition:
     """Timer: the survey was not (fully) answered; a score already given is kept."""
-    _finish_survey(step, step.conv.context.get("survey_score"), None, thanks=False)
-    return step.done()
+    _finish_survey(ctx, ctx.conv.context.get("survey_score"), None, thanks=False)
+    return ctx.done()
 
 
 S = State.SURVEY

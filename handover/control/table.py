@@ -14,7 +14,7 @@ from handover import events as ev
 from handover.control import agent, bot, failures, survey, timers, transfer
 from handover.control import handover as handover_requests
 from handover.control.common import refused, stale
-from handover.control.types import Env, Handler, Policy, Step, TableRows, Transition
+from handover.control.types import Env, Handler, Policy, TableRows, Transition, TransitionContext
 from handover.model import Conversation, State
 
 #: The groups of transitions by name, each with its rows.
@@ -64,10 +64,10 @@ STALE_TYPES: tuple[type[ev.Event], ...] = (
 
 def transition(conv: Conversation, event: ev.Event, policy: Policy, env: Env) -> Transition:
     """Apply one event to a conversation. Pure: no I/O, no clock."""
-    step = Step(conv, event, policy, env)
+    ctx = TransitionContext(conv, event, policy, env)
     handler = TABLE.get((conv.state, type(event)))
     if handler is None:
         if isinstance(event, STALE_TYPES):
-            return stale(step, f"{type(event).__name__} in {conv.state}")
-        return refused(step, f"{type(event).__name__} in {conv.state}")
-    return handler(step)
+            return stale(ctx, f"{type(event).__name__} in {conv.state}")
+        return refused(ctx, f"{type(event).__name__} in {conv.state}")
+    return handler(ctx)

@@ -21,9 +21,9 @@ from handover.control.types import (
     QUEUE_TIMEOUT,
     SURVEY_TIMEOUT,
     Handler,
-    Step,
     TableRows,
     Transition,
+    TransitionContext,
 )
 from handover.model import State
 
@@ -37,14 +37,14 @@ TIMERS: Mapping[tuple[State, str], Handler] = {
 }
 
 
-def timer_fired(step: Step) -> Transition:
-    event: ev.TimerFired = step.event
-    if event.epoch != step.conv.epoch:
-        return stale(step, "epoch")
-    handler = TIMERS.get((step.conv.state, event.name))
+def timer_fired(ctx: TransitionContext) -> Transition:
+    event: ev.TimerFired = ctx.event
+    if event.epoch != ctx.conv.epoch:
+        return stale(ctx, "epoch")
+    handler = TIMERS.get((ctx.conv.state, event.name))
     if handler is None:
-        return stale(step, "timer")
-    return handler(step)
+        return stale(ctx, "timer")
+    return handler(ctx)
 
 
 #: Timers in every state.

@@ -20,7 +20,7 @@ from __future__ import annotations
 from handover import events as ev
 from handover.control import effects as fx
 from handover.control.common import duplicate_handover, stale
-from handover.control.types import Step, TableRows, Transition
+from handover.control.types import TableRows, Transition, TransitionContext
 from handover.model import HandoverSignal, State
 
 T = State.TRANSFER
@@ -29,65 +29,65 @@ FALLBACK_BOT = "bot"
 FALLBACK_GOODBYE = "goodbye"
 
 
-def start_transfer(step: Step, signal: HandoverSignal) -> Transition:
+def start_transfer(ctx: TransitionContext, signal: HandoverSignal) -> Transition:
     """The caller is told, the call goes to the channel's transfer (one new handover)."""
-    context = {**step.conv.context, "handover": signal.to_json()}
-    step.move(T, handover_no=step.conv.handover_no + 1, context=context, agent_name=None)
-    step.emit(
+    context = {**ctx.conv.context, "handover": signal.to_json()}
+    ctx.move(T, handover_no=ctx.conv.handover_no + 1, context=context, agent_name=None)
+    ctx.emit(
         fx.Notify("transferring"),
         fx.ShowControl(T),
         fx.Transfer(signal),
         fx.CountHandover("transferring"),
     )
-    return step.done()
+    return ctx.done()
 
 
-def transfer_status(step: Step) -> Transition:
-    event: ev.TransferStatus = step.event
+def transfer_status(ctx: TransitionContext) -> Transition:
+    event: ev.TransferStatus = ctx.event
     if event.answered:
-        step.move(State.CLOSED, context={**step.conv.context, "outcome": "transferred"})
-        step.emit(fx.CountHandover("transferred"))
-        return step.done()
-    return _failed(step, event.fallback)
+        ctx.move(State.CLOSED, context={**ctx.conv.context, "outcome": "transferred"})
+        ctx.emit(fx.CountHandover("transferred"))
+        return ctx.done()
+    return _failed(ctx, event.fallback)
 
 
-def _failed(step: Step, fallback: str) -> Transition:
-    step.emit(fx.CountHandover("transfer_failed"))
+def _failed(ctx: TransitionContext, fallback: str) -> Transition:
+    ctx.emit(fx.CountHandover("transfer_failed"))
     if fallback == FALLBACK_GOODBYE:
         # The channel ends the call once the goodbye is spoken (the conversation closed).
-        step.move(State.CLOSED, context={**step.conv.context, "outcome": "transfer_failed"})
-        step.emit(fx.Notify("transfer_goodbye"))
-        return step.done()
-    step.move(State.BOT)
-    step.emit(fx.Notify("transfer_failed"), fx.ShowControl(State.BOT))
-    return step.done()
+        ctx.move(State.CLOSED, context={**ctx.conv.context, "outcome": "transfer_failed"})
+        ctx.emit(fx.Notify("transfer_goodbye"))
+        return ctx.done()
+    ctx.move(State.BOT)
+    ctx.emit(fx.Notify("transfer_failed"), fx.ShowControl(State.BOT))
+    return ctx.done()
 
 
-def not_transferring(step: Step) -> Transition:
+def not_transferring(ctx: TransitionContext) -> Transition:
     """A transfer status for a transfer that is over (or never was): stale."""
-    return stale(step, "no transfer")
+    return stale(ctx, "no transfer")
 
 
-def caller_speaks(step: Step) -> Transition:
+def caller_speaks(ctx: TransitionContext) -> Transition:
     """The caller speaks while being transferred: kept in the transcript (the agent
     can read it), and the bot, which no longer holds the call, does not answer."""
-    step.emit(fx.RecordCitizen(step.event.content))
-    return step.done()
+    ctx.emit(fx.RecordCitizen(ctx.event.content))
+    return ctx.done()
 
 
-def caller_left(step: Step) -> Transition:
+def caller_left(ctx: TransitionContext) -> Transition:
     """The call ended before the channel confirmed the transfer. Without transfer
     status notifications this is also how a successful blind transfer looks."""
-    step.move(State.CLOSED, context={**step.conv.context, "outcome": "transfer_unconfirmed"})
-    step.emit(fx.CountHandover("transfer_unconfirmed"))
-    return step.done()
+    ctx.move(State.CLOSED, context={**ctx.conv.context, "outcome": "transfer_unconfirmed"})
+    ctx.emit(fx.CountHandover("transfer_unconfirmed"))
+    return ctx.done()
 
 
-def transfer_not_sent(step: Step) -> Transition:
+def transfer_not_sent(ctx: TransitionContext) -> Transition:
     """The channel could not start the transfer at all (dead-lettered)."""
-    if step.conv.state is not T or step.event.epoch != step.conv.epoch:
-        return stale(step, "epoch")
-    return _failed(step, FALLBACK_BOT)
+    if ctx.conv.state is not T or ctx.event.epoch != ctx.conv.epoch:
+        return stale(ctx, "epoch")
+    return _failed(ctx, FALLBACK_BOT)
 
 
 #: The `transfer` state, and transfer statuses in every other state (stale there).

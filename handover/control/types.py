@@ -1,4 +1,5 @@
-"""The state machine's vocabulary: its inputs, one step in progress, its result, names.
+"""The state machine's vocabulary: its inputs, the event being applied,
+its result, and the names it shares with the router and the channels.
 
 Every group of transitions (bot, handover, agent, survey, transfer, timers, failures)
 builds on these and on `handover.control.common`; nothing here knows any state's rules.
@@ -97,11 +98,12 @@ class Transition:
 
 
 @dataclass(slots=True)
-class Step:
+class TransitionContext:
     """One event being applied to one conversation: what handlers read and build on.
 
     A handler changes `conv` (through `move` or `update`), collects effects with `emit`
-    and returns `done()`; nothing is shared between steps, so handlers stay pure.
+    and returns `done()`. Each call of `transition` makes a new one, so handlers share
+    nothing and stay pure. (Not the store's `Step`: that is what the router writes.)
     """
 
     conv: Conversation
@@ -127,8 +129,8 @@ class Step:
         return Transition(self.conv, tuple(self.effects))
 
 
-#: A transition: called with the step for one (state, event type) pair of the table;
+#: A transition: called with the context for one (state, event type) pair of the table;
 #: returns the result and raises nothing (an event it cannot use is STALE or REFUSED).
-Handler = Callable[[Step], Transition]
+Handler = Callable[[TransitionContext], Transition]
 #: A group's share of the transition table: (state, event type) -> handler.
 TableRows = Mapping[tuple[State, type[ev.Event]], Handler]

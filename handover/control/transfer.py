@@ -3,22 +3,24 @@
 On a channel that declares `ChannelCapabilities.transfer` (telephony), a handover is not
 a desk thread: the channel transfers the call to the contact centre's phone queue and
 later reports how it went (`TransferStatus`). The opening-hours and consent checks
-before it are the ordinary ones in `handover.control`; the desk's availability check is
+before it are the ordinary ones in `handover.control.handover`, which calls
+`start_transfer` instead of opening a desk thread; the desk's availability check is
 skipped, because the desk's chat queue says nothing about the phone queue.
 
     bot --handover--> transfer --answered--> closed ("transferred")
                                --failed----> bot (apology) | closed (goodbye)
                                --hung up---> closed ("transfer_unconfirmed")
 
-These handlers register themselves into `control.TABLE` when `handover.control` is
-imported; nothing else needs to know they exist.
+A transfer the channel could not even start arrives as a dead-lettered outbox item:
+`handover.control.failures` routes it to `transfer_not_sent`.
 """
 
 from __future__ import annotations
 
-from handover import control
 from handover import events as ev
 from handover.control import effects as fx
+from handover.control.common import duplicate_handover, stale
+from handover.control.types import TableRows, Transition, TransitionContext
 from handover.model import HandoverSignal, State
 
 T = State.TRANSFER
@@ -27,7 +29,7 @@ FALLBACK_BOT = "bot"
 FALLBACK_GOODBYE = "goodbye"
 
 
-def start_transfer(ctx: control._Ctx, signal: HandoverSignal) -> control.Transition:
+def start_transfer(ctx: TransitionContext, signal: HandoverSignal) -> Transition:
     """The caller is told, the call goes to the channel's transfer (one new handover)."""
     context = {**ctx.conv.context, "handover": signal.to_json()}
     ctx.move(T, handover_no=ctx.conv.handover_no + 1, context=context, agent_name=None)
@@ -40,7 +42,7 @@ def start_transfer(ctx: control._Ctx, signal: HandoverSignal) -> control.Transit
     return ctx.done()
 
 
-def transfer_status(ctx: control._Ctx) -> control.Transition:
+def transfer_status(ctx: TransitionContext) -> Transition:
     event: ev.TransferStatus = ctx.event
     if event.answered:
         ctx.move(State.CLOSED, context={**ctx.conv.context, "outcome": "transferred"})
@@ -49,7 +51,7 @@ def transfer_status(ctx: control._Ctx) -> control.Transition:
     return _failed(ctx, event.fallback)
 
 
-def _failed(ctx: control._Ctx, fallback: str) -> control.Transition:
+def _failed(ctx: TransitionContext, fallback: str) -> Transition:
     ctx.emit(fx.CountHandover("transfer_failed"))
     if fallback == FALLBACK_GOODBYE:
         # The channel ends the call once the goodbye is spoken (the conversation closed).
@@ -61,19 +63,19 @@ def _failed(ctx: control._Ctx, fallback: str) -> control.Transition:
     return ctx.done()
 
 
-def not_transferring(ctx: control._Ctx) -> control.Transition:
+def not_transferring(ctx: TransitionContext) -> Transition:
     """A transfer status for a transfer that is over (or never was): stale."""
-    return control._stale(ctx, "no transfer")
+    return stale(ctx, "no transfer")
 
 
-def caller_speaks(ctx: control._Ctx) -> control.Transition:
+def caller_speaks(ctx: TransitionContext) -> Transition:
     """The caller speaks while being transferred: kept in the transcript (the agent
     can read it), and the bot, which no longer holds the call, does not answer."""
     ctx.emit(fx.RecordCitizen(ctx.event.content))
     return ctx.done()
 
 
-def caller_left(ctx: control._Ctx) -> control.Transition:
+def caller_left(ctx: TransitionContext) -> Transition:
     """The call ended before the channel confirmed the transfer. Without transfer
     status notifications this is also how a successful blind transfer looks."""
     ctx.move(State.CLOSED, context={**ctx.conv.context, "outcome": "transfer_unconfirmed"})
@@ -81,21 +83,18 @@ def caller_left(ctx: control._Ctx) -> control.Transition:
     return ctx.done()
 
 
-def transfer_not_sent(ctx: control._Ctx) -> control.Transition:
+def transfer_not_sent(ctx: TransitionContext) -> Transition:
     """The channel could not start the transfer at all (dead-lettered)."""
     if ctx.conv.state is not T or ctx.event.epoch != ctx.conv.epoch:
-        return control._stale(ctx, "epoch")
+        return stale(ctx, "epoch")
     return _failed(ctx, FALLBACK_BOT)
 
 
-control.TABLE.update(
-    {
-        (T, ev.TransferStatus): transfer_status,
-        (T, ev.CitizenMessage): caller_speaks,
-        (T, ev.CitizenRequestsAgent): control.duplicate_handover,
-        (T, ev.CitizenLeft): caller_left,
-    }
-)
-for _state in State:
-    control.TABLE.setdefault((_state, ev.TransferStatus), not_transferring)
-control._DELIVERY_FAILURES["citizen.transfer"] = transfer_not_sent
+#: The `transfer` state, and transfer statuses in every other state (stale there).
+TRANSITIONS: TableRows = {
+    (T, ev.TransferStatus): transfer_status,
+    (T, ev.CitizenMessage): caller_speaks,
+    (T, ev.CitizenRequestsAgent): duplicate_handover,
+    (T, ev.CitizenLeft): caller_left,
+    **{(state, ev.TransferStatus): not_transferring for state in State if state is not T},
+}

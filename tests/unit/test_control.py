@@ -159,7 +159,7 @@ EXPECTED: dict[str, dict[State, tuple[Outcome, State]]] = {
     },
 }
 
-# A call being transferred (handover/control_transfer.py): only the transfer's own
+# A call being transferred (handover/control/transfer.py): only the transfer's own
 # outcome, the caller and a failed transfer request move it.
 _IN_TRANSFER = {
     "CitizenMessage": (A_, State.TRANSFER), "CitizenRequestsAgent": (R_, State.TRANSFER),

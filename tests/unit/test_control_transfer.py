@@ -1,4 +1,4 @@
-"""Handover as a call transfer (handover/control_transfer.py), on a channel that
+"""Handover as a call transfer (handover/control/transfer.py), on a channel that
 declares the `transfer` capability."""
 
 from __future__ import annotations

@@ -416,8 +416,9 @@
     if (!cfg.texts[lang]) lang = "nl";
     T = cfg.texts[lang];
     addStylesheet(BASE + "widget.css");
+    // The neutral theme is widget.css's fallbacks: nothing more to load for it, and a
+    // page's own theme class on <html> or <body> reaches the widget unshadowed.
     if (cfg.theme_stylesheet) addStylesheet(cfg.theme_stylesheet);
-    else if (cfg.theme_class === "handover-theme-default") addStylesheet(BASE + "theme-default.css");
     build();
     if (session.open) setOpen(true, false);
     else if (session.token) connect(); // a chat in progress on the previous page

@@ -21,6 +21,12 @@
   var WS_URL = BASE.replace(/^http/, "ws") + "ws?tenant=" + encodeURIComponent(TENANT);
   var STORE_KEY = "handover:" + BASE + ":" + TENANT;
   var NPS_SIZE = 11;
+  // Texts newer than the tenant configuration's text set: used until the served set
+  // carries them (a tenant's own text for the same key wins).
+  var OWN_TEXTS = {
+    nl: { minimise: "Minimaliseren", unread_one: "1 nieuw bericht", unread_many: "{count} nieuwe berichten" },
+    en: { minimise: "Minimise", unread_one: "1 new message", unread_many: "{count} new messages" }
+  };
 
   var cfg = null;           // the tenant's widget configuration
   var T = null;             // texts in the chosen language
@@ -37,6 +43,8 @@
   var typingOn = false;
   var control = { state: "bot" };
   var connected = false;
+  var unread = 0;           // others' messages that arrived while the chat was minimised
+  var announceTimer = null;
 
   // --- storage -----------------------------------------------------------------------
 
@@ -88,10 +96,20 @@
   function build() {
     var root = el("div", { "class": "hw-root " + cfg.theme_class, lang: lang });
     var launcher = el("button", { type: "button", "class": "hw-launcher", "aria-expanded": "false", "aria-controls": "hw-panel" }, T.open);
+    // Unread while minimised: a visible count (its words for screen readers) on the
+    // launcher, and a live region outside the hidden panel that says so once.
+    var badge = el("span", { "class": "hw-badge", hidden: "" });
+    var badgeCount = el("span", { "aria-hidden": "true" });
+    var badgeWords = el("span", { "class": "hw-visually-hidden" });
+    badge.appendChild(badgeCount);
+    badge.appendChild(badgeWords);
+    launcher.appendChild(badge);
+    var announcer = el("p", { "class": "hw-visually-hidden", role: "status" });
     var panel = el("section", { id: "hw-panel", "class": "hw-panel", role: "dialog", "aria-labelledby": "hw-title", hidden: "" });
     var header = el("div", { "class": "hw-header" });
     var title = el("h2", { id: "hw-title", "class": "hw-title" }, T.title);
-    var close = el("button", { type: "button", "class": "hw-close", "aria-label": T.close }, "×");
+    // It minimises (the chat goes on), so it says so, and shows a minimise sign, not an x.
+    var close = el("button", { type: "button", "class": "hw-close", "aria-label": T.minimise, title: T.minimise }, "\u2212");
     header.appendChild(title);
     header.appendChild(close);
     var status = el("p", { "class": "hw-status", role: "status" });
@@ -113,8 +131,10 @@
     [header, status, logRegion, typing, actions, form].forEach(function (n) { panel.appendChild(n); });
     root.appendChild(panel);
     root.appendChild(launcher);
+    root.appendChild(announcer);
     document.body.appendChild(root);
-    ui = { root: root, launcher: launcher, panel: panel, close: close, status: status, log: log, logRegion: logRegion,
+    ui = { root: root, launcher: launcher, badge: badge, badgeCount: badgeCount, badgeWords: badgeWords,
+           announcer: announcer, panel: panel, close: close, status: status, log: log, logRegion: logRegion,
            typing: typing, person: person, form: form, input: input, actions: actions };
 
     launcher.addEventListener("click", function () { setOpen(true, true); });
@@ -135,7 +155,7 @@
     ui.panel.hidden = !open;
     ui.launcher.hidden = open;
     ui.launcher.setAttribute("aria-expanded", String(open));
-    if (open) connect();
+    if (open) { markSeen(); connect(); }
     if (!byUser) return; // restoring after a page load: never steal the page's focus
     if (open) {
       siteimprove("opened");
@@ -143,6 +163,38 @@
     } else {
       ui.launcher.focus(); // ...and back to the button that opened it when it closes
     }
+  }
+
+  // --- unread while minimised ---------------------------------------------------------------
+
+  // session.seen_seq is the newest message the citizen had in view: a replay after a
+  // reload or a navigation counts only what came after it.
+  function markSeen() {
+    unread = 0;
+    if (lastSeq > (session.seen_seq || 0)) { session.seen_seq = lastSeq; save(); }
+    showUnread();
+  }
+
+  function countUnread(frame) {
+    if (frame.party === "citizen" || !frame.seq) return;
+    if (session.open) {
+      if (frame.seq > (session.seen_seq || 0)) { session.seen_seq = frame.seq; save(); }
+      return;
+    }
+    if (frame.seq <= (session.seen_seq || 0)) return;
+    unread += 1;
+    showUnread();
+  }
+
+  function showUnread() {
+    var words = unread === 1 ? T.unread_one : fill(T.unread_many, { count: unread });
+    ui.badge.hidden = unread === 0;
+    ui.badgeCount.textContent = unread ? String(unread) : "";
+    ui.badgeWords.textContent = unread ? words : "";
+    // One announcement for a burst (a replay brings several at once), not one per message.
+    clearTimeout(announceTimer);
+    if (!unread) { ui.announcer.textContent = ""; return; }
+    announceTimer = setTimeout(function () { ui.announcer.textContent = words; }, 400);
   }
 
   // --- showing things --------------------------------------------------------------------
@@ -332,6 +384,7 @@
       }
       shown[f.message_id] = true;
       renderMessage(f);
+      countUnread(f);
     },
     ack: function (f) {
       var id = f.message_id || f.action_id;
@@ -414,7 +467,8 @@
     var pageLang = (document.documentElement.lang || "").toLowerCase().slice(0, 2);
     lang = script.dataset.language || cfg.language || (pageLang === "en" ? "en" : "nl");
     if (!cfg.texts[lang]) lang = "nl";
-    T = cfg.texts[lang];
+    T = {};
+    [OWN_TEXTS[lang], cfg.texts[lang]].forEach(function (set) { for (var k in set) T[k] = set[k]; });
     addStylesheet(BASE + "widget.css");
     // The neutral theme is widget.css's fallbacks: nothing more to load for it, and a
     // page's own theme class on <html> or <body> reaches the widget unshadowed.

@@ -21,6 +21,8 @@
   var WS_URL = BASE.replace(/^http/, "ws") + "ws?tenant=" + encodeURIComponent(TENANT);
   var STORE_KEY = "handover:" + BASE + ":" + TENANT;
   var NPS_SIZE = 11;
+  // When the open chat fills the screen (as in widget.css): then it is modal.
+  var FULL_SCREEN = "(max-width: 30rem), (max-height: 30rem)";
   // Texts newer than the tenant configuration's text set: used until the served set
   // carries them (a tenant's own text for the same key wins).
   var OWN_TEXTS = {
@@ -94,7 +96,7 @@
   // --- building the widget ---------------------------------------------------------------
 
   function build() {
-    var root = el("div", { "class": "hw-root " + cfg.theme_class, lang: lang });
+    var root = el("div", { "class": "hw-root " + cfg.theme_class, lang: lang, "data-open": "false" });
     var launcher = el("button", { type: "button", "class": "hw-launcher", "aria-expanded": "false", "aria-controls": "hw-panel" }, T.open);
     // Unread while minimised: a visible count (its words for screen readers) on the
     // launcher, and a live region outside the hidden panel that says so once.
@@ -104,12 +106,13 @@
     badge.appendChild(badgeCount);
     badge.appendChild(badgeWords);
     launcher.appendChild(badge);
-    var announcer = el("p", { "class": "hw-visually-hidden", role: "status" });
+    var announcer = el("p", { "class": "hw-announcer hw-visually-hidden", "aria-live": "polite" });
     var panel = el("section", { id: "hw-panel", "class": "hw-panel", role: "dialog", "aria-labelledby": "hw-title", hidden: "" });
     var header = el("div", { "class": "hw-header" });
     var title = el("h2", { id: "hw-title", "class": "hw-title" }, T.title);
     // It minimises (the chat goes on), so it says so, and shows a minimise sign, not an x.
-    var close = el("button", { type: "button", "class": "hw-close", "aria-label": T.minimise, title: T.minimise }, "\u2212");
+    var close = el("button", { type: "button", "class": "hw-close", "aria-label": T.minimise, title: T.minimise });
+    close.appendChild(el("span", { "class": "hw-minimise-sign", "aria-hidden": "true" }));
     header.appendChild(title);
     header.appendChild(close);
     var status = el("p", { "class": "hw-status", role: "status" });
@@ -139,7 +142,14 @@
 
     launcher.addEventListener("click", function () { setOpen(true, true); });
     close.addEventListener("click", function () { setOpen(false, true); });
-    panel.addEventListener("keydown", function (e) { if (e.key === "Escape") setOpen(false, true); });
+    panel.addEventListener("keydown", function (e) {
+      if (e.key === "Escape") setOpen(false, true);
+      else if (e.key === "Tab" && fullScreen()) keepFocusInside(e);
+    });
+    if (window.matchMedia) {
+      var query = window.matchMedia(FULL_SCREEN);
+      if (query.addEventListener) query.addEventListener("change", markModal);
+    }
     person.addEventListener("click", requestAgent);
     form.addEventListener("submit", function (e) { e.preventDefault(); sendText(); });
     input.addEventListener("keydown", function (e) {
@@ -154,6 +164,8 @@
     save();
     ui.panel.hidden = !open;
     ui.launcher.hidden = open;
+    ui.root.setAttribute("data-open", String(open));
+    markModal();
     ui.launcher.setAttribute("aria-expanded", String(open));
     if (open) { markSeen(); connect(); }
     if (!byUser) return; // restoring after a page load: never steal the page's focus
@@ -163,6 +175,31 @@
     } else {
       ui.launcher.focus(); // ...and back to the button that opened it when it closes
     }
+  }
+
+  // --- full screen: a modal dialog ------------------------------------------------------------
+
+  function fullScreen() {
+    return !!(window.matchMedia && window.matchMedia(FULL_SCREEN).matches);
+  }
+
+  // Full screen, the page under the panel cannot be seen: it is a modal dialog then, and
+  // Tab must not wander to the page's links behind it (WCAG 2.4.11).
+  function markModal() {
+    if (fullScreen() && !ui.panel.hidden) ui.panel.setAttribute("aria-modal", "true");
+    else ui.panel.removeAttribute("aria-modal");
+  }
+
+  function keepFocusInside(e) {
+    var all = ui.panel.querySelectorAll("button, textarea, input, a[href], [tabindex]");
+    var stops = Array.prototype.filter.call(all, function (n) {
+      return !n.disabled && n.tabIndex >= 0 && n.getClientRects().length > 0;
+    });
+    if (!stops.length) return;
+    var first = stops[0], last = stops[stops.length - 1];
+    var at = document.activeElement;
+    if (e.shiftKey && (at === first || !ui.panel.contains(at))) { e.preventDefault(); last.focus(); }
+    else if (!e.shiftKey && (at === last || !ui.panel.contains(at))) { e.preventDefault(); first.focus(); }
   }
 
   // --- unread while minimised ---------------------------------------------------------------

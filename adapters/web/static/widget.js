@@ -26,8 +26,12 @@
   // Texts newer than the tenant configuration's text set: used until the served set
   // carries them (a tenant's own text for the same key wins).
   var OWN_TEXTS = {
-    nl: { minimise: "Minimaliseren", unread_one: "1 nieuw bericht", unread_many: "{count} nieuwe berichten" },
-    en: { minimise: "Minimise", unread_one: "1 new message", unread_many: "{count} new messages" }
+    nl: { minimise: "Minimaliseren", unread_one: "1 nieuw bericht", unread_many: "{count} nieuwe berichten",
+          too_long: "Uw tekst is langer dan {max} tekens. Alleen het begin staat in het tekstvak; stuur de rest in een volgend bericht.",
+          chosen: "gekozen" },
+    en: { minimise: "Minimise", unread_one: "1 new message", unread_many: "{count} new messages",
+          too_long: "Your text is longer than {max} characters. Only the beginning is in the text box; send the rest in another message.",
+          chosen: "chosen" }
   };
 
   var cfg = null;           // the tenant's widget configuration
@@ -77,6 +81,34 @@
     window.crypto.getRandomValues(a);
     return Array.prototype.map.call(a, function (b) { return ("0" + b.toString(16)).slice(-2); }).join("");
   }
+  // Text with its http(s) links made clickable, built from text nodes and anchors only:
+  // a message's text never goes through innerHTML, and no other scheme becomes a link.
+  var URL_IN_TEXT = /https?:\/\/[^\s<>"']+/gi;
+  function appendLinked(parent, text) {
+    var at = 0, found;
+    URL_IN_TEXT.lastIndex = 0;
+    while ((found = URL_IN_TEXT.exec(text))) {
+      var url = found[0].replace(/[.,;:!?)\]}'"]+$/, ""); // sentence punctuation is no part of it
+      var href = null;
+      try {
+        var parsed = new URL(url);
+        if (parsed.protocol === "http:" || parsed.protocol === "https:") href = parsed.href;
+      } catch (e) { /* not a URL after all: stays text */ }
+      if (!href) continue;
+      if (found.index > at) parent.appendChild(document.createTextNode(text.slice(at, found.index)));
+      parent.appendChild(el("a", { href: href, target: "_blank", rel: "noopener noreferrer nofollow", "class": "hw-link" }, url));
+      at = found.index + url.length;
+      URL_IN_TEXT.lastIndex = at;
+    }
+    if (at < text.length) parent.appendChild(document.createTextNode(text.slice(at)));
+  }
+  function clockTime(iso) {
+    var when = iso ? new Date(iso) : new Date();
+    if (isNaN(when.getTime())) when = new Date();
+    var node = el("time", { "class": "hw-time", datetime: when.toISOString() },
+                  when.toLocaleTimeString(lang === "en" ? "en-GB" : "nl-NL", { hour: "2-digit", minute: "2-digit" }));
+    return node;
+  }
   function siteimprove(action, label) {
     // SiteImprove analytics, when the page has it: _sz.push(['event', category, action, label]).
     if (window._sz && typeof window._sz.push === "function") {
@@ -125,20 +157,21 @@
     var person = el("button", { type: "button", "class": "hw-request-agent" }, T.request_agent);
     if (cfg.features.request_agent) actions.appendChild(person);
     var form = el("form", { "class": "hw-form" });
+    var note = el("p", { "class": "hw-note", "aria-live": "polite" });
     var label = el("label", { "for": "hw-input", "class": "hw-visually-hidden" }, T.input_label);
     var input = el("textarea", { id: "hw-input", "class": "hw-input", rows: "2", placeholder: T.placeholder, maxlength: String(cfg.max_text_length || 2000), autocomplete: "off" });
     var send = el("button", { type: "submit", "class": "hw-send" }, T.send);
     form.appendChild(label);
     form.appendChild(input);
     form.appendChild(send);
-    [header, status, logRegion, typing, actions, form].forEach(function (n) { panel.appendChild(n); });
+    [header, status, logRegion, typing, actions, note, form].forEach(function (n) { panel.appendChild(n); });
     root.appendChild(panel);
     root.appendChild(launcher);
     root.appendChild(announcer);
     document.body.appendChild(root);
     ui = { root: root, launcher: launcher, badge: badge, badgeCount: badgeCount, badgeWords: badgeWords,
            announcer: announcer, panel: panel, close: close, status: status, log: log, logRegion: logRegion,
-           typing: typing, person: person, form: form, input: input, actions: actions };
+           typing: typing, person: person, form: form, input: input, actions: actions, note: note };
 
     launcher.addEventListener("click", function () { setOpen(true, true); });
     close.addEventListener("click", function () { setOpen(false, true); });
@@ -156,6 +189,8 @@
       if (e.key === "Enter" && !e.shiftKey) { e.preventDefault(); sendText(); }
     });
     input.addEventListener("input", onTyping);
+    input.addEventListener("paste", warnTooLong);
+    followLayout();
     showState();
   }
 
@@ -175,6 +210,43 @@
     } else {
       ui.launcher.focus(); // ...and back to the button that opened it when it closes
     }
+  }
+
+  // A person has taken over: the bot's quick replies would now send their text to the
+  // agent, so they are spent.
+  function retireBotChoices() {
+    var old = ui.log.querySelectorAll(".hw-msg--bot .hw-choice");
+    for (var i = 0; i < old.length; i++) old[i].disabled = true;
+  }
+
+  // --- keeping the newest message in view -------------------------------------------------
+
+  // Pinned to the end unless the citizen scrolled back to read: then a layout change
+  // (the talk-to-a-person button coming back, the text box growing) leaves them there.
+  var pinned = true;
+  function scrollToEnd() {
+    ui.logRegion.scrollTop = ui.logRegion.scrollHeight;
+    pinned = true;
+  }
+  function followLayout() {
+    ui.logRegion.addEventListener("scroll", function () {
+      var r = ui.logRegion;
+      pinned = r.scrollHeight - r.scrollTop - r.clientHeight < 24;
+    });
+    if (!window.ResizeObserver) return;
+    var watch = new ResizeObserver(function () { if (pinned) scrollToEnd(); });
+    watch.observe(ui.logRegion);
+    watch.observe(ui.log);
+  }
+
+  // --- a paste longer than the text box takes -----------------------------------------------
+
+  function warnTooLong(e) {
+    var max = ui.input.maxLength;
+    var pasted = (e.clipboardData || window.clipboardData);
+    pasted = pasted ? pasted.getData("text") : "";
+    var kept = ui.input.value.length - (ui.input.selectionEnd - ui.input.selectionStart);
+    ui.note.textContent = max > 0 && kept + pasted.length > max ? fill(T.too_long, { max: max }) : "";
   }
 
   // --- full screen: a modal dialog ------------------------------------------------------------
@@ -252,9 +324,13 @@
     var party = frame.party;
     var item = el("li", { "class": "hw-msg hw-msg--" + party, "data-party": party, "data-message-id": frame.message_id });
     if (frame.seq) item.setAttribute("data-seq", String(frame.seq));
-    var who = el("span", { "class": "hw-sender" }, senderLabel(party, frame.sender_name));
-    var body = el("p", { "class": "hw-text" }, (frame.content && frame.content.text) || "");
-    item.appendChild(who);
+    var head = el("p", { "class": "hw-meta" });
+    head.appendChild(el("span", { "class": "hw-sender" }, senderLabel(party, frame.sender_name)));
+    head.appendChild(clockTime(frame.created_at));
+    // dir="auto": Arabic or Hebrew text runs right to left, with its punctuation in place.
+    var body = el("p", { "class": "hw-text", dir: "auto" });
+    appendLinked(body, (frame.content && frame.content.text) || "");
+    item.appendChild(head);
     item.appendChild(body);
     var content = frame.content || {};
     (content.attachments || []).forEach(function (a) {
@@ -267,7 +343,7 @@
     }
     if (!reducedMotion()) item.classList.add("hw-msg--enter");
     place(item, frame.seq);
-    ui.logRegion.scrollTop = ui.logRegion.scrollHeight;
+    scrollToEnd();
     return item;
   }
 
@@ -287,9 +363,15 @@
     ui.log.appendChild(item);
   }
 
-  function choose(group, button) {
+  function choose(group, button, pressed) {
     var buttons = group.querySelectorAll("button");
     for (var i = 0; i < buttons.length; i++) buttons[i].disabled = true;
+    if (pressed) {
+      // The choice stays visible as chosen, in words too, while the others are spent.
+      pressed.setAttribute("aria-pressed", "true");
+      pressed.classList.add("hw-chosen");
+      pressed.setAttribute("aria-label", (pressed.getAttribute("aria-label") || pressed.textContent) + ", " + T.chosen);
+    }
     ui.input.focus(); // the chosen button is now disabled: keep the focus in the chat
     send({ type: "message", message_id: newId(), text: button.title, payload: button.payload }, button.title);
   }
@@ -298,7 +380,7 @@
     var group = el("div", { "class": "hw-buttons", role: "group" });
     buttons.forEach(function (b) {
       var btn = el("button", { type: "button", "class": "hw-choice" }, b.title);
-      btn.addEventListener("click", function () { choose(group, b); });
+      btn.addEventListener("click", function () { choose(group, b, btn); });
       group.appendChild(btn);
     });
     return group;
@@ -315,7 +397,7 @@
       var btn = el("button", { type: "button", "class": "hw-scale-choice", "aria-label": name }, b.title);
       btn.addEventListener("click", function () {
         siteimprove("nps_given", b.payload);
-        choose(set, b);
+        choose(set, b, btn);
       });
       row.appendChild(btn);
     });
@@ -445,6 +527,7 @@
       var joined = f.state === "agent" && control.state !== "agent";
       control = f;
       if (joined) siteimprove("agent_joined");
+      if (f.state === "agent") retireBotChoices();
       if (f.state !== "agent") showTyping({ on: false });
       showState();
     },
@@ -466,6 +549,7 @@
     var text = ui.input.value.trim();
     if (!text) return;
     ui.input.value = "";
+    ui.note.textContent = "";
     stopTyping();
     send({ type: "message", message_id: newId(), text: text }, text);
     ui.input.focus();

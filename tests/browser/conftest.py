@@ -354,7 +354,12 @@ async def browser(chromium_path: str) -> AsyncIterator[Any]:
 async def settle(page: Any) -> None:
     """Wait until nothing in the page moves: every animation finished, a frame painted.
     A message still fading in is neither its final look nor its final contrast."""
-    await page.wait_for_function("document.getAnimations().length === 0", timeout=5000)
+    # Finished ones that fill forwards stay listed, and endless ones (a third-party
+    # spinner) never finish: only those still on their way to an end are waited for.
+    await page.wait_for_function("""document.getAnimations().filter(
+        a => a.playState === 'running'
+             && a.effect && a.effect.getComputedTiming().endTime !== Infinity).length === 0""",
+                                 timeout=8000)
     await page.evaluate("new Promise(r => requestAnimationFrame(() => requestAnimationFrame(r)))")
 
 

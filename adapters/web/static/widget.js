@@ -224,13 +224,16 @@
   // Pinned to the end unless the citizen scrolled back to read: then a layout change
   // (the talk-to-a-person button coming back, the text box growing) leaves them there.
   var pinned = true;
+  var placedAt = 0;         // where scrollToEnd put the log: its own scroll events are not the citizen's
   function scrollToEnd() {
     ui.logRegion.scrollTop = ui.logRegion.scrollHeight;
+    placedAt = ui.logRegion.scrollTop;
     pinned = true;
   }
   function followLayout() {
     ui.logRegion.addEventListener("scroll", function () {
       var r = ui.logRegion;
+      if (Math.abs(r.scrollTop - placedAt) < 2) return;
       pinned = r.scrollHeight - r.scrollTop - r.clientHeight < 24;
     });
     if (!window.ResizeObserver) return;

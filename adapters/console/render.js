@@ -74,6 +74,29 @@ function link(url, text) {
 
 const isWebUrl = (url) => /^https?:\/\//i.test(url);
 
+// A message's text with its http(s) links clickable: text nodes and anchors only, never
+// innerHTML, and no other scheme (javascript:, data:, ...) becomes a link.
+const URL_IN_TEXT = /https?:\/\/[^\s<>"']+/gi;
+export function appendLinked(parent, text) {
+  let at = 0;
+  for (const found of text.matchAll(URL_IN_TEXT)) {
+    if (found.index < at) continue;
+    const url = found[0].replace(/[.,;:!?)\]}'"]+$/, ""); // sentence punctuation is no part of it
+    let href = null;
+    try {
+      const parsed = new URL(url);
+      if (parsed.protocol === "http:" || parsed.protocol === "https:") href = parsed.href;
+    } catch { /* not a URL after all: stays text */ }
+    if (!href) continue;
+    if (found.index > at) parent.append(text.slice(at, found.index));
+    const a = link(href, url);
+    a.rel = "noopener noreferrer nofollow";
+    parent.append(a);
+    at = found.index + url.length;
+  }
+  if (at < text.length) parent.append(text.slice(at));
+}
+
 function pageLink(dd, url) {
   dd.replaceChildren();
   if (!url) dd.textContent = "–";
@@ -154,7 +177,8 @@ export function entryItem(entry) {
   }
   const text = document.createElement("p");
   text.className = "text";
-  text.textContent = entry.text;
+  text.dir = "auto"; // right-to-left scripts run right to left, punctuation in place
+  appendLinked(text, entry.text || "");
   li.append(who, when, text);
   for (const b of entry.buttons || []) line(li, "[" + b + "]", "meta");
   for (const a of entry.attachments || []) {

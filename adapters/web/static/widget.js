@@ -21,6 +21,18 @@
   var WS_URL = BASE.replace(/^http/, "ws") + "ws?tenant=" + encodeURIComponent(TENANT);
   var STORE_KEY = "handover:" + BASE + ":" + TENANT;
   var NPS_SIZE = 11;
+  // When the open chat fills the screen (as in widget.css): then it is modal.
+  var FULL_SCREEN = "(max-width: 30rem), (max-height: 30rem)";
+  // Texts newer than the tenant configuration's text set: used until the served set
+  // carries them (a tenant's own text for the same key wins).
+  var OWN_TEXTS = {
+    nl: { minimise: "Minimaliseren", unread_one: "1 nieuw bericht", unread_many: "{count} nieuwe berichten",
+          too_long: "Uw tekst is langer dan {max} tekens. Alleen het begin staat in het tekstvak; stuur de rest in een volgend bericht.",
+          chosen: "gekozen" },
+    en: { minimise: "Minimise", unread_one: "1 new message", unread_many: "{count} new messages",
+          too_long: "Your text is longer than {max} characters. Only the beginning is in the text box; send the rest in another message.",
+          chosen: "chosen" }
+  };
 
   var cfg = null;           // the tenant's widget configuration
   var T = null;             // texts in the chosen language
@@ -37,6 +49,8 @@
   var typingOn = false;
   var control = { state: "bot" };
   var connected = false;
+  var unread = 0;           // others' messages that arrived while the chat was minimised
+  var announceTimer = null;
 
   // --- storage -----------------------------------------------------------------------
 
@@ -67,6 +81,34 @@
     window.crypto.getRandomValues(a);
     return Array.prototype.map.call(a, function (b) { return ("0" + b.toString(16)).slice(-2); }).join("");
   }
+  // Text with its http(s) links made clickable, built from text nodes and anchors only:
+  // a message's text never goes through innerHTML, and no other scheme becomes a link.
+  var URL_IN_TEXT = /https?:\/\/[^\s<>"']+/gi;
+  function appendLinked(parent, text) {
+    var at = 0, found;
+    URL_IN_TEXT.lastIndex = 0;
+    while ((found = URL_IN_TEXT.exec(text))) {
+      var url = found[0].replace(/[.,;:!?)\]}'"]+$/, ""); // sentence punctuation is no part of it
+      var href = null;
+      try {
+        var parsed = new URL(url);
+        if (parsed.protocol === "http:" || parsed.protocol === "https:") href = parsed.href;
+      } catch (e) { /* not a URL after all: stays text */ }
+      if (!href) continue;
+      if (found.index > at) parent.appendChild(document.createTextNode(text.slice(at, found.index)));
+      parent.appendChild(el("a", { href: href, target: "_blank", rel: "noopener noreferrer nofollow", "class": "hw-link" }, url));
+      at = found.index + url.length;
+      URL_IN_TEXT.lastIndex = at;
+    }
+    if (at < text.length) parent.appendChild(document.createTextNode(text.slice(at)));
+  }
+  function clockTime(iso) {
+    var when = iso ? new Date(iso) : new Date();
+    if (isNaN(when.getTime())) when = new Date();
+    var node = el("time", { "class": "hw-time", datetime: when.toISOString() },
+                  when.toLocaleTimeString(lang === "en" ? "en-GB" : "nl-NL", { hour: "2-digit", minute: "2-digit" }));
+    return node;
+  }
   function siteimprove(action, label) {
     // SiteImprove analytics, when the page has it: _sz.push(['event', category, action, label]).
     if (window._sz && typeof window._sz.push === "function") {
@@ -86,12 +128,23 @@
   // --- building the widget ---------------------------------------------------------------
 
   function build() {
-    var root = el("div", { "class": "hw-root " + cfg.theme_class, lang: lang });
+    var root = el("div", { "class": "hw-root " + cfg.theme_class, lang: lang, "data-open": "false" });
     var launcher = el("button", { type: "button", "class": "hw-launcher", "aria-expanded": "false", "aria-controls": "hw-panel" }, T.open);
+    // Unread while minimised: a visible count (its words for screen readers) on the
+    // launcher, and a live region outside the hidden panel that says so once.
+    var badge = el("span", { "class": "hw-badge", hidden: "" });
+    var badgeCount = el("span", { "aria-hidden": "true" });
+    var badgeWords = el("span", { "class": "hw-visually-hidden" });
+    badge.appendChild(badgeCount);
+    badge.appendChild(badgeWords);
+    launcher.appendChild(badge);
+    var announcer = el("p", { "class": "hw-announcer hw-visually-hidden", "aria-live": "polite" });
     var panel = el("section", { id: "hw-panel", "class": "hw-panel", role: "dialog", "aria-labelledby": "hw-title", hidden: "" });
     var header = el("div", { "class": "hw-header" });
     var title = el("h2", { id: "hw-title", "class": "hw-title" }, T.title);
-    var close = el("button", { type: "button", "class": "hw-close", "aria-label": T.close }, "×");
+    // It minimises (the chat goes on), so it says so, and shows a minimise sign, not an x.
+    var close = el("button", { type: "button", "class": "hw-close", "aria-label": T.minimise, title: T.minimise });
+    close.appendChild(el("span", { "class": "hw-minimise-sign", "aria-hidden": "true" }));
     header.appendChild(title);
     header.appendChild(close);
     var status = el("p", { "class": "hw-status", role: "status" });
@@ -104,28 +157,40 @@
     var person = el("button", { type: "button", "class": "hw-request-agent" }, T.request_agent);
     if (cfg.features.request_agent) actions.appendChild(person);
     var form = el("form", { "class": "hw-form" });
+    var note = el("p", { "class": "hw-note", "aria-live": "polite" });
     var label = el("label", { "for": "hw-input", "class": "hw-visually-hidden" }, T.input_label);
     var input = el("textarea", { id: "hw-input", "class": "hw-input", rows: "2", placeholder: T.placeholder, maxlength: String(cfg.max_text_length || 2000), autocomplete: "off" });
     var send = el("button", { type: "submit", "class": "hw-send" }, T.send);
     form.appendChild(label);
     form.appendChild(input);
     form.appendChild(send);
-    [header, status, logRegion, typing, actions, form].forEach(function (n) { panel.appendChild(n); });
+    [header, status, logRegion, typing, actions, note, form].forEach(function (n) { panel.appendChild(n); });
     root.appendChild(panel);
     root.appendChild(launcher);
+    root.appendChild(announcer);
     document.body.appendChild(root);
-    ui = { root: root, launcher: launcher, panel: panel, close: close, status: status, log: log, logRegion: logRegion,
-           typing: typing, person: person, form: form, input: input, actions: actions };
+    ui = { root: root, launcher: launcher, badge: badge, badgeCount: badgeCount, badgeWords: badgeWords,
+           announcer: announcer, panel: panel, close: close, status: status, log: log, logRegion: logRegion,
+           typing: typing, person: person, form: form, input: input, actions: actions, note: note };
 
     launcher.addEventListener("click", function () { setOpen(true, true); });
     close.addEventListener("click", function () { setOpen(false, true); });
-    panel.addEventListener("keydown", function (e) { if (e.key === "Escape") setOpen(false, true); });
+    panel.addEventListener("keydown", function (e) {
+      if (e.key === "Escape") setOpen(false, true);
+      else if (e.key === "Tab" && fullScreen()) keepFocusInside(e);
+    });
+    if (window.matchMedia) {
+      var query = window.matchMedia(FULL_SCREEN);
+      if (query.addEventListener) query.addEventListener("change", markModal);
+    }
     person.addEventListener("click", requestAgent);
     form.addEventListener("submit", function (e) { e.preventDefault(); sendText(); });
     input.addEventListener("keydown", function (e) {
       if (e.key === "Enter" && !e.shiftKey) { e.preventDefault(); sendText(); }
     });
     input.addEventListener("input", onTyping);
+    input.addEventListener("paste", warnTooLong);
+    followLayout();
     showState();
   }
 
@@ -134,8 +199,10 @@
     save();
     ui.panel.hidden = !open;
     ui.launcher.hidden = open;
+    ui.root.setAttribute("data-open", String(open));
+    markModal();
     ui.launcher.setAttribute("aria-expanded", String(open));
-    if (open) connect();
+    if (open) { markSeen(); connect(); }
     if (!byUser) return; // restoring after a page load: never steal the page's focus
     if (open) {
       siteimprove("opened");
@@ -143,6 +210,103 @@
     } else {
       ui.launcher.focus(); // ...and back to the button that opened it when it closes
     }
+  }
+
+  // A person has taken over: the bot's quick replies would now send their text to the
+  // agent, so they are spent.
+  function retireBotChoices() {
+    var old = ui.log.querySelectorAll(".hw-msg--bot .hw-choice");
+    for (var i = 0; i < old.length; i++) old[i].disabled = true;
+  }
+
+  // --- keeping the newest message in view -------------------------------------------------
+
+  // Pinned to the end unless the citizen scrolled back to read: then a layout change
+  // (the talk-to-a-person button coming back, the text box growing) leaves them there.
+  var pinned = true;
+  var placedAt = 0;         // where scrollToEnd put the log: its own scroll events are not the citizen's
+  function scrollToEnd() {
+    ui.logRegion.scrollTop = ui.logRegion.scrollHeight;
+    placedAt = ui.logRegion.scrollTop;
+    pinned = true;
+  }
+  function followLayout() {
+    ui.logRegion.addEventListener("scroll", function () {
+      var r = ui.logRegion;
+      if (Math.abs(r.scrollTop - placedAt) < 2) return;
+      pinned = r.scrollHeight - r.scrollTop - r.clientHeight < 24;
+    });
+    if (!window.ResizeObserver) return;
+    var watch = new ResizeObserver(function () { if (pinned) scrollToEnd(); });
+    watch.observe(ui.logRegion);
+    watch.observe(ui.log);
+  }
+
+  // --- a paste longer than the text box takes -----------------------------------------------
+
+  function warnTooLong(e) {
+    var max = ui.input.maxLength;
+    var pasted = (e.clipboardData || window.clipboardData);
+    pasted = pasted ? pasted.getData("text") : "";
+    var kept = ui.input.value.length - (ui.input.selectionEnd - ui.input.selectionStart);
+    ui.note.textContent = max > 0 && kept + pasted.length > max ? fill(T.too_long, { max: max }) : "";
+  }
+
+  // --- full screen: a modal dialog ------------------------------------------------------------
+
+  function fullScreen() {
+    return !!(window.matchMedia && window.matchMedia(FULL_SCREEN).matches);
+  }
+
+  // Full screen, the page under the panel cannot be seen: it is a modal dialog then, and
+  // Tab must not wander to the page's links behind it (WCAG 2.4.11).
+  function markModal() {
+    if (fullScreen() && !ui.panel.hidden) ui.panel.setAttribute("aria-modal", "true");
+    else ui.panel.removeAttribute("aria-modal");
+  }
+
+  function keepFocusInside(e) {
+    var all = ui.panel.querySelectorAll("button, textarea, input, a[href], [tabindex]");
+    var stops = Array.prototype.filter.call(all, function (n) {
+      return !n.disabled && n.tabIndex >= 0 && n.getClientRects().length > 0;
+    });
+    if (!stops.length) return;
+    var first = stops[0], last = stops[stops.length - 1];
+    var at = document.activeElement;
+    if (e.shiftKey && (at === first || !ui.panel.contains(at))) { e.preventDefault(); last.focus(); }
+    else if (!e.shiftKey && (at === last || !ui.panel.contains(at))) { e.preventDefault(); first.focus(); }
+  }
+
+  // --- unread while minimised ---------------------------------------------------------------
+
+  // session.seen_seq is the newest message the citizen had in view: a replay after a
+  // reload or a navigation counts only what came after it.
+  function markSeen() {
+    unread = 0;
+    if (lastSeq > (session.seen_seq || 0)) { session.seen_seq = lastSeq; save(); }
+    showUnread();
+  }
+
+  function countUnread(frame) {
+    if (frame.party === "citizen" || !frame.seq) return;
+    if (session.open) {
+      if (frame.seq > (session.seen_seq || 0)) { session.seen_seq = frame.seq; save(); }
+      return;
+    }
+    if (frame.seq <= (session.seen_seq || 0)) return;
+    unread += 1;
+    showUnread();
+  }
+
+  function showUnread() {
+    var words = unread === 1 ? T.unread_one : fill(T.unread_many, { count: unread });
+    ui.badge.hidden = unread === 0;
+    ui.badgeCount.textContent = unread ? String(unread) : "";
+    ui.badgeWords.textContent = unread ? words : "";
+    // One announcement for a burst (a replay brings several at once), not one per message.
+    clearTimeout(announceTimer);
+    if (!unread) { ui.announcer.textContent = ""; return; }
+    announceTimer = setTimeout(function () { ui.announcer.textContent = words; }, 400);
   }
 
   // --- showing things --------------------------------------------------------------------
@@ -163,9 +327,13 @@
     var party = frame.party;
     var item = el("li", { "class": "hw-msg hw-msg--" + party, "data-party": party, "data-message-id": frame.message_id });
     if (frame.seq) item.setAttribute("data-seq", String(frame.seq));
-    var who = el("span", { "class": "hw-sender" }, senderLabel(party, frame.sender_name));
-    var body = el("p", { "class": "hw-text" }, (frame.content && frame.content.text) || "");
-    item.appendChild(who);
+    var head = el("p", { "class": "hw-meta" });
+    head.appendChild(el("span", { "class": "hw-sender" }, senderLabel(party, frame.sender_name)));
+    head.appendChild(clockTime(frame.created_at));
+    // dir="auto": Arabic or Hebrew text runs right to left, with its punctuation in place.
+    var body = el("p", { "class": "hw-text", dir: "auto" });
+    appendLinked(body, (frame.content && frame.content.text) || "");
+    item.appendChild(head);
     item.appendChild(body);
     var content = frame.content || {};
     (content.attachments || []).forEach(function (a) {
@@ -178,7 +346,7 @@
     }
     if (!reducedMotion()) item.classList.add("hw-msg--enter");
     place(item, frame.seq);
-    ui.logRegion.scrollTop = ui.logRegion.scrollHeight;
+    scrollToEnd();
     return item;
   }
 
@@ -198,9 +366,15 @@
     ui.log.appendChild(item);
   }
 
-  function choose(group, button) {
+  function choose(group, button, pressed) {
     var buttons = group.querySelectorAll("button");
     for (var i = 0; i < buttons.length; i++) buttons[i].disabled = true;
+    if (pressed) {
+      // The choice stays visible as chosen, in words too, while the others are spent.
+      pressed.setAttribute("aria-pressed", "true");
+      pressed.classList.add("hw-chosen");
+      pressed.setAttribute("aria-label", (pressed.getAttribute("aria-label") || pressed.textContent) + ", " + T.chosen);
+    }
     ui.input.focus(); // the chosen button is now disabled: keep the focus in the chat
     send({ type: "message", message_id: newId(), text: button.title, payload: button.payload }, button.title);
   }
@@ -209,7 +383,7 @@
     var group = el("div", { "class": "hw-buttons", role: "group" });
     buttons.forEach(function (b) {
       var btn = el("button", { type: "button", "class": "hw-choice" }, b.title);
-      btn.addEventListener("click", function () { choose(group, b); });
+      btn.addEventListener("click", function () { choose(group, b, btn); });
       group.appendChild(btn);
     });
     return group;
@@ -226,7 +400,7 @@
       var btn = el("button", { type: "button", "class": "hw-scale-choice", "aria-label": name }, b.title);
       btn.addEventListener("click", function () {
         siteimprove("nps_given", b.payload);
-        choose(set, b);
+        choose(set, b, btn);
       });
       row.appendChild(btn);
     });
@@ -332,6 +506,7 @@
       }
       shown[f.message_id] = true;
       renderMessage(f);
+      countUnread(f);
     },
     ack: function (f) {
       var id = f.message_id || f.action_id;
@@ -355,6 +530,7 @@
       var joined = f.state === "agent" && control.state !== "agent";
       control = f;
       if (joined) siteimprove("agent_joined");
+      if (f.state === "agent") retireBotChoices();
       if (f.state !== "agent") showTyping({ on: false });
       showState();
     },
@@ -376,6 +552,7 @@
     var text = ui.input.value.trim();
     if (!text) return;
     ui.input.value = "";
+    ui.note.textContent = "";
     stopTyping();
     send({ type: "message", message_id: newId(), text: text }, text);
     ui.input.focus();
@@ -414,10 +591,12 @@
     var pageLang = (document.documentElement.lang || "").toLowerCase().slice(0, 2);
     lang = script.dataset.language || cfg.language || (pageLang === "en" ? "en" : "nl");
     if (!cfg.texts[lang]) lang = "nl";
-    T = cfg.texts[lang];
+    T = {};
+    [OWN_TEXTS[lang], cfg.texts[lang]].forEach(function (set) { for (var k in set) T[k] = set[k]; });
     addStylesheet(BASE + "widget.css");
+    // The neutral theme is widget.css's fallbacks: nothing more to load for it, and a
+    // page's own theme class on <html> or <body> reaches the widget unshadowed.
     if (cfg.theme_stylesheet) addStylesheet(cfg.theme_stylesheet);
-    else if (cfg.theme_class === "handover-theme-default") addStylesheet(BASE + "theme-default.css");
     build();
     if (session.open) setOpen(true, false);
     else if (session.token) connect(); // a chat in progress on the previous page

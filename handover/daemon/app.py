@@ -28,7 +28,7 @@ from handover.daemon.context import CoreContext
 from handover.daemon.health import HealthBoard
 from handover.daemon.lifecycle import Lifecycle, StartupFailed
 from handover.daemon.looplag import LoopLagMonitor
-from handover.daemon.supervisor import LoopSupervisor
+from handover.daemon.supervisor import LoopSupervisor, RestartPolicy
 from handover.engine.leases import ConnectionLeases
 from handover.engine.router import Router
 from handover.engine.timers import TimerWorker
@@ -57,9 +57,21 @@ INBOX_RETENTION = timedelta(days=8)
 
 
 class Daemon:
-    """One daemon process. Build it, then serve `build_app()` (or use `started()`)."""
+    """One daemon process. Build it, then serve `build_app()` (or call `start()`/`stop()`).
 
-    def __init__(self, config: Config, *, clock: Clock | None = None, store: Store | None = None):
+    `clock`, `store` and `restart` (how dead background loops are restarted) are
+    injectable for tests; by default the system clock, the configured store engine and
+    `RestartPolicy()`.
+    """
+
+    def __init__(
+        self,
+        config: Config,
+        *,
+        clock: Clock | None = None,
+        store: Store | None = None,
+        restart: RestartPolicy | None = None,
+    ):
         self.config = config
         self.clock: Clock = clock or SystemClock()
         self._store = store or create_store(
@@ -106,7 +118,7 @@ class Daemon:
         self.connections = ConnectionLeases(self._store, self.instance_id, self.clock)
         self.timers = TimerWorker(self.router, self.clock, d.poll_seconds)
         self.looplag = LoopLagMonitor()
-        self._loops = LoopSupervisor(self._health, self.clock)
+        self.loops = LoopSupervisor(self._health, self.clock, restart)
         self._lifecycle = Lifecycle([
             ("store", self._store_open),
             ("HTTP client", self._http_client),
@@ -286,11 +298,11 @@ class Daemon:
     async def _background_loops(self) -> AsyncIterator[None]:
         try:
             await self._listen_for_wake_hints()
-            self._loops.spawn("connection-leases", self.connections.run)
-            self._loops.spawn("outbox-worker", self.worker.run)
-            self._loops.spawn("timer-worker", self.timers.run)
-            self._loops.spawn("loop-lag", self.looplag.run)
-            self._loops.spawn("housekeeping", self._housekeeping)
+            self.loops.spawn("connection-leases", self.connections.run)
+            self.loops.spawn("outbox-worker", self.worker.run)
+            self.loops.spawn("timer-worker", self.timers.run)
+            self.loops.spawn("loop-lag", self.looplag.run)
+            self.loops.spawn("housekeeping", self._housekeeping)
             log.info(
                 "daemon.started",
                 adapters=sorted(self.adapters),
@@ -306,7 +318,7 @@ class Daemon:
             # still send it.
             await self.worker.drain(self.config.server.drain_seconds)
             await self.connections.stop()
-            await self._loops.stop()
+            await self.loops.stop()
 
     async def _listen_for_wake_hints(self) -> None:
         """With a shared database, work committed by another instance wakes ours."""

@@ -3,13 +3,20 @@
 from __future__ import annotations
 
 import asyncio
+from pathlib import Path
+from typing import Any, cast
 
 import pytest
 
 from handover.clock import FakeClock
+from handover.daemon.app import Daemon
 from handover.daemon.health import HealthBoard
 from handover.daemon.supervisor import LoopSupervisor, RestartPolicy
 from handover.sdk.contracts import Health
+from handover.sdk.testing import MemoryChannel
+from handover.store.base import StoreError
+from handover.store.sqlite.store import SQLiteStore
+from tests.harness import TENANT, make_config
 
 
 async def settle() -> None:
@@ -135,3 +142,35 @@ async def test_two_loops_cannot_share_a_name() -> None:
     with pytest.raises(ValueError, match="already running"):
         loops.spawn("outbox-worker", flaky.run)
     await loops.stop()
+
+
+class ClaimFailsStore(SQLiteStore):
+    """The outbox claim fails a number of times, like a database that is restarting."""
+
+    fail_claims = 2
+
+    async def claim(self, *args: Any, **kwargs: Any) -> Any:
+        if self.fail_claims:
+            self.fail_claims -= 1
+            raise StoreError("database is restarting")
+        return await super().claim(*args, **kwargs)
+
+
+async def test_the_daemons_outbox_worker_comes_back_after_dying_and_delivers(
+    tmp_path: Path,
+) -> None:
+    config = make_config(tmp_path)
+    store = ClaimFailsStore(config.store.path or "")
+    daemon = Daemon(config, store=store,
+                    restart=RestartPolicy(base_seconds=0.05, cap_seconds=0.1))
+    await daemon.start()
+    try:
+        chat = cast(MemoryChannel, daemon.adapters["chat"])
+        conv = await chat.open(TENANT)
+        await chat.say(conv.id, "Hallo")
+        await chat.wait_for(conv.id, lambda shown: bool(shown))
+        assert chat.texts(conv.id) == ["bot: Hallo"]
+        assert daemon.loops.restarts["outbox-worker"] == 2
+        assert state(daemon.health, "outbox-worker") is Health.CONNECTED
+    finally:
+        await daemon.stop()

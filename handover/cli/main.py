@@ -21,6 +21,7 @@ def _serve(config: Config, *, demo_page: bool = False) -> int:
     from aiohttp import web
 
     from handover.daemon.app import Daemon
+    from handover.daemon.lifecycle import StartupFailed
     from handover.observability.logs import RedactingAccessLogger, configure_logging
 
     configure_logging(config.logging.level, config.logging.format)
@@ -30,14 +31,20 @@ def _serve(config: Config, *, demo_page: bool = False) -> int:
         from handover.demo.page import add_demo_page
 
         add_demo_page(app)
-    web.run_app(
-        app,
-        host=config.server.host,
-        port=config.server.port,
-        access_log_class=RedactingAccessLogger,
-        shutdown_timeout=config.server.drain_seconds,
-        print=lambda msg: print(msg, file=sys.stderr),
-    )
+    try:
+        web.run_app(
+            app,
+            host=config.server.host,
+            port=config.server.port,
+            access_log_class=RedactingAccessLogger,
+            shutdown_timeout=config.server.drain_seconds,
+            print=lambda msg: print(msg, file=sys.stderr),
+        )
+    except StartupFailed as exc:
+        # Everything opened before the failing part is closed again by now; what the
+        # operator needs is which part and why, in one line (the log has the details).
+        print(f"handover: cannot start: {exc}", file=sys.stderr)
+        return 1
     return 0
 
 

@@ -1,21 +1,22 @@
 """The composition root: store, adapters, router, workers and the HTTP application.
 
-Lifecycle (aiohttp cleanup context): open the store (migrations), start adapters and
-background loops; on shutdown (SIGTERM/SIGINT) mark the daemon draining so readiness
-fails and new requests are refused, let adapters close their sockets, finish in-flight
-deliveries, release leases and close the store.
+Lifecycle (lifecycle.py: one aiohttp cleanup context per resource, in dependency order):
+open the store (migrations), open the HTTP client session, start the adapters, start
+the background loops (supervised: restarted with backoff when they die). A step that
+fails closes every step before it. On shutdown (SIGTERM/SIGINT) the daemon is marked
+draining so readiness fails and new requests are refused; then in reverse: finish
+in-flight deliveries and release leases, stop the adapters (they close their sockets),
+close the HTTP session, close the store.
 """
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import os
 import socket
 import uuid
-from collections.abc import AsyncIterator, Coroutine
+from collections.abc import AsyncIterator
 from datetime import datetime, timedelta
-from typing import Any
 
 import aiohttp
 import structlog
@@ -25,7 +26,9 @@ from handover.clock import Clock, SystemClock
 from handover.config.load import Config
 from handover.daemon.context import CoreContext
 from handover.daemon.health import HealthBoard
+from handover.daemon.lifecycle import Lifecycle, StartupFailed
 from handover.daemon.looplag import LoopLagMonitor
+from handover.daemon.supervisor import LoopSupervisor, RestartPolicy
 from handover.engine.leases import ConnectionLeases
 from handover.engine.router import Router
 from handover.engine.timers import TimerWorker
@@ -54,9 +57,21 @@ INBOX_RETENTION = timedelta(days=8)
 
 
 class Daemon:
-    """One daemon process. Build it, then serve `build_app()` (or use `started()`)."""
+    """One daemon process. Build it, then serve `build_app()` (or call `start()`/`stop()`).
 
-    def __init__(self, config: Config, *, clock: Clock | None = None, store: Store | None = None):
+    `clock`, `store` and `restart` (how dead background loops are restarted) are
+    injectable for tests; by default the system clock, the configured store engine and
+    `RestartPolicy()`.
+    """
+
+    def __init__(
+        self,
+        config: Config,
+        *,
+        clock: Clock | None = None,
+        store: Store | None = None,
+        restart: RestartPolicy | None = None,
+    ):
         self.config = config
         self.clock: Clock = clock or SystemClock()
         self._store = store or create_store(
@@ -69,7 +84,6 @@ class Daemon:
         self._health = HealthBoard()
         self._draining = False
         self._http: aiohttp.ClientSession | None = None
-        self._tasks: list[asyncio.Task[None]] = []
         self.adapters: dict[str, Adapter] = {}
         self._contexts: dict[str, CoreContext] = {}
         for name, inst in config.adapters.items():
@@ -104,6 +118,13 @@ class Daemon:
         self.connections = ConnectionLeases(self._store, self.instance_id, self.clock)
         self.timers = TimerWorker(self.router, self.clock, d.poll_seconds)
         self.looplag = LoopLagMonitor()
+        self.loops = LoopSupervisor(self._health, self.clock, restart)
+        self._lifecycle = Lifecycle([
+            ("store", self._store_open),
+            ("HTTP client", self._http_client),
+            ("adapters", self._adapters_running),
+            ("background loops", self._background_loops),
+        ])
 
     # --- OpsView --------------------------------------------------------------------
 
@@ -197,16 +218,10 @@ class Daemon:
             if sub is not None:
                 app.add_subapp(f"/{name}/", sub)
             app.add_routes(adapter.root_routes())
-        app.cleanup_ctx.append(self._lifespan)
+        # One cleanup context per resource, in dependency order (see lifecycle.py).
+        app.cleanup_ctx.extend(self._lifecycle.cleanup_contexts())
         app.on_shutdown.append(self._on_shutdown)
         return app
-
-    async def _lifespan(self, app: web.Application) -> AsyncIterator[None]:
-        await self.start()
-        try:
-            yield
-        finally:
-            await self.stop()
 
     async def _on_shutdown(self, app: web.Application) -> None:
         # Runs after the listening sockets closed and before cleanup: refuse new work.
@@ -214,30 +229,96 @@ class Daemon:
         log.info("daemon.draining")
 
     async def start(self) -> None:
+        """Open the store, the HTTP session, the adapters and the background loops.
+
+        Raises StartupFailed naming the part that failed; whatever was opened before it
+        is closed again first.
+        """
+        await self._lifecycle.start()
+
+    async def stop(self) -> None:
+        """Drain and close everything `start` opened, in reverse order."""
+        self._draining = True
+        await self._lifecycle.stop()
+
+    # --- start-up steps, in dependency order -------------------------------------------
+
+    @contextlib.asynccontextmanager
+    async def _store_open(self) -> AsyncIterator[None]:
         await self._store.open()
-        self._expected_schema = await self._store.schema_version()
-        if self.config.store.engine == "sqlite":
-            # One process owns a SQLite file: leases left by a killed predecessor are
-            # ours to take over at once instead of after they expire.
-            released = await self._store.release_leases(None)
-            if released:
-                log.info("daemon.leases_released", count=released)
+        try:
+            self._expected_schema = await self._store.schema_version()
+            if self.config.store.engine == "sqlite":
+                # One process owns a SQLite file: leases left by a killed predecessor are
+                # ours to take over at once instead of after they expire.
+                released = await self._store.release_leases(None)
+                if released:
+                    log.info("daemon.leases_released", count=released)
+            yield
+        finally:
+            await self._store.close()
+            log.info("daemon.stopped")
+
+    @contextlib.asynccontextmanager
+    async def _http_client(self) -> AsyncIterator[None]:
         self._http = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=30, connect=5))
-        for name, adapter in self.adapters.items():
-            self._health.set(name, adapter.kind.value, Health.STARTING)
-            await adapter.start()
-        await self._listen_for_wake_hints()
-        self._spawn(self.connections.run(), "connection-leases")
-        self._spawn(self.worker.run(), "outbox-worker")
-        self._spawn(self.timers.run(), "timer-worker")
-        self._spawn(self.looplag.run(), "loop-lag")
-        self._spawn(self._housekeeping(), "housekeeping")
-        log.info(
-            "daemon.started",
-            adapters=sorted(self.adapters),
-            tenants=sorted(self.config.tenants),
-            store=self.config.store.engine,
-        )
+        try:
+            yield
+        finally:
+            http, self._http = self._http, None
+            await http.close()
+
+    @contextlib.asynccontextmanager
+    async def _adapters_running(self) -> AsyncIterator[None]:
+        started: list[Adapter] = []
+        try:
+            for name, adapter in self.adapters.items():
+                self._health.set(name, adapter.kind.value, Health.STARTING)
+                try:
+                    await adapter.start()
+                except Exception as exc:
+                    log.error("daemon.adapter_start_failed", adapter=name,
+                              error=f"{type(exc).__name__}: {exc}")
+                    # It may have spawned tasks before it failed; it gets no stop().
+                    await self._contexts[name].cancel_tasks()
+                    raise StartupFailed(f"adapter {name!r}", exc) from exc
+                started.append(adapter)
+            yield
+        finally:
+            # Only the adapters that started: on a failed start-up, 0..N-1.
+            for adapter in started:
+                try:
+                    await adapter.stop()
+                except Exception:
+                    log.warning("daemon.adapter_stop_failed", adapter=adapter.name,
+                                exc_info=True)
+                await self._contexts[adapter.name].cancel_tasks()
+
+    @contextlib.asynccontextmanager
+    async def _background_loops(self) -> AsyncIterator[None]:
+        try:
+            await self._listen_for_wake_hints()
+            self.loops.spawn("connection-leases", self.connections.run)
+            self.loops.spawn("outbox-worker", self.worker.run)
+            self.loops.spawn("timer-worker", self.timers.run)
+            self.loops.spawn("loop-lag", self.looplag.run)
+            self.loops.spawn("housekeeping", self._housekeeping)
+            log.info(
+                "daemon.started",
+                adapters=sorted(self.adapters),
+                tenants=sorted(self.config.tenants),
+                store=self.config.store.engine,
+            )
+            yield
+        finally:
+            self._draining = True
+            self.timers.stop()
+            self.looplag.stop()
+            # Finish what is in flight while the adapters (closed after this step) can
+            # still send it.
+            await self.worker.drain(self.config.server.drain_seconds)
+            await self.connections.stop()
+            await self.loops.stop()
 
     async def _listen_for_wake_hints(self) -> None:
         """With a shared database, work committed by another instance wakes ours."""
@@ -257,20 +338,6 @@ class Daemon:
         if listening:
             log.info("daemon.wake_hints_on")
 
-    def _spawn(self, coro: Coroutine[Any, Any, None], name: str) -> None:
-        task = asyncio.create_task(self._supervise(coro, name), name=name)
-        self._tasks.append(task)
-
-    async def _supervise(self, coro: Coroutine[Any, Any, None], name: str) -> None:
-        try:
-            await coro
-        except asyncio.CancelledError:
-            raise
-        except Exception:
-            # A dead loop means no deliveries: make it loud, and fail readiness.
-            log.exception("daemon.loop_died", loop=name)
-            self._health.set(name, "core", Health.DISCONNECTED, "loop died")
-
     async def _housekeeping(self) -> None:
         # Retention runs at start too: a daemon restarted more often than hourly must
         # still purge, and after a long stop the backlog is cleared at once.
@@ -282,28 +349,5 @@ class Daemon:
             except Exception:
                 log.warning("daemon.housekeeping_failed", exc_info=True)
             await self.clock.sleep(retention.PURGE_INTERVAL.total_seconds())
-
-    async def stop(self) -> None:
-        self._draining = True
-        self.timers.stop()
-        self.looplag.stop()
-        # Finish what is in flight while the adapters can still send it.
-        await self.worker.drain(self.config.server.drain_seconds)
-        await self.connections.stop()
-        for adapter in self.adapters.values():
-            try:
-                await adapter.stop()
-            except Exception:
-                log.warning("daemon.adapter_stop_failed", adapter=adapter.name, exc_info=True)
-            await self._contexts[adapter.name].cancel_tasks()
-        for task in self._tasks:
-            task.cancel()
-        await asyncio.gather(*self._tasks, return_exceptions=True)
-        self._tasks.clear()
-        if self._http is not None:
-            await self._http.close()
-            self._http = None
-        await self._store.close()
-        log.info("daemon.stopped")
 
     _expected_schema: int = 0

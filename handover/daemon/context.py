@@ -94,6 +94,9 @@ class CoreContext:
         task = asyncio.create_task(self._run(coro, name), name=f"{self._name}.{name}")
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
+        # A task cancelled before its first step never awaits `coro`; closing it then
+        # spares the "never awaited" warning (a no-op once the coroutine has finished).
+        task.add_done_callback(lambda _task: coro.close())
         return task
 
     async def _run(self, coro: Coroutine[Any, Any, None], name: str) -> None:

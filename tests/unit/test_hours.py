@@ -416,3 +416,23 @@ def test_defaults_and_empty_section() -> None:
     nothing = OpeningHours.from_config({}, PATH)
     start = ams(2026, 3, 2, 0, 0)
     assert not any(nothing.is_open(start + timedelta(hours=n)) for n in range(0, 24 * 7, 1))
+
+
+def test_the_parts_of_the_hours_package_work_on_their_own() -> None:
+    # Parsing and prose are separate modules: the parsed section describes itself
+    # without an OpeningHours, and the package still exports the schedule's constants.
+    from handover.config.hours import DAYS, DEFAULT_TIMEZONE, LOOKAHEAD
+    from handover.config.hours.parse import parse_hours_section
+    from handover.config.hours.text import describe_week
+
+    parsed = parse_hours_section({"monday": ["8:30 - 12:00", "12:00-17:00"]}, PATH)
+    assert parsed.zone == ZoneInfo(DEFAULT_TIMEZONE)
+    assert len(parsed.weekly) == len(DAYS)
+    assert timedelta(days=14) == LOOKAHEAD
+    assert parsed.weekly[0] == ((8 * 3600 + 30 * 60, 17 * 3600),)  # touching ones merged
+    assert describe_week(parsed.weekly, "nl") == "ma 08:30-17:00"
+    assert describe_week(parsed.weekly, "en", closed_on_holidays=True) == (
+        "Mon 08:30-17:00, except public holidays"
+    )
+    with pytest.raises(ConfigIssues):
+        parse_hours_section(["monday"], PATH)

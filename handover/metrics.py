@@ -166,3 +166,10 @@ CIRCUIT_REJECTED = Counter(
     ["circuit"],
     registry=REGISTRY,
 )
+LOOP_RESTARTS = Counter(
+    "handover_loop_restarts_total",
+    "Background loops (outbox worker, timers, leases, loop lag, housekeeping) restarted "
+    "after they died; any increase deserves a look at the logs (daemon.loop_died).",
+    ["loop"],
+    registry=REGISTRY,
+)

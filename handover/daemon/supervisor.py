@@ -19,6 +19,7 @@ from typing import Any
 
 import structlog
 
+from handover import metrics
 from handover.clock import Clock
 from handover.daemon.health import HealthBoard
 from handover.http.ops import CORE_KIND
@@ -118,6 +119,7 @@ class LoopSupervisor:
             if self._stopping:
                 return
             self.restarts[name] += 1
+            metrics.LOOP_RESTARTS.labels(name).inc()
             log.info("daemon.loop_restarted", loop=name, failures=failures)
             self._health.set(name, CORE_KIND, Health.CONNECTED,
                              f"restarted after {failures} failure(s) in a row")

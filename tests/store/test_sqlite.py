@@ -22,7 +22,8 @@ from handover.store.migrate import (
     recorded_version,
     split_statements,
 )
-from handover.store.sqlite.store import _CLAIM, MIGRATIONS_PACKAGE, SQLiteStore
+from handover.store.sqlite.outbox import CLAIM
+from handover.store.sqlite.store import MIGRATIONS_PACKAGE, SQLiteStore
 from handover.store.sqlite.writer import GroupCommitWriter
 
 
@@ -203,7 +204,7 @@ async def test_claim_reads_only_queue_heads(sqlite_store: SQLiteStore, clock: Fa
     assert reader is not None
     heads = await reader.execute_fetchall("SELECT COUNT(*) FROM outbox WHERE is_head = 1")
     assert [tuple(r) for r in heads] == [(2,)]
-    plan = await reader.execute_fetchall(f"EXPLAIN QUERY PLAN {_CLAIM}", (0.0, 10))
+    plan = await reader.execute_fetchall(f"EXPLAIN QUERY PLAN {CLAIM}", (0.0, 10))
     assert any("outbox_ready_heads" in str(tuple(row)) for row in plan), list(map(tuple, plan))
 
     now = clock.now()

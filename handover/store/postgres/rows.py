@@ -22,6 +22,7 @@ from handover.model import (
     Timer,
     TranscriptEntry,
 )
+from handover.store.dialect import Dialect
 
 # asyncpg.Record: untyped (asyncpg ships no type information).
 Record = Any
@@ -83,3 +84,18 @@ def survey_from(r: Record) -> SurveyAnswer:
         handover_no=r["handover_no"], score=r["score"], comment=r["comment"],
         outcome=r["outcome"], answered_at=r["answered_at"],
     )  # fmt: skip
+
+
+def _as_is(value: datetime) -> datetime:
+    return value
+
+
+#: The PostgreSQL spelling of the SQL both engines share (see store/dialect.py).
+#: Times come back from asyncpg as UTC-aware datetimes already.
+DIALECT = Dialect(
+    numbered=True,
+    lock_batch=" FOR UPDATE SKIP LOCKED",
+    time_param=utc,
+    time_value=_as_is,
+    id_arrays=True,
+)

@@ -23,6 +23,7 @@ from handover.model import (
     Timer,
     TranscriptEntry,
 )
+from handover.store.dialect import Dialect
 
 
 def to_ts(value: datetime) -> float:
@@ -89,3 +90,9 @@ def survey_from(r: sqlite3.Row) -> SurveyAnswer:
         handover_no=r["handover_no"], score=r["score"], comment=r["comment"],
         outcome=r["outcome"], answered_at=from_ts(r["answered_at"]),
     )  # fmt: skip
+
+
+#: The SQLite spelling of the SQL both engines share (see store/dialect.py).
+DIALECT = Dialect(
+    numbered=False, lock_batch="", time_param=to_ts, time_value=from_ts, id_arrays=False
+)

@@ -252,3 +252,22 @@ async def test_a_lookup_that_finds_the_database_locked_is_retried_off_the_event_
     assert found is not None and found.id == "c1"
     assert inline is not None
     assert inline.execute("PRAGMA busy_timeout").fetchone()[0] == 0
+
+
+async def test_a_missing_data_directory_is_created_and_the_files_are_private(tmp_path: Path) -> None:
+    """`handover run` with the example's `data/handover.db` and no `data/` yet: the store
+    creates the directory (0700) and the database, WAL and SHM files readable by their
+    owner only, since they hold citizens' messages."""
+    import stat
+
+    path = tmp_path / "data" / "sub" / "handover.db"
+    store = SQLiteStore(str(path))
+    await store.open()
+    try:
+        assert stat.S_IMODE(path.parent.stat().st_mode) == 0o700
+        for name in ("handover.db", "handover.db-wal", "handover.db-shm"):
+            file = path.parent / name
+            assert file.exists(), name
+            assert stat.S_IMODE(file.stat().st_mode) == 0o600, name
+    finally:
+        await store.close()

@@ -15,7 +15,9 @@ This module opens and closes it.
 from __future__ import annotations
 
 import contextlib
+import os
 import sqlite3
+from pathlib import Path
 
 from handover.store.base import Store
 from handover.store.contract import StoreError
@@ -51,6 +53,10 @@ class SQLiteStore(SQLiteConversations, SQLiteOutbox, SQLiteTimers, SQLiteEvaluat
         if self._path in ("", ":memory:"):
             # The reader and the writer are two connections and must see one file.
             raise StoreError("the SQLite store needs a file path, not an in-memory database")
+        try:
+            create_private_file(Path(self._path))
+        except OSError as exc:
+            raise StoreError(f"cannot create {self._path}: {exc.strerror or exc}") from exc
         migrations = load_migrations(MIGRATIONS_PACKAGE)
         jobs = GroupCommitWriter(self._connect_writer, BATCH_MAX)
         try:
@@ -93,3 +99,18 @@ class SQLiteStore(SQLiteConversations, SQLiteOutbox, SQLiteTimers, SQLiteEvaluat
         if self._jobs is None or not self._jobs.alive:
             raise StoreError("the SQLite store is not open")
         await self._one("SELECT 1")
+
+
+def create_private_file(path: Path) -> None:
+    """Create the database file (and missing directories) readable by its owner only.
+
+    The file holds citizens' messages and contact details. SQLite would create it with
+    the process umask (0644 is common), and gives its -wal and -shm files the database
+    file's permissions, so creating it 0600 first covers all three. Directories made
+    here are 0700; an existing file or directory is left as the operator set it."""
+    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        return
+    os.close(fd)

@@ -200,6 +200,34 @@ class TranscriptEntry:
     created_at: datetime | None = None
     handover_no: int = 0
 
+    def to_json(self) -> JSON:
+        """The entry as outbox payloads carry it (citizen and desk messages, the desk's
+        transcript at handover). Without the conversation id (the row has it) and
+        without `handover_no`, which the outbox never carried: rows already stored must
+        decode the same, so add keys only with a default in `from_json`."""
+        return {
+            "seq": self.seq,
+            "message_id": self.message_id,
+            "party": self.party.value,
+            "sender_name": self.sender_name,
+            "content": self.content.to_json(),
+            "created_at": self.created_at.isoformat() if self.created_at else None,
+        }
+
+    @classmethod
+    def from_json(cls, conversation_id: str, data: Mapping[str, Any]) -> TranscriptEntry:
+        """The inverse of `to_json`, for an entry of conversation `conversation_id`."""
+        created = data.get("created_at")
+        return cls(
+            conversation_id=conversation_id,
+            seq=int(data["seq"]),
+            party=Party(data["party"]),
+            content=Content.from_json(data["content"]),
+            message_id=str(data["message_id"]),
+            sender_name=data.get("sender_name"),
+            created_at=datetime.fromisoformat(created) if created else None,
+        )
+
 
 @dataclass(frozen=True, slots=True)
 class OutboxItem:

@@ -3,7 +3,9 @@
 It leases the head item of each ready queue, sends it through the target adapter, and
 on success removes it; results that are themselves inbound events (a bot's reply, the
 desk's availability) are ingested durably *before* the item is removed, so a crash in
-between is recovered without asking the target twice.
+between is recovered without asking the target twice. What a send of each kind does
+is the kind's operation in `handover.engine.outbox`; the worker owns the order, leases,
+retries, expiry and dead letters around it.
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ import contextlib
 import functools
 import time
 import uuid
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -24,21 +26,11 @@ from handover import events as ev
 from handover import metrics
 from handover.clock import wait_for_wake
 from handover.engine.crashpoints import crash_point
-from handover.engine.router import Router, entry_from_json
-from handover.model import Content, Conversation, HandoverSignal, OutboxRow, Party, State, Target
+from handover.engine.outbox import OPERATIONS
+from handover.engine.router import Router
+from handover.model import Conversation, OutboxRow, Target
 from handover.observability.logs import bind_correlation
-from handover.sdk.contracts import (
-    Adapter,
-    BotAdapter,
-    BotTurn,
-    ChannelAdapter,
-    ControlUpdate,
-    DeskAdapter,
-    DeskThread,
-    Health,
-    OutboundMessage,
-    TransferRequest,
-)
+from handover.sdk.contracts import Adapter, Health
 from handover.sdk.errors import (
     AmbiguousSendError,
     AuthError,
@@ -46,7 +38,6 @@ from handover.sdk.errors import (
     TransientError,
     UnknownConversation,
 )
-from handover.sdk.keys import desk_message_key
 from handover.sdk.retry import backoff_seconds
 
 log = structlog.get_logger("handover.delivery")
@@ -61,10 +52,6 @@ class WorkerSettings:
     backoff_cap_seconds: float = 300.0
     max_age_seconds: Mapping[str, float] | None = None
     desk_delay_notice_seconds: float = 60.0
-
-
-#: Desk deliveries whose delay the citizen notices (notes and closes are for the agent).
-_CITIZEN_WAITS_FOR = frozenset({"desk.open", "desk.message"})
 
 
 #: Resolve the adapter that serves a target for a conversation.
@@ -175,7 +162,7 @@ class OutboxWorker:
             await self.store.complete(row.id, self.owner)
             return
         adapter = self.resolve(conv, row.target)
-        op = _OPERATIONS[row.kind]
+        op = OPERATIONS[row.kind]
         max_age = (self.settings.max_age_seconds or {}).get(row.kind)
         if max_age is not None and (now - row.created_at).total_seconds() > max_age:
             await self._give_up(row, "expired", "expired")
@@ -198,7 +185,9 @@ class OutboxWorker:
         started = time.perf_counter()
         crash_point("delivery.before_send", row.kind)
         try:
-            follow_up = await op.send(self, adapter, conv, row)
+            sent = await op.deliver(adapter, conv, row)
+            if sent.echo_key is not None:
+                await self.store.record_echo(*sent.echo_key)
         except AuthError as exc:
             self.report_health(adapter, Health.AUTH_FAILED, type(exc).__name__)
             await self._retry(row, adapter, "auth", str(exc), None, slow=True)
@@ -225,9 +214,9 @@ class OutboxWorker:
         elapsed = time.perf_counter() - started
         crash_point("delivery.after_send", row.kind)
         metrics.UPSTREAM_DURATION.labels(adapter.name, row.kind).observe(elapsed)
-        if follow_up is not None:
+        if sent.follow_up is not None:
             with contextlib.suppress(UnknownConversation):
-                await self.router.ingest(follow_up)
+                await self.router.ingest(sent.follow_up)
             crash_point("delivery.after_follow_up", row.kind)
         await self.store.complete(row.id, self.owner)
         crash_point("delivery.after_complete", row.kind)
@@ -277,7 +266,7 @@ class OutboxWorker:
         The inbox key names the handover, so however many items retry and however
         often, the citizen hears it once per handover.
         """
-        if row.kind not in _CITIZEN_WAITS_FOR:
+        if not OPERATIONS[row.kind].citizen_waits:
             return
         if (now - row.created_at).total_seconds() < self.settings.desk_delay_notice_seconds:
             return
@@ -325,163 +314,3 @@ class OutboxWorker:
             kind=row.kind,
             reason=reason,
         )
-
-
-# --- operations per outbox kind -------------------------------------------------------
-
-
-@dataclass(frozen=True, slots=True)
-class _Operation:
-    send: Callable[[OutboxWorker, Any, Conversation, OutboxRow], Awaitable[ev.Event | None]]
-    #: The inbox key of the event a successful send produces, if any.
-    follow_up_key: Callable[[Adapter, OutboxRow], tuple[str, str]] | None = None
-    #: Skip the send when control changed since the item was written.
-    skip_stale: bool = False
-
-
-def _message(row: OutboxRow) -> OutboundMessage:
-    p = row.payload
-    data = p.get("message", p)
-    return OutboundMessage(
-        seq=int(data["seq"]),
-        message_id=str(data["message_id"]),
-        party=Party(data["party"]),
-        content=Content.from_json(data["content"]),
-        sender_name=data.get("sender_name"),
-        created_at=datetime.fromisoformat(data["created_at"]) if data.get("created_at") else None,
-    )
-
-
-async def _citizen_message(
-    w: OutboxWorker, a: ChannelAdapter, c: Conversation, r: OutboxRow
-) -> None:
-    await a.deliver(c, _message(r))
-
-
-async def _citizen_state(
-    w: OutboxWorker, a: ChannelAdapter, c: Conversation, r: OutboxRow
-) -> None:
-    p = r.payload
-    await a.control_changed(
-        c,
-        ControlUpdate(
-            state=State(p["state"]),
-            agent_name=p.get("agent_name"),
-            queue_position=p.get("queue_position"),
-            estimated_wait_seconds=p.get("estimated_wait_seconds"),
-        ),
-    )
-
-
-async def _citizen_transfer(
-    w: OutboxWorker, a: ChannelAdapter, c: Conversation, r: OutboxRow
-) -> None:
-    p = r.payload
-    await a.transfer(
-        c,
-        TransferRequest(
-            handover_no=int(p["handover_no"]),
-            signal=HandoverSignal.from_json(p.get("signal", {})),
-        ),
-    )
-
-
-def _turn_key(a: Adapter, r: OutboxRow) -> tuple[str, str]:
-    return (a.name, f"turn:{r.id}")
-
-
-async def _bot_turn(w: OutboxWorker, a: BotAdapter, c: Conversation, r: OutboxRow) -> ev.Event:
-    p = r.payload
-    turn = BotTurn(
-        message_id=str(p["message_id"]),
-        text=str(p.get("text", "")),
-        payload=p.get("payload"),
-        language=str(p.get("language", c.language)),
-        metadata=p.get("metadata", {}),
-    )
-    response = await a.turn(c, turn)
-    source, source_id = _turn_key(a, r)
-    return ev.BotReplied(
-        conversation_id=c.id,
-        source=source,
-        source_id=source_id,
-        correlation_id=r.correlation_id,
-        epoch=r.epoch,
-        messages=response.messages,
-        handover=response.handover,
-    )
-
-
-async def _bot_handback(w: OutboxWorker, a: BotAdapter, c: Conversation, r: OutboxRow) -> None:
-    await a.handback(c, str(r.payload.get("outcome", "")))
-
-
-def _check_key(a: Adapter, r: OutboxRow) -> tuple[str, str]:
-    return ("delivery", f"check:{r.id}")
-
-
-async def _desk_check(
-    w: OutboxWorker, a: DeskAdapter, c: Conversation, r: OutboxRow
-) -> ev.Event:
-    availability = await a.availability(c.tenant, r.payload.get("queue"))
-    source, source_id = _check_key(a, r)
-    return ev.AvailabilityChecked(
-        conversation_id=c.id,
-        source=source,
-        source_id=source_id,
-        correlation_id=r.correlation_id,
-        epoch=r.epoch,
-        available=availability.available,
-        queue_length=availability.queue_length,
-        estimated_wait_seconds=availability.estimated_wait_seconds,
-    )
-
-
-async def _desk_open(w: OutboxWorker, a: DeskAdapter, c: Conversation, r: OutboxRow) -> None:
-    p = r.payload
-    thread = DeskThread(
-        thread_id=str(p["thread"]),
-        tenant=c.tenant,
-        channel=c.channel,
-        language=str(p.get("language", c.language)),
-        signal=HandoverSignal.from_json(p.get("signal", {})),
-        context=p.get("context", {}),
-        transcript=tuple(entry_from_json(c.id, x) for x in p.get("transcript", ())),
-        queued_at=datetime.fromisoformat(str(p["queued_at"])) if p.get("queued_at") else None,
-    )
-    receipt = await a.open_thread(c, thread)
-    if receipt.desk_message_id:
-        await w.store.record_echo(a.name, desk_message_key(receipt.desk_message_id))
-
-
-async def _desk_message(w: OutboxWorker, a: DeskAdapter, c: Conversation, r: OutboxRow) -> None:
-    receipt = await a.send(c, str(r.payload["thread"]), _message(r))
-    if receipt.desk_message_id:
-        await w.store.record_echo(a.name, desk_message_key(receipt.desk_message_id))
-
-
-async def _desk_note(w: OutboxWorker, a: DeskAdapter, c: Conversation, r: OutboxRow) -> None:
-    receipt = await a.note(c, str(r.payload["thread"]), str(r.payload["text"]))
-    if receipt.desk_message_id:
-        await w.store.record_echo(a.name, desk_message_key(receipt.desk_message_id))
-
-
-async def _desk_close(w: OutboxWorker, a: DeskAdapter, c: Conversation, r: OutboxRow) -> None:
-    await a.close_thread(c, str(r.payload["thread"]), str(r.payload.get("reason", "")))
-
-
-_OPERATIONS: dict[str, _Operation] = {
-    "citizen.message": _Operation(_citizen_message),
-    "citizen.state": _Operation(_citizen_state),
-    "citizen.transfer": _Operation(_citizen_transfer, skip_stale=True),
-    "bot.turn": _Operation(_bot_turn, follow_up_key=_turn_key, skip_stale=True),
-    "bot.handback": _Operation(_bot_handback),
-    "desk.check": _Operation(_desk_check, follow_up_key=_check_key, skip_stale=True),
-    "desk.open": _Operation(_desk_open),
-    "desk.message": _Operation(_desk_message),
-    "desk.note": _Operation(_desk_note),
-    "desk.close": _Operation(_desk_close),
-}
-
-#: The outbox kinds the worker knows (config validates max ages against these).
-KINDS = frozenset(_OPERATIONS)

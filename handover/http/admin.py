@@ -83,15 +83,7 @@ def _conversation_json(c: Conversation) -> dict[str, Any]:
 
 
 def _entry_json(e: TranscriptEntry) -> dict[str, Any]:
-    return {
-        "seq": e.seq,
-        "party": e.party.value,
-        "sender_name": e.sender_name,
-        "content": e.content.to_json(),
-        "message_id": e.message_id,
-        "handover_no": e.handover_no,
-        "created_at": _iso(e.created_at),
-    }
+    return {**e.to_json(), "handover_no": e.handover_no}
 
 
 def _outbox_json(r: OutboxRow) -> dict[str, Any]:

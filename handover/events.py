@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from enum import StrEnum
 from typing import Any
 
 from handover.model import Content, HandoverSignal
@@ -51,14 +52,23 @@ class CitizenLeft(Event):
     """The citizen ended the chat (closed the widget, hung up, said stop)."""
 
 
+class ChannelNoticeKind(StrEnum):
+    """What a channel may report with `ChannelNotice`."""
+
+    #: An agent reply went out as the channel's approved template (the reply window had
+    #: closed): the agent gets a desk note.
+    TEMPLATE_FALLBACK = "template_fallback"
+    #: The citizen waits in the queue and the channel's reply window is about to close:
+    #: the citizen is told what happens next.
+    WINDOW_CLOSING = "window_closing"
+
+
 @dataclass(frozen=True, slots=True, kw_only=True)
 class ChannelNotice(Event):
     """The citizen's channel reports something a party must be told (see control).
 
-    `kind` is "template_fallback" (an agent reply went out as the channel's approved
-    template because its reply window had closed: the agent gets a desk note) or
-    "window_closing" (the citizen waits in the queue and the channel's reply window is
-    about to close: the citizen is told what happens next). Other kinds are stale.
+    `kind` is a `ChannelNoticeKind` (a plain string in stored events); any other kind
+    is stale.
     """
 
     kind: str

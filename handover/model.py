@@ -48,6 +48,28 @@ class Target(StrEnum):
     DESK = "desk"
 
 
+class OutboxKind(StrEnum):
+    """The kinds of outbox item (`OutboxRow.kind`): the engine delivers each with its own
+    operation (`handover.engine.outbox`), and the state machine reacts to a failed one
+    (`DeliveryFailed.kind`). The values are stored in rows: never rename one."""
+
+    CITIZEN_MESSAGE = "citizen.message"
+    CITIZEN_STATE = "citizen.state"
+    CITIZEN_TRANSFER = "citizen.transfer"
+    BOT_TURN = "bot.turn"
+    BOT_HANDBACK = "bot.handback"
+    DESK_CHECK = "desk.check"
+    DESK_OPEN = "desk.open"
+    DESK_MESSAGE = "desk.message"
+    DESK_NOTE = "desk.note"
+    DESK_CLOSE = "desk.close"
+
+    @property
+    def target(self) -> Target:
+        """Where items of this kind go: a kind's name starts with its target."""
+        return Target(self.value.partition(".")[0])
+
+
 @dataclass(frozen=True, slots=True)
 class Button:
     """A choice offered to the citizen; `payload` is what goes back to the bot."""

@@ -152,7 +152,8 @@ class WhatsAppChannel(ChannelAdapter):
         with contextlib.suppress(UnknownConversation):
             await self.ctx.ingest(ev.ChannelNotice(
                 conversation_id=conv.id, source=self.name,
-                source_id=f"template:{message.message_id}", kind="template_fallback",
+                source_id=f"template:{message.message_id}",
+                kind=ev.ChannelNoticeKind.TEMPLATE_FALLBACK,
             ))
 
     async def window_closes_at(self, conv: Conversation) -> datetime | None:
@@ -194,7 +195,7 @@ class WhatsAppChannel(ChannelAdapter):
                 await self.ctx.ingest(ev.ChannelNotice(
                     conversation_id=conv.id, source=self.name,
                     source_id=f"window-closing:{conv.id}:{int(closes.timestamp())}",
-                    kind="window_closing",
+                    kind=ev.ChannelNoticeKind.WINDOW_CLOSING,
                 ))
 
 

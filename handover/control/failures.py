@@ -25,35 +25,7 @@ from handover.control.types import (
     Transition,
     TransitionContext,
 )
-from handover.model import Party, State
-
-
-class OutboxKind(StrEnum):
-    """The kinds of outbox items the router queues (`OutboxRow.kind`, the worker's
-    operations): the value is the string stored in the outbox."""
-
-    CITIZEN_MESSAGE = "citizen.message"
-    CITIZEN_STATE = "citizen.state"
-    CITIZEN_TRANSFER = "citizen.transfer"
-    BOT_TURN = "bot.turn"
-    BOT_HANDBACK = "bot.handback"
-    DESK_CHECK = "desk.check"
-    DESK_OPEN = "desk.open"
-    DESK_MESSAGE = "desk.message"
-    DESK_NOTE = "desk.note"
-    DESK_CLOSE = "desk.close"
-
-
-class ChannelNoticeKind(StrEnum):
-    """`ChannelNotice.kind` values the state machine reacts to."""
-
-    #: An agent reply went out as the channel's approved template (the reply window had
-    #: closed): the agent gets a desk note.
-    TEMPLATE_FALLBACK = "template_fallback"
-    #: The citizen waits in the queue and the channel's reply window is about to close:
-    #: the citizen is told what happens next.
-    WINDOW_CLOSING = "window_closing"
-
+from handover.model import OutboxKind, Party, State
 
 _Kind = TypeVar("_Kind", bound=StrEnum)
 
@@ -140,15 +112,15 @@ def _window_closing(ctx: TransitionContext) -> Transition:
     return ctx.done()
 
 
-CHANNEL_NOTICES: Mapping[ChannelNoticeKind, Handler] = {
-    ChannelNoticeKind.TEMPLATE_FALLBACK: _template_fallback,
-    ChannelNoticeKind.WINDOW_CLOSING: _window_closing,
+CHANNEL_NOTICES: Mapping[ev.ChannelNoticeKind, Handler] = {
+    ev.ChannelNoticeKind.TEMPLATE_FALLBACK: _template_fallback,
+    ev.ChannelNoticeKind.WINDOW_CLOSING: _window_closing,
 }
 
 
 def channel_notice(ctx: TransitionContext) -> Transition:
     event: ev.ChannelNotice = ctx.event
-    kind = _kind_of(ChannelNoticeKind, event.kind)
+    kind = _kind_of(ev.ChannelNoticeKind, event.kind)
     if kind is None:
         return stale(ctx, "no reaction")
     return CHANNEL_NOTICES[kind](ctx)

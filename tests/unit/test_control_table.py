@@ -14,7 +14,6 @@ from handover import control
 from handover import events as ev
 from handover.control import failures, table, transfer
 from handover.control.common import duplicate_handover
-from handover.engine import worker
 from handover.model import State
 
 CONTROL = Path(control.__file__).parent
@@ -80,12 +79,15 @@ def test_transfer_rows_are_in_the_table() -> None:
     assert states == set(State)
 
 
-def test_outbox_kinds_are_the_workers() -> None:
-    assert {kind.value for kind in failures.OutboxKind} == set(worker.KINDS)
+def test_every_outbox_kind_has_a_delivery_operation() -> None:
+    from handover.engine.outbox import OPERATIONS
+    from handover.model import OutboxKind
+
+    assert set(OPERATIONS) == {kind.value for kind in OutboxKind}
 
 
 def test_every_channel_notice_kind_has_a_reaction() -> None:
-    assert set(failures.CHANNEL_NOTICES) == set(failures.ChannelNoticeKind)
+    assert set(failures.CHANNEL_NOTICES) == set(ev.ChannelNoticeKind)
 
 
 def _private_uses(path: Path) -> list[str]:

@@ -11,32 +11,12 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
-from enum import StrEnum
 from typing import Any, ClassVar, Generic, Protocol, Self, TypeVar
 
 from handover import events as ev
-from handover.model import JSON, Conversation, OutboxItem, OutboxRow, Target
+from handover.model import JSON, Conversation, OutboxItem, OutboxRow
+from handover.model import OutboxKind as OutboxKind
 from handover.sdk.contracts import Adapter
-
-
-class OutboxKind(StrEnum):
-    """The kinds of outbox item. The values are stored in rows: never rename one."""
-
-    CITIZEN_MESSAGE = "citizen.message"
-    CITIZEN_STATE = "citizen.state"
-    CITIZEN_TRANSFER = "citizen.transfer"
-    BOT_TURN = "bot.turn"
-    BOT_HANDBACK = "bot.handback"
-    DESK_CHECK = "desk.check"
-    DESK_OPEN = "desk.open"
-    DESK_MESSAGE = "desk.message"
-    DESK_NOTE = "desk.note"
-    DESK_CLOSE = "desk.close"
-
-    @property
-    def target(self) -> Target:
-        """Where items of this kind go: a kind's name starts with its target."""
-        return Target(self.value.partition(".")[0])
 
 
 class OutboxPayload(Protocol):

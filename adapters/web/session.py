@@ -25,7 +25,8 @@ from adapters.web.sockets import SocketRegistry, WidgetSocket
 from handover.sdk import events as ev
 from handover.sdk import metrics
 from handover.sdk.contracts import AdapterContext
-from handover.sdk.errors import UnknownConversation, UnknownTenant
+from handover.sdk.errors import UnknownTenant
+from handover.sdk.http import Unavailable, ingest_if_known
 from handover.sdk.model import Content, Conversation, Party
 from handover.sdk.ratelimit import RateLimiter
 
@@ -263,16 +264,14 @@ class WidgetSockets:
             event = ev.CitizenLeft(conversation_id=conv_id, source=self.channel,
                                    source_id=f"a:{conv_id}:{frame.action_id}")
         try:
-            result = await self.ctx.ingest(event)
-        except UnknownConversation:
-            raise Closed(CloseCode.FORBIDDEN, "the conversation no longer exists") from None
-        except Exception:
-            self.ctx.log.warning("web.ingest_failed", conversation_id=conv_id,
-                                 event_type=type(event).__name__, exc_info=True)
+            result = await ingest_if_known(self.ctx, event, log_event="web.ingest_failed")
+        except Unavailable:
             # Not stored: the widget keeps it and sends it again with the same id.
             await sock.send(protocol.error_frame(
                 "unavailable", "the message could not be stored; send it again", ref))
             return
+        if result is None:
+            raise Closed(CloseCode.FORBIDDEN, "the conversation no longer exists")
         self.ctx.log.debug("web.event_ingested", conversation_id=conv_id,
                            event_type=type(event).__name__, outcome=result.outcome.value)
         await sock.send(protocol.ack_frame(ref_key, ref, result.outcome.value))

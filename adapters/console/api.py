@@ -77,7 +77,7 @@ class AgentApi:
         self.options = options
         self.journal = journal
         self._tokens = [(agent, _digest(t)) for agent in options.agents for t in agent.tokens]
-        self.hub = LiveHub(source, self.authenticate, self.visible)
+        self.hub = LiveHub(source, self.authenticate, self.visible, ctx.spawn)
         self._forgotten_at: datetime | None = None
 
     # --- who is asking ----------------------------------------------------------------

@@ -108,7 +108,7 @@ class Obi4wanDesk(DeskAdapter):
     # --- lifecycle ------------------------------------------------------------------------
 
     async def start(self) -> None:
-        self._task = asyncio.create_task(self._run(), name=f"obi4wan-{self.name}")
+        self._task = self.ctx.spawn(self._run(), "loop")
 
     async def stop(self) -> None:
         if self._task is not None:

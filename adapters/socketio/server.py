@@ -130,17 +130,34 @@ class SocketIOEndpoint:
             response: web.StreamResponse = await self.sio.handle_request(request)
             return response
         # A long-poll GET waits up to engine.io's ping timeout (45 s) even after its
-        # session closed: run it as a task the drain can cancel (it answers 400 then).
-        task = asyncio.ensure_future(self.sio.handle_request(request))
+        # session closed: run it as a task the drain can cancel (it answers 503 then).
+        answer: asyncio.Future[web.StreamResponse] = asyncio.get_running_loop().create_future()
+        task = self.ctx.spawn(self._long_poll(request, answer), "long_poll")
         self._waiting.add(task)
         task.add_done_callback(self._waiting.discard)
         try:
-            response = await task
+            return await answer
         except asyncio.CancelledError:
-            if not task.cancelled():
+            current = asyncio.current_task()
+            if current is not None and current.cancelling():
+                task.cancel()
                 raise  # the handler itself was cancelled
             raise web.HTTPServiceUnavailable(text="shutting down") from None
-        return response
+
+    async def _long_poll(
+        self, request: web.Request, answer: asyncio.Future[web.StreamResponse]
+    ) -> None:
+        try:
+            response = await self.sio.handle_request(request)
+        except asyncio.CancelledError:
+            answer.cancel()
+            raise
+        except Exception as exc:
+            if not answer.done():
+                answer.set_exception(exc)
+            return
+        if not answer.done():
+            answer.set_result(response)
 
     # --- connection lifecycle -------------------------------------------------------------
 

@@ -96,7 +96,7 @@ class WhatsAppChannel(ChannelAdapter):
     async def start(self) -> None:
         await self._open()
         if self._watch is None:
-            self._watch = asyncio.create_task(self._watch_loop(), name=f"{self.name}.watch")
+            self._watch = self.ctx.spawn(self._watch_loop(), "watch")
         self.ctx.set_health(Health.CONNECTED)
 
     async def stop(self) -> None:
@@ -111,10 +111,10 @@ class WhatsAppChannel(ChannelAdapter):
         await self.sends.close()
         self._opened = False
 
-    def background(self, work: Coroutine[Any, Any, None]) -> None:
-        """Run best-effort work (it handles its own errors) without awaiting it; the
-        reference is kept until it ends, and `stop` cancels what is left."""
-        task = asyncio.create_task(work)
+    def background(self, work: Coroutine[Any, Any, None], name: str) -> None:
+        """Run best-effort work without awaiting it. `stop` cancels what is left before
+        it closes the send log the work may use (the core cancels only after `stop`)."""
+        task = self.ctx.spawn(work, name)
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 

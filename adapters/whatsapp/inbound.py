@@ -106,7 +106,7 @@ class InboundHandler:
         if result.outcome.value == "applied" and self.channel.options.mark_read:
             # Off the webhook's path: Meta's answer (and the next batch) need not wait
             # for the blue ticks.
-            self.channel.background(self._mark_read(m))
+            self.channel.background(self._mark_read(m), "mark_read")
         return result.outcome.value
 
     async def _conversation(self, tenant: str, m: wire.Inbound) -> Conversation | None:

@@ -25,8 +25,8 @@ from adapters.whatsapp.media import MediaStore
 from adapters.whatsapp.metrics import TEMPLATE_FALLBACKS
 from adapters.whatsapp.options import WhatsAppOptions, check_tenants, parse_options
 from adapters.whatsapp.outbound import MAX_CHOICES, Sender, plan, recipient, template_text
+from adapters.whatsapp.routes import WebhookRoutes
 from adapters.whatsapp.sends import SendLog
-from adapters.whatsapp.webhook import WebhookRoutes
 from handover.sdk import events as ev
 from handover.sdk.contracts import (
     AdapterContext,

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field, fields, replace
 from typing import Any, Literal, get_args
 from urllib.parse import urlsplit
 
-from adapters.rasa.messages import DEFAULT_HANDOVER_KEY
+from adapters.rasa.wire import DEFAULT_HANDOVER_KEY
 from handover.sdk.contracts import ConfigIssues
 from handover.sdk.options import Issues, Table
 

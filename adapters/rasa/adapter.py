@@ -151,6 +151,7 @@ class RasaBot(BotAdapter):
                 settings.url,
                 turn_timeout=settings.turn_timeout_seconds,
                 connect_timeout=settings.connect_timeout_seconds,
+                adapter=self.name,
                 api_url=settings.api_base,
                 api_token=settings.api_token,
             )

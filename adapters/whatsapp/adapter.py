@@ -1,6 +1,6 @@
 """The WhatsApp channel: citizens on WhatsApp through Meta's Cloud API.
 
-Inbound through Meta's signed webhook (`webhook.py`, `inbound.py`); outbound through
+Inbound through Meta's signed webhook (`routes.py`, `inbound.py`); outbound through
 the Graph API (`client.py`), one message as one or more reconciled sends
 (`outbound.py`, `sends.py`). The 24-hour customer service window is tracked per
 conversation from the citizen's messages: an agent reply that would fall outside it

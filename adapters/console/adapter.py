@@ -2,7 +2,7 @@
 
 The daemon's side of the desk contract lands in the console's journal (threads, notes,
 closes) and is pushed live to the agents' pages; the agents' side (pick up, reply, type,
-close) comes in over `adapters.console.api` and goes to the core as desk events.
+close) comes in over `adapters.console.routes` and goes to the core as desk events.
 
 Where the view lives (and why): the transcript and the conversation's state are read
 from the core's durable store on every request, so they are never copied and can never
@@ -21,9 +21,9 @@ from typing import Any
 
 from aiohttp import web
 
-from adapters.console.api import AgentApi
 from adapters.console.journal import Journal, Status, ThreadRow
 from adapters.console.options import ConsoleOptions, parse_options
+from adapters.console.routes import AgentApi
 from adapters.console.static import StaticPage
 from adapters.console.view import entry_json, summary
 from handover.sdk.contracts import (

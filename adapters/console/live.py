@@ -17,7 +17,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Coroutine, Mapping
 from typing import Any
 
 from aiohttp import WSCloseCode, WSMsgType, web
@@ -45,6 +45,8 @@ CLOSE_AUTH_TIMEOUT = 4408
 CLOSE_TOO_SLOW = 4429
 
 Authenticate = Callable[[str], Agent | None]
+#: `AdapterContext.spawn`: runs a background task the core tracks.
+Spawn = Callable[[Coroutine[Any, Any, None], str], "asyncio.Task[None]"]
 
 
 class _Connection:
@@ -83,8 +85,9 @@ class LiveHub:
     """The open agent pages of one console instance."""
 
     def __init__(self, adapter_name: str, authenticate: Authenticate,
-                 visible: Callable[[Agent], frozenset[str]]) -> None:
+                 visible: Callable[[Agent], frozenset[str]], spawn: Spawn) -> None:
         self.adapter_name = adapter_name
+        self.spawn = spawn
         self.authenticate = authenticate
         self.visible = visible
         self._connections: set[_Connection] = set()
@@ -120,7 +123,7 @@ class LiveHub:
         self._connections.add(conn)
         gauge = CONSOLE_CONNECTIONS.labels(self.adapter_name)
         gauge.inc()
-        writer = asyncio.create_task(conn.write(), name=f"console-live-{agent.id}")
+        writer = self.spawn(conn.write(), f"live-{agent.id}")
         try:
             conn.push({
                 "type": "ready",

@@ -36,8 +36,7 @@ from aiohttp import web
 from adapters.demo_desk.state import DeskState, Status, ThreadRecord
 from handover.sdk import events as ev
 from handover.sdk.contracts import AdapterContext, IngestOutcome, IngestResult
-from handover.sdk.errors import UnknownConversation
-from handover.sdk.http import ApiError, Handler, json_errors, read_json
+from handover.sdk.http import ApiError, Handler, ingest_or_error, json_errors, read_json
 from handover.sdk.http import Fields as _Fields
 from handover.sdk.http import query_value as _query_value
 from handover.sdk.keys import desk_message_key
@@ -215,16 +214,10 @@ class DeskRoutes:
         return _Target(thread_id, conv.id, None, conv)
 
     async def _ingest(self, event: ev.Event) -> IngestResult:
-        try:
-            return await self.ctx.ingest(event)
-        except UnknownConversation:
-            raise ApiError(404, "unknown_conversation", "the conversation no longer exists") \
-                from None
-        except Exception:
-            self.ctx.log.warning("demo_desk.ingest_failed", conversation_id=event.conversation_id,
-                                 event_type=type(event).__name__, exc_info=True)
-            raise ApiError(503, "unavailable", "the event could not be stored; retry",
-                           {"Retry-After": "1"}) from None
+        return await ingest_or_error(
+            self.ctx, event, log_event="demo_desk.ingest_failed",
+            detail="the event could not be stored; retry",
+        )
 
     async def _record(
         self, target: _Target, result: IngestResult, *, agent_name: str | None = None,

@@ -20,7 +20,7 @@ from aiohttp import web
 from adapters.obi4wan import summary, wire
 from adapters.obi4wan.client import Obi4wanClient, counts_as_failure
 from adapters.obi4wan.options import Obi4wanOptions, parse_options
-from adapters.obi4wan.webhook import WebhookRoutes
+from adapters.obi4wan.routes import WebhookRoutes
 from handover.sdk import events as ev
 from handover.sdk.circuit import CircuitBreaker, CircuitState
 from handover.sdk.contracts import (
@@ -108,7 +108,7 @@ class Obi4wanDesk(DeskAdapter):
     # --- lifecycle ------------------------------------------------------------------------
 
     async def start(self) -> None:
-        self._task = asyncio.create_task(self._run(), name=f"obi4wan-{self.name}")
+        self._task = self.ctx.spawn(self._run(), "loop")
 
     async def stop(self) -> None:
         if self._task is not None:

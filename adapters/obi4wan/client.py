@@ -1,13 +1,14 @@
 """The HTTP calls to OBI4wan: the custom-channel ingest and the availability check.
 
-Every call goes through the adapter's circuit breaker and ends in one of the delivery
-error classes the outbox worker understands:
+Every call goes through the adapter's circuit breaker and `handover.sdk.upstream`, and
+ends in one of the delivery error classes the outbox worker understands:
 
-- the connection could not be made (nothing was sent): `DeskDown` (transient);
+- the connection could not be made (nothing was sent): `upstream.Unreachable`
+  (transient);
 - a timeout or a dropped connection after the request went out: the desk may have
-  processed it, `DeskDownAmbiguous`; safe to repeat because every post carries its
-  stable `messageId` (see `Obi4wanDesk.resend_safe`);
-- 5xx/408: transient (Retry-After honoured); 429: transient with Retry-After, but it
+  processed it, `upstream.AnswerLost` (a GET: `upstream.NoAnswer`); safe to repeat
+  because every post carries its stable `messageId` (see `Obi4wanDesk.resend_safe`);
+- 5xx/408/425: `DeskDown`, transient (Retry-After honoured); 429: transient with Retry-After, but it
   proves the desk alive, so it does not count towards opening the circuit;
 - 401/403: `AuthError`; other 4xx: `PermanentError`;
 - the circuit is open: transient with the circuit's own retry-after, nothing is sent.
@@ -26,17 +27,16 @@ import aiohttp
 from prometheus_client import Counter
 
 from adapters.obi4wan import wire
-from handover.sdk import metrics
+from handover.sdk import metrics, upstream
 from handover.sdk.circuit import CircuitBreaker, CircuitOpenError
 from handover.sdk.contracts import Availability
 from handover.sdk.errors import (
-    AmbiguousSendError,
     AuthError,
+    DeliveryError,
     PermanentError,
     TransientError,
 )
 from handover.sdk.logs import redact_url
-from handover.sdk.retry import parse_retry_after
 
 REQUESTS = Counter(
     "handover_obi4wan_requests_total",
@@ -47,20 +47,16 @@ REQUESTS = Counter(
     registry=metrics.REGISTRY,
 )
 
-MAX_ANSWER_BYTES = 64 * 1024
-
 
 class DeskDown(TransientError):
-    """OBI4wan did not answer (or answered 5xx): counts towards opening the circuit."""
-
-
-class DeskDownAmbiguous(AmbiguousSendError):
-    """The request went out but no answer came back: counts towards opening the circuit."""
+    """OBI4wan answered 5xx (or 408/425): counts towards opening the circuit."""
 
 
 def counts_as_failure(exc: BaseException) -> bool:
     """For the circuit breaker: only silence and server errors say the desk is down."""
-    return isinstance(exc, DeskDown | DeskDownAmbiguous)
+    return isinstance(
+        exc, DeskDown | upstream.Unreachable | upstream.NoAnswer | upstream.AnswerLost
+    )
 
 
 class Obi4wanClient:
@@ -128,51 +124,23 @@ class Obi4wanClient:
         self, operation: str, method: str, url: str, params: Mapping[str, str],
         body: Mapping[str, Any] | None,
     ) -> Any:
-        sent = False
-        try:
-            async with self._session().request(
-                method, url, params=params, json=body, timeout=self._timeout,
-                allow_redirects=False,
-            ) as resp:
-                sent = True
-                status = resp.status
-                raw = await resp.content.read(MAX_ANSWER_BYTES)
-                retry_after = parse_retry_after(resp.headers.get(wire.RETRY_AFTER_HEADER))
-        except aiohttp.ClientConnectorError:
-            # No connection was made: nothing reached OBI4wan.
-            self._failed(operation, "connect_error", url)
-            raise DeskDown(f"{operation}: cannot connect to OBI4wan") from None
-        except (TimeoutError, aiohttp.ClientError) as exc:
-            result = "timeout" if isinstance(exc, TimeoutError) else "connection_lost"
-            self._failed(operation, result, url)
-            what = f"{operation}: {'no answer in time' if result == 'timeout' else 'answer lost'}"
-            if method == "GET":
-                raise DeskDown(what) from None
-            raise DeskDownAmbiguous(what + (" (answer partly read)" if sent else "")) from None
-        return self._answer(operation, url, status, raw, retry_after)
+        answers: list[upstream.Answer] = []
 
-    def _answer(
-        self, operation: str, url: str, status: int, raw: bytes, retry_after: float | None,
-    ) -> Any:
-        if 200 <= status < 300 or (operation == "ingest" and status == wire.DUPLICATE_STATUS):
-            result = "ok" if status < 300 else "duplicate"
-            REQUESTS.labels(self.adapter, operation, result).inc()
-            try:
-                return json.loads(raw) if raw.strip() else None
-            except ValueError:
-                return None
-        detail = f"{operation}: OBI4wan answered {status}{_error_code(raw)}"
-        if status in wire.AUTH_STATUSES:
-            self._failed(operation, "auth", url, status)
-            raise AuthError(detail)
-        if status == wire.RATE_LIMIT_STATUS:
-            self._failed(operation, "rate_limited", url, status)
-            raise TransientError(detail, retry_after=retry_after)
-        if status in wire.RETRYABLE_STATUSES or status >= 500:
-            self._failed(operation, "server_error", url, status)
-            raise DeskDown(detail, retry_after=retry_after)
-        self._failed(operation, "rejected", url, status)
-        raise PermanentError(detail)
+        def classify(answer: upstream.Answer) -> DeliveryError | None:
+            answers.append(answer)
+            return _status_error(operation, answer)
+
+        try:
+            answer = await upstream.call(
+                self._session(), method, url, adapter=self.adapter, operation=operation,
+                what=operation, timeout=self._timeout, json_body=body, params=params,
+                classify=classify,
+            )
+        except DeliveryError as exc:
+            self._failed(operation, _result(exc), url, answers[0].status if answers else None)
+            raise
+        REQUESTS.labels(self.adapter, operation, "ok" if answer.ok else "duplicate").inc()
+        return answer.json()
 
     def _failed(self, operation: str, result: str, url: str, status: int | None = None) -> None:
         REQUESTS.labels(self.adapter, operation, result).inc()
@@ -180,6 +148,35 @@ class Obi4wanClient:
             "obi4wan.request_failed", operation=operation, result=result, status=status,
             url=redact_url(url),
         )
+
+
+def _status_error(operation: str, answer: upstream.Answer) -> DeliveryError | None:
+    """OBI4wan's statuses: a repeated ingest (409) is fine, 429 proves the desk alive."""
+    status = answer.status
+    if answer.ok or (operation == "ingest" and status == wire.DUPLICATE_STATUS):
+        return None
+    detail = f"{operation}: OBI4wan answered {status}{_error_code(answer.body)}"
+    if status in wire.AUTH_STATUSES:
+        return AuthError(detail)
+    if status == wire.RATE_LIMIT_STATUS:
+        # A plain TransientError: not counted by the circuit.
+        return TransientError(detail, retry_after=answer.retry_after)
+    if status in wire.RETRYABLE_STATUSES or status >= 500:
+        return DeskDown(detail, retry_after=answer.retry_after)
+    return PermanentError(detail)
+
+
+def _result(exc: DeliveryError) -> str:
+    """The `result` label of `handover_obi4wan_requests_total` for a failure."""
+    if isinstance(exc, upstream.Unreachable | upstream.NoAnswer | upstream.AnswerLost):
+        return exc.reason
+    if isinstance(exc, AuthError):
+        return "auth"
+    if isinstance(exc, DeskDown):
+        return "server_error"
+    if isinstance(exc, TransientError):
+        return "rate_limited"
+    return "rejected"
 
 
 def _error_code(raw: bytes) -> str:
@@ -195,5 +192,5 @@ def _error_code(raw: bytes) -> str:
     return ""
 
 
-__all__ = ["DeskDown", "DeskDownAmbiguous", "Obi4wanClient", "counts_as_failure"]
+__all__ = ["DeskDown", "Obi4wanClient", "counts_as_failure"]
 

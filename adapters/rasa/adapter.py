@@ -3,7 +3,7 @@
 Glue between the core's `BotAdapter` contract and `adapters.rasa.client`:
 
 - `turn` sends the citizen's turn through Rasa's REST channel (or the callback channel,
-  whose answers arrive on `adapters.rasa.callback`), maps the bot's messages to
+  whose answers arrive on `adapters.rasa.routes`), maps the bot's messages to
   `Content` and finds the handover signal: the custom payload key, a configured button
   payload of the citizen, or a configured intent of the turn (from the tracker).
 - Consent: a signal from the bot's payload carries the bot's own `consent` flag (true
@@ -29,11 +29,11 @@ from typing import Any
 from aiohttp import web
 from prometheus_client import Counter
 
-from adapters.rasa.callback import CallbackRoutes, PendingTurn, PendingTurns
 from adapters.rasa.client import MESSAGE_ID_KEY, RasaApiError, RasaClient, TurnRequest
-from adapters.rasa.config import RasaOptions, TenantSettings, parse_options
-from adapters.rasa.messages import parse_rasa_messages
+from adapters.rasa.options import RasaOptions, TenantSettings, parse_options
+from adapters.rasa.routes import CallbackRoutes, PendingTurn, PendingTurns
 from adapters.rasa.tracker import TurnState, details_for_agent, latest_intent, turn_state
+from adapters.rasa.wire import parse_rasa_messages
 from handover.sdk import events as ev
 from handover.sdk import metrics
 from handover.sdk.contracts import (
@@ -151,6 +151,7 @@ class RasaBot(BotAdapter):
                 settings.url,
                 turn_timeout=settings.turn_timeout_seconds,
                 connect_timeout=settings.connect_timeout_seconds,
+                adapter=self.name,
                 api_url=settings.api_base,
                 api_token=settings.api_token,
             )

@@ -1,11 +1,12 @@
 """Rasa's wire format and HTTP calls: the REST and callback webhooks and the HTTP API.
 
-Every call maps failures to the delivery error classes, with one rule above all: Rasa's
-webhooks have no idempotency key, so a turn whose request may have reached Rasa is
-never sent again. Only a connection that was never established (refused, DNS, connect
-timeout) is `TransientError`; a timeout or a dropped connection after that, and any
-5xx, is `AmbiguousSendError` (Rasa may have processed the turn, and its tracker then
-holds it).
+Every call goes through `handover.sdk.upstream` and ends in the delivery error classes,
+with one rule above all: Rasa's webhooks have no idempotency key, so a turn whose
+request may have reached Rasa is never sent again. Only a connection that was never
+established (refused, DNS, connect timeout) and the statuses that say Rasa did not
+handle it (408, 425, 429, 503) are `TransientError`; a timeout or a dropped connection
+after that, and any other 5xx, is `AmbiguousSendError` (Rasa may have processed the
+turn, and its tracker then holds it).
 
 Paths (Rasa 3.x):
 - `POST /webhooks/rest/webhook` `{sender, message, metadata}` -> `[{recipient_id, ...}]`
@@ -17,7 +18,6 @@ Paths (Rasa 3.x):
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -25,13 +25,14 @@ from urllib.parse import quote
 
 import aiohttp
 
+from handover.sdk import upstream
 from handover.sdk.errors import (
     AmbiguousSendError,
     AuthError,
+    DeliveryError,
     PermanentError,
-    TransientError,
 )
-from handover.sdk.retry import in_request_retry, parse_retry_after
+from handover.sdk.retry import in_request_retry
 
 __all__ = ["RasaApiError", "RasaClient", "TurnRequest"]
 
@@ -75,8 +76,11 @@ class RasaClient:
         connect_timeout: float,
         api_url: str = "",
         api_token: str | None = None,
+        adapter: str = "rasa",
     ) -> None:
         self.session = session
+        #: The instance name: the `adapter` label of the upstream metrics.
+        self.adapter = adapter
         self.url = url.rstrip("/")
         self.api_url = (api_url or url).rstrip("/")
         self.api_token = api_token
@@ -91,46 +95,32 @@ class RasaClient:
 
     async def rest_turn(self, turn: TurnRequest) -> list[Any]:
         """Send a turn through the REST channel; the bot's messages (maybe `[]`)."""
-        status, body, headers = await self._send_turn(self.url + REST_WEBHOOK, turn)
-        _raise_for_status(status, body, headers)
-        try:
-            data = json.loads(body)
-        except ValueError:
+        answer = await self._send_turn(self.url + REST_WEBHOOK, turn, "rest_turn")
+        data = answer.json()
+        if data is None:
             # Rasa handled the turn (2xx) but we cannot read what it said.
-            raise AmbiguousSendError("rasa: the REST answer is not JSON") from None
+            raise AmbiguousSendError("rasa: the REST answer is not JSON")
         if not isinstance(data, list):
             raise AmbiguousSendError("rasa: the REST answer is not a JSON array")
         return data
 
     async def callback_turn(self, turn: TurnRequest) -> None:
         """Send a turn through the callback channel (answers arrive on our route)."""
-        status, body, headers = await self._send_turn(self.url + CALLBACK_WEBHOOK, turn)
-        _raise_for_status(status, body, headers)
+        await self._send_turn(self.url + CALLBACK_WEBHOOK, turn, "callback_turn")
 
-    async def _send_turn(
-        self, url: str, turn: TurnRequest
-    ) -> tuple[int, bytes, Mapping[str, str]]:
-        # Connection errors before anything was sent are retried in-request; tenacity
-        # retries only TransientError, which `_post_once` raises only for those.
-        async for attempt in in_request_retry(attempts=2, max_wait=0.5):
+    async def _send_turn(self, url: str, turn: TurnRequest, operation: str) -> upstream.Answer:
+        # Only a connection that was never made is retried in-request: a refusal such
+        # as 429 or 503 goes back to the outbox, whose backoff honours Retry-After.
+        async for attempt in in_request_retry(
+            attempts=2, max_wait=0.5, retry_on=upstream.Unreachable
+        ):
             with attempt:
-                return await self._post_once(url, turn.body())
+                return await upstream.call(
+                    self.session, "POST", url, adapter=self.adapter, operation=operation,
+                    what="rasa", timeout=self.turn_timeout, json_body=turn.body(),
+                    classify=_turn_error, max_bytes=_MAX_ANSWER_BYTES,
+                )
         raise AssertionError("unreachable: in_request_retry reraises")  # pragma: no cover
-
-    async def _post_once(
-        self, url: str, body: Mapping[str, Any]
-    ) -> tuple[int, bytes, Mapping[str, str]]:
-        try:
-            async with self.session.post(url, json=body, timeout=self.turn_timeout) as resp:
-                data = await resp.content.read(_MAX_ANSWER_BYTES + 1)
-                return resp.status, data, dict(resp.headers)
-        except aiohttp.ConnectionTimeoutError as exc:
-            raise TransientError(f"rasa: connect timeout ({type(exc).__name__})") from None
-        except aiohttp.ClientConnectorError as exc:
-            raise TransientError(f"rasa: cannot connect ({type(exc).__name__})") from None
-        except (aiohttp.ClientError, TimeoutError) as exc:
-            # Connected, so the body may have been sent: never resend.
-            raise AmbiguousSendError(f"rasa: no answer ({type(exc).__name__})") from None
 
     # --- HTTP API (best effort: failures raise RasaApiError) ---------------------------
 
@@ -166,42 +156,43 @@ class RasaClient:
         self, method: str, url: str, params: Mapping[str, str], body: Any
     ) -> Any:
         try:
-            async with self.session.request(
-                method, url, params=params, json=body, timeout=self.api_timeout
-            ) as resp:
-                raw = await resp.content.read(_MAX_ANSWER_BYTES + 1)
-                status = resp.status
-        except (aiohttp.ConnectionTimeoutError, aiohttp.ClientConnectorError) as exc:
-            raise RasaApiError(f"{method}: cannot connect ({type(exc).__name__})",
-                               sent=False) from None
-        except (aiohttp.ClientError, TimeoutError) as exc:
-            raise RasaApiError(f"{method} failed: {type(exc).__name__}") from None
-        if status in (401, 403):
-            raise RasaApiError(f"{method} refused: HTTP {status} (check api_token)")
-        if status >= 300:
-            raise RasaApiError(f"{method} failed: HTTP {status}")
-        if len(raw) > _MAX_ANSWER_BYTES:
-            raise RasaApiError(f"{method}: answer larger than {_MAX_ANSWER_BYTES} bytes")
-        if not raw.strip():
+            answer = await upstream.call(
+                self.session, method, url, adapter=self.adapter, operation="api",
+                what="api", timeout=self.api_timeout, json_body=body, params=params,
+                classify=_api_error, max_bytes=_MAX_ANSWER_BYTES,
+            )
+        except upstream.Unreachable as exc:
+            raise RasaApiError(f"{method} {exc}", sent=False) from None
+        except DeliveryError as exc:
+            raise RasaApiError(f"{method} {exc}") from None
+        if not answer.body.strip():
             return None
-        try:
-            return json.loads(raw)
-        except ValueError:
-            raise RasaApiError(f"{method}: answer is not JSON") from None
+        data = answer.json()
+        if data is None:
+            raise RasaApiError(f"{method}: answer is not JSON")
+        return data
 
 
-def _raise_for_status(status: int, body: bytes, headers: Mapping[str, str]) -> None:
-    """Classify a webhook answer's status (the turn reached Rasa in every case)."""
-    if 200 <= status < 300:
-        if len(body) > _MAX_ANSWER_BYTES:
-            raise AmbiguousSendError("rasa: answer too large")
-        return
-    if status in (401, 403):
-        # A proxy in front of Rasa refused us: nothing was processed.
-        raise AuthError(f"rasa: HTTP {status}")
-    if status == 429 or status == 503:
-        # Refused before handling (rate limit, overloaded proxy): safe to try again.
-        raise TransientError(f"rasa: HTTP {status}", parse_retry_after(headers.get("Retry-After")))
-    if status >= 500:
-        raise AmbiguousSendError(f"rasa: HTTP {status}")
-    raise PermanentError(f"rasa: HTTP {status}")
+def _api_error(answer: upstream.Answer) -> DeliveryError | None:
+    """The HTTP API is best effort: every failure is a RasaApiError to the caller."""
+    if answer.status in (401, 403):
+        return AuthError(f"refused: HTTP {answer.status} (check api_token)")
+    if answer.status >= 300:
+        return PermanentError(f"failed: HTTP {answer.status}")
+    if answer.too_large:
+        return PermanentError(f"answer larger than {_MAX_ANSWER_BYTES} bytes")
+    return None
+
+
+def _turn_error(answer: upstream.Answer) -> DeliveryError | None:
+    """A webhook answer's class. The turn reached Rasa in every case, and Rasa's webhooks
+    have no idempotency key, so only what proves it was not handled may be retried."""
+    status = answer.status
+    if answer.ok and answer.too_large:
+        return AmbiguousSendError("rasa: answer too large")
+    if status >= 500 and status != 503:
+        # Rasa may have processed the turn before failing: never resend it.
+        return AmbiguousSendError(f"rasa: HTTP {status}")
+    # 429 and 503: refused before handling (rate limit, overloaded proxy); 401/403: a
+    # proxy in front of Rasa refused us; other 4xx: Rasa will never take it.
+    return upstream.default_error(answer, f"rasa: HTTP {status}")

@@ -35,8 +35,7 @@ from aiohttp import web
 
 from handover.sdk import events as ev
 from handover.sdk.contracts import AdapterContext
-from handover.sdk.errors import UnknownConversation, UnknownTenant
-from handover.sdk.http import ApiError, json_errors, read_json
+from handover.sdk.http import ApiError, ingest_or_error, json_errors, read_json, resolve_or_error
 from handover.sdk.http import Fields as _Fields
 from handover.sdk.http import query_value as _query_value
 from handover.sdk.longpoll import Wakeups
@@ -91,17 +90,10 @@ class RestRoutes:
         language = fields.string("language", max_length=16)
         context = _page_context(fields.data.get("context"))
         token = secrets.token_urlsafe(32)
-        try:
-            conv = await self.ctx.resolve_conversation(
-                tenant, channel_key=channel_key(token), language=language, context=context
-            )
-        except UnknownTenant:
-            raise ApiError(
-                404, "unknown_tenant", f"no tenant {tenant!r} uses this channel"
-            ) from None
-        except Exception:
-            self.ctx.log.warning("rest.create_failed", tenant=tenant, exc_info=True)
-            raise _unavailable() from None
+        conv = await resolve_or_error(
+            self.ctx, tenant, channel_key(token), language=language, context=context,
+            log_event="rest.create_failed", detail=_UNAVAILABLE,
+        )
         self.ctx.log.info("rest.conversation_created", conversation_id=conv.id, tenant=tenant)
         return web.json_response(
             {"conversation_id": conv.id, "token": token, "language": conv.language}, status=201
@@ -209,18 +201,10 @@ class RestRoutes:
         return conv
 
     async def _ingest(self, event: ev.Event) -> web.Response:
-        try:
-            result = await self.ctx.ingest(event)
-        except UnknownConversation:
-            # Erased between the token check and now.
-            raise ApiError(404, "unknown_conversation", "the conversation no longer exists") \
-                from None
-        except Exception:
-            self.ctx.log.warning(
-                "rest.ingest_failed", conversation_id=event.conversation_id,
-                event_type=type(event).__name__, exc_info=True,
-            )
-            raise _unavailable() from None
+        # An unknown conversation here was erased between the token check and now.
+        result = await ingest_or_error(
+            self.ctx, event, log_event="rest.ingest_failed", detail=_UNAVAILABLE
+        )
         self.ctx.log.debug(
             "rest.event_ingested", conversation_id=event.conversation_id,
             event_type=type(event).__name__, outcome=result.outcome.value,
@@ -249,11 +233,7 @@ _ACTIONS: dict[str, Callable[..., ev.Event]] = {
 }
 
 
-def _unavailable() -> ApiError:
-    return ApiError(
-        503, "unavailable", "the message could not be stored; retry with the same id",
-        {"Retry-After": "1"},
-    )
+_UNAVAILABLE = "the message could not be stored; retry with the same id"
 
 
 def _page_context(raw: Any) -> dict[str, str] | None:

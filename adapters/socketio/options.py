@@ -10,8 +10,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from handover.sdk.contracts import ConfigIssues
-from handover.sdk.options import Issues, Table, index
-from handover.sdk.origins import origin_problem
+from handover.sdk.options import Issues, Table, tenant_tables
+from handover.sdk.origins import read_origins
 
 DEFAULT_PATH = "/socket.io/"
 DEFAULT_MAX_PACKET_BYTES = 16 * 1024
@@ -95,13 +95,9 @@ def parse_options(section: Mapping[str, Any], path: str) -> SocketIOOptions:
     max_text = table.integer("max_text_length", DEFAULT_MAX_TEXT_LENGTH, minimum=1,
                              maximum=max_packet // 2)
     prefix = table.boolean("agent_name_prefix", True)
-    tenants: dict[str, TenantOptions] = {}
-    raw = table.raw_table("tenants")
-    if not raw:
-        issues.add(table.at("tenants"), "required: a [.tenants.<id>] table with `origins` for "
-                   "each tenant whose pages embed the widget")
-    for tenant_id in raw or {}:
-        tenants[tenant_id] = _tenant(table.child("tenants").child(tenant_id))
+    tenants = tenant_tables(
+        table, _tenant, required="`origins` for each tenant whose pages embed the widget"
+    )
     table.finish()
     if issues:
         raise ConfigIssues(issues.items)
@@ -114,21 +110,10 @@ def parse_options(section: Mapping[str, Any], path: str) -> SocketIOOptions:
 
 
 def _tenant(t: Table) -> TenantOptions:
-    origins = []
-    for i, origin in enumerate(t.strings("origins")):
-        problem = origin_problem(origin)
-        if problem:
-            t.issues.add(index(t.at("origins"), i), problem)
-        else:
-            origins.append(origin)
-    if not t.has("origins"):
-        t.issues.add(t.at("origins"), "required: the exact origins (scheme://host[:port]) of "
-                     "the pages that embed the widget")
     options = TenantOptions(
-        origins=frozenset(origins),
+        origins=read_origins(t),
         connections_per_minute=t.integer("connections_per_minute", 20, minimum=1),
         events_per_minute=t.integer("events_per_minute", 240, minimum=1),
         messages_per_minute=t.integer("messages_per_minute", 20, minimum=1),
     )
-    t.finish()
     return options

@@ -29,6 +29,7 @@ from handover.sdk import events as ev
 from handover.sdk import metrics
 from handover.sdk.contracts import AdapterContext, OutboundMessage
 from handover.sdk.errors import UnknownConversation, UnknownTenant
+from handover.sdk.http import error_body
 from handover.sdk.model import Party
 from handover.sdk.ratelimit import RateLimiter
 
@@ -129,17 +130,34 @@ class SocketIOEndpoint:
             response: web.StreamResponse = await self.sio.handle_request(request)
             return response
         # A long-poll GET waits up to engine.io's ping timeout (45 s) even after its
-        # session closed: run it as a task the drain can cancel (it answers 400 then).
-        task = asyncio.ensure_future(self.sio.handle_request(request))
+        # session closed: run it as a task the drain can cancel (it answers 503 then).
+        answer: asyncio.Future[web.StreamResponse] = asyncio.get_running_loop().create_future()
+        task = self.ctx.spawn(self._long_poll(request, answer), "long_poll")
         self._waiting.add(task)
         task.add_done_callback(self._waiting.discard)
         try:
-            response = await task
+            return await answer
         except asyncio.CancelledError:
-            if not task.cancelled():
+            current = asyncio.current_task()
+            if current is not None and current.cancelling():
+                task.cancel()
                 raise  # the handler itself was cancelled
             raise web.HTTPServiceUnavailable(text="shutting down") from None
-        return response
+
+    async def _long_poll(
+        self, request: web.Request, answer: asyncio.Future[web.StreamResponse]
+    ) -> None:
+        try:
+            response = await self.sio.handle_request(request)
+        except asyncio.CancelledError:
+            answer.cancel()
+            raise
+        except Exception as exc:
+            if not answer.done():
+                answer.set_exception(exc)
+            return
+        if not answer.done():
+            answer.set_result(response)
 
     # --- connection lifecycle -------------------------------------------------------------
 
@@ -258,7 +276,7 @@ class SocketIOEndpoint:
         that ask for one): `{"outcome": ...}` once stored, or `{"error", "detail"}`."""
         conn = self.registry.connection(sid)
         if conn is None or await self._flooding(conn):
-            return _error("rate_limited", "too many events")
+            return error_body("rate_limited", "too many events")
         language = _language(data)
         try:
             said = wire.parse_user_uttered(data, self.options.max_text_length)
@@ -269,7 +287,7 @@ class SocketIOEndpoint:
                 REFUSED.labels(self.channel, "invalid_event").inc()
             if exc.code == "text_too_long":
                 await self._notice(sid, language, exc.code)
-            return _error(exc.code, exc.detail)
+            return error_body(exc.code, exc.detail)
         session = conn.session
         if said.session_id is not None and (
             session is None or channel_key(said.session_id) != session.key
@@ -277,29 +295,29 @@ class SocketIOEndpoint:
             # Rasa takes the session id from the message: so do we, once per connection.
             if session is not None:
                 REFUSED.labels(self.channel, "no_session").inc()
-                return _error("invalid_field", "session_id differs from this connection's")
+                return error_body("invalid_field", "session_id differs from this connection's")
             if not self.options.session_persistence:
-                return _error("no_session", "send session_request first")
+                return error_body("no_session", "send session_request first")
             session = self.registry.bind(conn, channel_key(said.session_id))
         if session is None:
             REFUSED.labels(self.channel, "no_session").inc()
-            return _error("no_session", "send session_request first")
+            return error_body("no_session", "send session_request first")
         if said.tenant is not None and said.tenant != conn.tenant:
             REFUSED.labels(self.channel, "tenant_mismatch").inc()
-            return _error("invalid_field", "customData.tenant is not the tenant of this socket")
+            return error_body("invalid_field", "customData.tenant is not the tenant of this socket")
         if not self._messages[conn.tenant].allow(session.key, self._now()):
             REFUSED.labels(self.channel, "message_rate").inc()
             await self._notice(sid, language, "rate_limited")
-            return _error("rate_limited", "too many messages; wait a moment and send it again")
+            return error_body("rate_limited", "too many messages; wait a moment and send it again")
         try:
             result = await self._ingest(conn, session, said)
         except UnknownConversation:
-            return _error("no_session", "the conversation no longer exists")
+            return error_body("no_session", "the conversation no longer exists")
         except Exception:
             REFUSED.labels(self.channel, "unavailable").inc()
             self.ctx.log.warning("socketio.ingest_failed", tenant=conn.tenant, exc_info=True)
             await self._notice(sid, language, "unavailable")
-            return _error("unavailable", "the message could not be stored; send it again")
+            return error_body("unavailable", "the message could not be stored; send it again")
         return {"outcome": result}
 
     async def _ingest(self, conn: Connection, session: Session, said: wire.UserUttered) -> str:
@@ -335,10 +353,6 @@ class SocketIOEndpoint:
         text = texts[code].format(limit=self.options.max_text_length)
         await self.sio.emit(self.options.bot_message_evt, wire.notice(text), to=sid,
                             namespace=self.options.namespace)
-
-
-def _error(code: str, detail: str) -> dict[str, Any]:
-    return {"error": code, "detail": detail}
 
 
 def _language(data: Any) -> str:

@@ -27,8 +27,7 @@ from adapters.voiceai.reference import read_reference
 from adapters.voiceai.speech import spoken_choice
 from handover.sdk import events as ev
 from handover.sdk.contracts import AdapterContext, IngestOutcome
-from handover.sdk.errors import UnknownConversation, UnknownTenant
-from handover.sdk.http import ApiError, json_errors, read_json
+from handover.sdk.http import ApiError, ingest_or_error, json_errors, read_json, resolve_or_error
 from handover.sdk.model import Content, Conversation, Party, State
 
 
@@ -47,9 +46,7 @@ def _bearer(request: web.Request, tokens: Sequence[str]) -> None:
                        {"WWW-Authenticate": 'Bearer error="invalid_token"'})
 
 
-def _unavailable() -> ApiError:
-    return ApiError(503, "unavailable", "the activity could not be stored; send it again",
-                    {"Retry-After": "1"})
+_UNAVAILABLE = "the activity could not be stored; send it again"
 
 
 class VoiceRoutes:
@@ -89,15 +86,11 @@ class VoiceRoutes:
     async def create(self, request: web.Request) -> web.Response:
         tenant = self._tenant(request)
         key = wire.conversation_of(await read_json(request))
-        try:
-            # The gateway's conversation is one call: a second call from the same caller
-            # is a new conversation. A retried create finds the same one.
-            conv = await self.ctx.resolve_conversation(tenant, channel_key=key)
-        except UnknownTenant:
-            raise ApiError(404, "unknown_tenant", f"no tenant {tenant!r}") from None
-        except Exception:
-            self.ctx.log.warning("voiceai.create_failed", tenant=tenant, exc_info=True)
-            raise _unavailable() from None
+        # The gateway's conversation is one call: a second call from the same caller
+        # is a new conversation. A retried create finds the same one.
+        conv = await resolve_or_error(
+            self.ctx, tenant, key, log_event="voiceai.create_failed", detail=_UNAVAILABLE
+        )
         self.ctx.log.info("voiceai.call_started", conversation_id=conv.id, tenant=tenant)
         base = f"{tenant}/calls/{conv.id}"
         return web.json_response(wire.created(base, self.options.expires_seconds))
@@ -210,15 +203,9 @@ class VoiceRoutes:
         return None
 
     async def _ingest(self, event: ev.Event) -> tuple[IngestOutcome, State | None]:
-        try:
-            result = await self.ctx.ingest(event)
-        except UnknownConversation:
-            raise ApiError(404, "unknown_conversation", "the conversation no longer exists") \
-                from None
-        except Exception:
-            self.ctx.log.warning("voiceai.ingest_failed", conversation_id=event.conversation_id,
-                                 event_type=type(event).__name__, exc_info=True)
-            raise _unavailable() from None
+        result = await ingest_or_error(
+            self.ctx, event, log_event="voiceai.ingest_failed", detail=_UNAVAILABLE
+        )
         state = result.conversation.state if result.conversation else None
         return result.outcome, state
 

@@ -21,11 +21,11 @@ from typing import Any
 
 from aiohttp import web
 
-from adapters.web import protocol
+from adapters.web import wire
 from adapters.web.options import WebOptions, parse_options
-from adapters.web.protocol import CloseCode
 from adapters.web.session import WidgetSockets
 from adapters.web.sockets import SocketRegistry
+from adapters.web.wire import CloseCode
 from handover.sdk.contracts import (
     AdapterContext,
     ChannelAdapter,
@@ -107,12 +107,12 @@ class WebChannel(ChannelAdapter):
 
     async def control_changed(self, conversation: Conversation, update: ControlUpdate) -> None:
         self.registry.remember_state(conversation.id, update)
-        frame = protocol.state_frame(update)
+        frame = wire.state_frame(update)
         for sock in self.registry.sockets(conversation.id):
             await sock.send(frame)
 
     async def typing(self, conversation: Conversation, party: Party, on: bool) -> None:
-        frame = protocol.typing_frame(party, on)
+        frame = wire.typing_frame(party, on)
         for sock in self.registry.sockets(conversation.id):
             await sock.send(frame)
 

@@ -11,8 +11,8 @@ from urllib.parse import urlsplit
 
 from adapters.web.texts import WIDGET_LANGUAGES, WIDGET_TEXTS
 from handover.sdk.contracts import ConfigIssues
-from handover.sdk.options import Issues, Table, index
-from handover.sdk.origins import origin_problem
+from handover.sdk.options import Issues, Table, tenant_tables
+from handover.sdk.origins import read_origins
 
 DEFAULT_MAX_FRAME_BYTES = 8 * 1024
 DEFAULT_MAX_TEXT_LENGTH = 2000
@@ -93,13 +93,9 @@ def parse_options(section: Mapping[str, Any], path: str) -> WebOptions:
                              maximum=max_frame)
     hello = table.duration("hello_timeout_seconds", 10.0)
     heartbeat = table.duration("heartbeat_seconds", 30.0)
-    tenants: dict[str, TenantOptions] = {}
-    raw = table.raw_table("tenants")
-    if not raw:
-        issues.add(table.at("tenants"), "required: a [.tenants.<id>] table with `origins` for "
-                   "each tenant that embeds the widget")
-    for tenant_id in raw or {}:
-        tenants[tenant_id] = _tenant(table.child("tenants").child(tenant_id))
+    tenants = tenant_tables(
+        table, _tenant, required="`origins` for each tenant that embeds the widget"
+    )
     table.finish()
     if issues:
         raise ConfigIssues(issues.items)
@@ -108,16 +104,6 @@ def parse_options(section: Mapping[str, Any], path: str) -> WebOptions:
 
 
 def _tenant(t: Table) -> TenantOptions:
-    origins = []
-    for i, origin in enumerate(t.strings("origins")):
-        problem = origin_problem(origin)
-        if problem:
-            t.issues.add(index(t.at("origins"), i), problem)
-        else:
-            origins.append(origin)
-    if not t.has("origins"):
-        t.issues.add(t.at("origins"), "required: the exact origins (scheme://host[:port]) of "
-                     "the pages that embed the widget")
     theme = t.string("theme_class", "handover-theme-default")
     if not _THEME_CLASS.match(theme):
         t.issues.add(t.at("theme_class"), "must be a CSS class name (letters, digits, - and _)")
@@ -142,7 +128,7 @@ def _tenant(t: Table) -> TenantOptions:
         lt.finish()
     tx.finish()
     options = TenantOptions(
-        origins=frozenset(origins),
+        origins=read_origins(t),
         connections_per_minute=t.integer("connections_per_minute", 20, minimum=1),
         frames_per_minute=t.integer("frames_per_minute", 240, minimum=1),
         messages_per_minute=t.integer("messages_per_minute", 20, minimum=1),
@@ -152,5 +138,4 @@ def _tenant(t: Table) -> TenantOptions:
         features=features,
         texts=texts,
     )
-    t.finish()
     return options

@@ -17,15 +17,16 @@ from dataclasses import dataclass
 
 from aiohttp import WSMsgType, web
 
-from adapters.web import protocol
+from adapters.web import wire
 from adapters.web.metrics import REFUSED, REPLAYED
 from adapters.web.options import TenantOptions, WebOptions
-from adapters.web.protocol import CloseCode, FrameError
 from adapters.web.sockets import SocketRegistry, WidgetSocket
+from adapters.web.wire import CloseCode, FrameError
 from handover.sdk import events as ev
 from handover.sdk import metrics
 from handover.sdk.contracts import AdapterContext
-from handover.sdk.errors import UnknownConversation, UnknownTenant
+from handover.sdk.errors import UnknownTenant
+from handover.sdk.http import Unavailable, ingest_if_known
 from handover.sdk.model import Content, Conversation, Party
 from handover.sdk.ratelimit import RateLimiter
 
@@ -140,7 +141,7 @@ class WidgetSockets:
             return None
         limits.frames.allow(address, self._now())
         try:
-            hello = protocol.parse_hello(raw)
+            hello = wire.parse_hello(raw)
         except FrameError as exc:
             raise Closed(CloseCode.PROTOCOL_ERROR, exc.detail) from None
         if hello.tenant != tenant_id:
@@ -177,7 +178,7 @@ class WidgetSockets:
             await self.ctx.hold_connection(conv.id)
             update = self.registry.last_state(conv.id)
             if update is None or update.state is not conv.state:
-                update = protocol.initial_state(conv.state, conv.agent_name)
+                update = wire.initial_state(conv.state, conv.agent_name)
             try:
                 entries = await self.ctx.transcript(conv.id, last_seq)
             except Exception:
@@ -186,7 +187,7 @@ class WidgetSockets:
                 self.ctx.log.warning("web.replay_failed", conversation_id=conv.id,
                                      exc_info=True)
                 raise Closed(CloseCode.UNAVAILABLE, "try again later") from None
-            await sock.send_raw(protocol.welcome_frame(
+            await sock.send_raw(wire.welcome_frame(
                 conv.id, conv.language, update, token=token, resumed=hello.token is not None,
             ))
             await sock.replay(entries)
@@ -220,16 +221,16 @@ class WidgetSockets:
                 self.ctx.log.info("web.flood_closed", conversation_id=sock.conversation_id)
                 raise Closed(CloseCode.RATE_LIMITED, "too many frames")
             try:
-                frame = protocol.parse_client_frame(raw, self.options.max_text_length)
+                frame = wire.parse_client_frame(raw, self.options.max_text_length)
             except FrameError as exc:
                 if exc.code == "invalid_json":
                     raise Closed(CloseCode.PROTOCOL_ERROR, exc.detail) from None
                 REFUSED.labels(self.channel, "invalid_frame").inc()
-                await sock.send(protocol.error_frame(exc.code, exc.detail, exc.ref))
+                await sock.send(wire.error_frame(exc.code, exc.detail, exc.ref))
                 continue
-            if isinstance(frame, protocol.Ping):
-                await sock.send(protocol.pong_frame())
-            elif isinstance(frame, protocol.Typing):
+            if isinstance(frame, wire.Ping):
+                await sock.send(wire.pong_frame())
+            elif isinstance(frame, wire.Typing):
                 if tenant.features.typing:
                     with contextlib.suppress(Exception):
                         await self.ctx.relay_typing(sock.conversation_id, Party.CITIZEN, frame.on)
@@ -237,17 +238,17 @@ class WidgetSockets:
                 await self._ingest(sock, frame, limits)
 
     async def _ingest(self, sock: WidgetSocket,
-                      frame: protocol.MessageFrame | protocol.Action, limits: _Limits) -> None:
+                      frame: wire.MessageFrame | wire.Action, limits: _Limits) -> None:
         conv_id = sock.conversation_id
-        ref_key, ref = (("message_id", frame.message_id) if isinstance(frame, protocol.MessageFrame)
+        ref_key, ref = (("message_id", frame.message_id) if isinstance(frame, wire.MessageFrame)
                         else ("action_id", frame.action_id))
         if not limits.messages.allow(conv_id, self._now()):
             REFUSED.labels(self.channel, "message_rate").inc()
-            await sock.send(protocol.error_frame(
+            await sock.send(wire.error_frame(
                 "rate_limited", "too many messages; wait a moment and send it again", ref))
             return
         event: ev.Event
-        if isinstance(frame, protocol.MessageFrame):
+        if isinstance(frame, wire.MessageFrame):
             event = ev.CitizenMessage(
                 conversation_id=conv_id, source=self.channel,
                 # Widget ids are unique per conversation only; the inbox key is global.
@@ -263,19 +264,17 @@ class WidgetSockets:
             event = ev.CitizenLeft(conversation_id=conv_id, source=self.channel,
                                    source_id=f"a:{conv_id}:{frame.action_id}")
         try:
-            result = await self.ctx.ingest(event)
-        except UnknownConversation:
-            raise Closed(CloseCode.FORBIDDEN, "the conversation no longer exists") from None
-        except Exception:
-            self.ctx.log.warning("web.ingest_failed", conversation_id=conv_id,
-                                 event_type=type(event).__name__, exc_info=True)
+            result = await ingest_if_known(self.ctx, event, log_event="web.ingest_failed")
+        except Unavailable:
             # Not stored: the widget keeps it and sends it again with the same id.
-            await sock.send(protocol.error_frame(
+            await sock.send(wire.error_frame(
                 "unavailable", "the message could not be stored; send it again", ref))
             return
+        if result is None:
+            raise Closed(CloseCode.FORBIDDEN, "the conversation no longer exists")
         self.ctx.log.debug("web.event_ingested", conversation_id=conv_id,
                            event_type=type(event).__name__, outcome=result.outcome.value)
-        await sock.send(protocol.ack_frame(ref_key, ref, result.outcome.value))
+        await sock.send(wire.ack_frame(ref_key, ref, result.outcome.value))
         others = [s for s in self.registry.sockets(conv_id) if s is not sock]
         if others and isinstance(event, ev.CitizenMessage):
             # The same conversation open in another tab: show it what was just written

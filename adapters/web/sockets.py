@@ -14,7 +14,7 @@ from collections.abc import Iterable
 
 from aiohttp import web
 
-from adapters.web import protocol
+from adapters.web import wire
 from handover.sdk.contracts import ControlUpdate, OutboundMessage
 from handover.sdk.model import TranscriptEntry
 
@@ -59,7 +59,7 @@ class WidgetSocket:
         async with self.lock:
             if message.seq <= self.sent_seq:
                 return  # replayed already (or shown before a reconnect)
-            if await self.send_raw(protocol.message_frame(message)):
+            if await self.send_raw(wire.message_frame(message)):
                 self.sent_seq = message.seq
 
     async def replay(self, entries: Iterable[TranscriptEntry]) -> None:
@@ -67,7 +67,7 @@ class WidgetSocket:
         for entry in entries:
             if entry.seq <= self.sent_seq:
                 continue
-            if not await self.send_raw(protocol.entry_frame(entry)):
+            if not await self.send_raw(wire.entry_frame(entry)):
                 return
             self.sent_seq = entry.seq
 

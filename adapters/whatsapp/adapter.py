@@ -1,6 +1,6 @@
 """The WhatsApp channel: citizens on WhatsApp through Meta's Cloud API.
 
-Inbound through Meta's signed webhook (`webhook.py`, `inbound.py`); outbound through
+Inbound through Meta's signed webhook (`routes.py`, `inbound.py`); outbound through
 the Graph API (`client.py`), one message as one or more reconciled sends
 (`outbound.py`, `sends.py`). The 24-hour customer service window is tracked per
 conversation from the citizen's messages: an agent reply that would fall outside it
@@ -25,8 +25,8 @@ from adapters.whatsapp.media import MediaStore
 from adapters.whatsapp.metrics import TEMPLATE_FALLBACKS
 from adapters.whatsapp.options import WhatsAppOptions, check_tenants, parse_options
 from adapters.whatsapp.outbound import MAX_CHOICES, Sender, plan, recipient, template_text
+from adapters.whatsapp.routes import WebhookRoutes
 from adapters.whatsapp.sends import SendLog
-from adapters.whatsapp.webhook import WebhookRoutes
 from handover.sdk import events as ev
 from handover.sdk.contracts import (
     AdapterContext,
@@ -96,7 +96,7 @@ class WhatsAppChannel(ChannelAdapter):
     async def start(self) -> None:
         await self._open()
         if self._watch is None:
-            self._watch = asyncio.create_task(self._watch_loop(), name=f"{self.name}.watch")
+            self._watch = self.ctx.spawn(self._watch_loop(), "watch")
         self.ctx.set_health(Health.CONNECTED)
 
     async def stop(self) -> None:
@@ -111,10 +111,10 @@ class WhatsAppChannel(ChannelAdapter):
         await self.sends.close()
         self._opened = False
 
-    def background(self, work: Coroutine[Any, Any, None]) -> None:
-        """Run best-effort work (it handles its own errors) without awaiting it; the
-        reference is kept until it ends, and `stop` cancels what is left."""
-        task = asyncio.create_task(work)
+    def background(self, work: Coroutine[Any, Any, None], name: str) -> None:
+        """Run best-effort work without awaiting it. `stop` cancels what is left before
+        it closes the send log the work may use (the core cancels only after `stop`)."""
+        task = self.ctx.spawn(work, name)
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 

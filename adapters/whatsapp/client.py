@@ -1,12 +1,13 @@
 """The HTTP calls to the Graph API: send a message, mark one read, download media.
 
-A send ends in one of the delivery error classes the outbox worker understands:
+Every call goes through `handover.sdk.upstream`; a send ends in one of the delivery
+error classes the outbox worker understands:
 
 - no connection could be made (nothing was sent): TransientError;
 - a timeout or a dropped connection after the request went out: AmbiguousSendError,
   which the channel reconciles through status webhooks (see `sends.py`);
-- 429 and Meta's throughput codes: TransientError with Retry-After; 5xx and Meta's
-  "try again" codes: TransientError; 131047 (the 24-hour window closed):
+- 429 and Meta's throughput codes: TransientError with Retry-After; 408, 425, 5xx and
+  Meta's "try again" codes: TransientError; 131047 (the 24-hour window closed):
   `WindowClosed`; 401/403 and token errors: AuthError; other 4xx: PermanentError.
 
 The access token travels in a header only; errors carry the operation, status and
@@ -15,7 +16,6 @@ Meta's error code, never a body (it may quote the citizen's text or number).
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -23,14 +23,14 @@ import aiohttp
 from prometheus_client import Counter
 
 from adapters.whatsapp import wire
-from handover.sdk import metrics
+from handover.sdk import metrics, upstream
 from handover.sdk.errors import (
     AmbiguousSendError,
     AuthError,
+    DeliveryError,
     PermanentError,
     TransientError,
 )
-from handover.sdk.retry import parse_retry_after
 
 REQUESTS = Counter(
     "handover_whatsapp_requests_total",
@@ -38,8 +38,6 @@ REQUESTS = Counter(
     ["adapter", "operation", "result"],
     registry=metrics.REGISTRY,
 )
-
-MAX_ANSWER_BYTES = 64 * 1024
 
 
 class WindowClosed(PermanentError):
@@ -87,73 +85,63 @@ class GraphClient:
         if isinstance(size, int) and size > cap:
             raise MediaTooLarge(f"{size} bytes")
         mime = str(info.get("mime_type") or "application/octet-stream")
-        try:
-            async with self._session().get(info["url"], headers=self._headers,
-                                           timeout=self._timeout, allow_redirects=False) as resp:
-                if resp.status != 200:
-                    self._answer("media", resp.status, b"", None)
-                body = bytearray()
-                async for chunk in resp.content.iter_chunked(65536):
-                    body.extend(chunk)
-                    if len(body) > cap:
-                        raise MediaTooLarge(f"over {cap} bytes")
-        except (TimeoutError, aiohttp.ClientError):
-            REQUESTS.labels(self.adapter, "media", "connection_error").inc()
-            raise TransientError("media: download failed") from None
-        REQUESTS.labels(self.adapter, "media", "ok").inc()
-        return bytes(body), mime
+        # The medium's URL is Meta's CDN, fetched with the same token; the cap is the
+        # medium's, the declared size above may lie.
+        answer = await self._request("media", "GET", info["url"], None, max_bytes=cap)
+        if answer.too_large:
+            raise MediaTooLarge(f"over {cap} bytes")
+        return answer.body, mime
 
     # --- one call ---------------------------------------------------------------------
 
     async def _call(self, operation: str, method: str, url: str,
                     body: Mapping[str, Any] | None) -> Any:
-        try:
-            async with self._session().request(
-                method, url, json=body, headers=self._headers, timeout=self._timeout,
-                allow_redirects=False,
-            ) as resp:
-                status = resp.status
-                raw = await resp.content.read(MAX_ANSWER_BYTES)
-                retry_after = parse_retry_after(resp.headers.get("Retry-After"))
-        except aiohttp.ClientConnectorError:
-            REQUESTS.labels(self.adapter, operation, "connect_error").inc()
-            raise TransientError(f"{operation}: cannot connect to the Graph API") from None
-        except (TimeoutError, aiohttp.ClientError) as exc:
-            result = "timeout" if isinstance(exc, TimeoutError) else "connection_lost"
-            REQUESTS.labels(self.adapter, operation, result).inc()
-            if method == "GET":
-                raise TransientError(f"{operation}: {result}") from None
-            raise AmbiguousSendError(f"{operation}: {result}") from None
-        return self._answer(operation, status, raw, retry_after)
+        return (await self._request(operation, method, url, body)).json()
 
-    def _answer(self, operation: str, status: int, raw: bytes,
-                retry_after: float | None) -> Any:
+    async def _request(self, operation: str, method: str, url: str,
+                       body: Mapping[str, Any] | None,
+                       max_bytes: int = upstream.MAX_ANSWER_BYTES) -> upstream.Answer:
         try:
-            data = json.loads(raw) if raw.strip() else None
-        except ValueError:
-            data = None
-        if 200 <= status < 300:
-            REQUESTS.labels(self.adapter, operation, "ok").inc()
-            return data
-        code = wire.error_code(data)
-        detail = f"{operation}: Graph API answered {status}" + (f" (code {code})" if code else "")
-        result, error = self._classify(status, code, detail, retry_after)
+            answer = await upstream.call(
+                self._session(), method, url, adapter=self.adapter, operation=operation,
+                what=operation, timeout=self._timeout, json_body=body, headers=self._headers,
+                classify=lambda a: self._refusal(operation, a), max_bytes=max_bytes,
+            )
+        except (upstream.Unreachable, upstream.NoAnswer, upstream.AnswerLost) as exc:
+            REQUESTS.labels(self.adapter, operation, exc.reason).inc()
+            raise
+        REQUESTS.labels(self.adapter, operation, "ok").inc()
+        return answer
+
+    def _refusal(self, operation: str, answer: upstream.Answer) -> DeliveryError | None:
+        """Meta's refusals by status and by Graph API error code (None for 2xx)."""
+        if answer.ok:
+            return None
+        code = wire.error_code(answer.json())
+        detail = f"{operation}: Graph API answered {answer.status}" + (
+            f" (code {code})" if code else "")
+        result, error = _classify(answer, code, detail)
         REQUESTS.labels(self.adapter, operation, result).inc()
-        self.log.info("whatsapp.request_failed", operation=operation, status=status, code=code)
-        raise error
+        self.log.info("whatsapp.request_failed", operation=operation, status=answer.status,
+                      code=code)
+        return error
 
-    @staticmethod
-    def _classify(status: int, code: int | None, detail: str,
-                  retry_after: float | None) -> tuple[str, Exception]:
-        if code == wire.REENGAGEMENT_REQUIRED:
-            return "window_closed", WindowClosed(detail)
-        if status == 429 or code in wire.RATE_LIMIT_CODES:
-            return "rate_limited", TransientError(detail, retry_after=retry_after)
-        if status in (401, 403) or code in wire.AUTH_CODES:
-            return "auth", AuthError(detail)
-        if status >= 500 or status == 408 or code in wire.TRANSIENT_CODES:
-            return "server_error", TransientError(detail, retry_after=retry_after)
-        return "rejected", PermanentError(detail)
+
+def _classify(answer: upstream.Answer, code: int | None,
+              detail: str) -> tuple[str, DeliveryError]:
+    """Meta's own codes say more than the status (a 400 may be the closed 24-hour
+    window or a throughput limit); what they leave open is classed by status."""
+    status = answer.status
+    if code == wire.REENGAGEMENT_REQUIRED:
+        return "window_closed", WindowClosed(detail)
+    if status == 429 or code in wire.RATE_LIMIT_CODES:
+        return "rate_limited", TransientError(detail, retry_after=answer.retry_after)
+    if status in (401, 403) or code in wire.AUTH_CODES:
+        return "auth", AuthError(detail)
+    if code in wire.TRANSIENT_CODES:
+        return "server_error", TransientError(detail, retry_after=answer.retry_after)
+    error = upstream.default_error(answer, detail) or PermanentError(detail)
+    return ("server_error" if isinstance(error, TransientError) else "rejected"), error
 
 
 __all__ = ["REQUESTS", "GraphClient", "MediaTooLarge", "WindowClosed"]

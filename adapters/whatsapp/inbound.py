@@ -27,10 +27,9 @@ from handover.sdk.errors import (
     AuthError,
     DeliveryError,
     TransientError,
-    UnknownConversation,
     UnknownTenant,
 )
-from handover.sdk.http import ApiError
+from handover.sdk.http import Unavailable, ingest_if_known
 from handover.sdk.model import Content, Conversation, Party
 
 if TYPE_CHECKING:
@@ -54,12 +53,13 @@ POLITE = {
 Reader = Callable[[wire.Inbound, Conversation], Awaitable[tuple[Content, str | None] | str]]
 
 
-class Unavailable(ApiError):
-    """Something needed for this batch is down: Meta should send it again."""
+#: Seconds Meta is asked to wait before sending a batch again that we could not take.
+RETRY_AFTER = 5
 
-    def __init__(self) -> None:
-        super().__init__(503, "unavailable", "could not be stored now; retry",
-                         {"Retry-After": "5"})
+
+def _unavailable() -> Unavailable:
+    """Something needed for this batch is down: Meta should send it again."""
+    return Unavailable(retry_after=RETRY_AFTER)
 
 
 class InboundHandler:
@@ -97,21 +97,16 @@ class InboundHandler:
             await self._polite(conv, m, read)
             return read
         content, payload = read
-        try:
-            result = await self.ctx.ingest(ev.CitizenMessage(
-                conversation_id=conv.id, source=self.source, source_id=m.wamid,
-                content=content, payload=payload,
-            ))
-        except UnknownConversation:
+        result = await ingest_if_known(self.ctx, ev.CitizenMessage(
+            conversation_id=conv.id, source=self.source, source_id=m.wamid,
+            content=content, payload=payload,
+        ), log_event="whatsapp.ingest_failed", retry_after=RETRY_AFTER)
+        if result is None:
             return "unknown_number"
-        except Exception:
-            self.ctx.log.warning("whatsapp.ingest_failed", conversation_id=conv.id,
-                                 exc_info=True)
-            raise Unavailable() from None
         if result.outcome.value == "applied" and self.channel.options.mark_read:
             # Off the webhook's path: Meta's answer (and the next batch) need not wait
             # for the blue ticks.
-            self.channel.background(self._mark_read(m))
+            self.channel.background(self._mark_read(m), "mark_read")
         return result.outcome.value
 
     async def _conversation(self, tenant: str, m: wire.Inbound) -> Conversation | None:
@@ -123,7 +118,7 @@ class InboundHandler:
             return None
         except Exception:
             self.ctx.log.warning("whatsapp.resolve_failed", exc_info=True)
-            raise Unavailable() from None
+            raise _unavailable() from None
         return conv
 
     def _sent_at(self, m: wire.Inbound) -> datetime:
@@ -181,7 +176,7 @@ class InboundHandler:
             # Not the citizen's doing (Meta down, our token refused): Meta keeps the
             # medium a while and resends the webhook, so try again then.
             self.ctx.log.warning("whatsapp.media_unavailable", conversation_id=conv.id)
-            raise Unavailable() from None
+            raise _unavailable() from None
         except DeliveryError:
             self.ctx.log.warning("whatsapp.media_failed", conversation_id=conv.id)
             return "media_refused"
@@ -249,11 +244,5 @@ class InboundHandler:
             reason=f"whatsapp: failed ({', '.join(map(str, s.error_codes)) or 'no code'})",
             payload={"party": Party.AGENT.value, "part": part.part_id},
         )
-        try:
-            await self.ctx.ingest(event)
-        except UnknownConversation:
-            return
-        except Exception:
-            self.ctx.log.warning("whatsapp.ingest_failed", conversation_id=conv.id,
-                                 exc_info=True)
-            raise Unavailable() from None
+        await ingest_if_known(self.ctx, event, log_event="whatsapp.ingest_failed",
+                              retry_after=RETRY_AFTER)

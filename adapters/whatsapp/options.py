@@ -10,7 +10,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from handover.sdk.contracts import ConfigIssue, ConfigIssues
-from handover.sdk.options import Issues, Table, join
+from handover.sdk.options import Issues, Table, join, tenant_tables
 
 DEFAULT_GRAPH_URL = "https://graph.facebook.com"
 DEFAULT_API_VERSION = "v21.0"
@@ -102,13 +102,8 @@ def parse_options(section: Mapping[str, Any], path: str) -> WhatsAppOptions:
             issues.add(t.at("public_url"), "expected an absolute http(s) URL")
     media_dir = t.required_string("media_dir", "a directory for downloaded media")
     state_path = t.optional_string("state_path")
-    tenants: dict[str, TenantNumber] = {}
-    raw = t.raw_table("tenants")
-    if not raw:
-        issues.add(t.at("tenants"), "required: a [.tenants.<id>] table with `phone_number_id` "
-                   "and the reply template for each tenant")
-    for tenant_id in raw or {}:
-        tenants[tenant_id] = _tenant(t.child("tenants").child(tenant_id))
+    tenants = tenant_tables(t, _tenant, required="`phone_number_id` and the reply "
+                            "template for each tenant")
     seen: dict[str, str] = {}
     for tenant_id, number in tenants.items():
         if number.phone_number_id in seen:
@@ -151,7 +146,6 @@ def _tenant(t: Table) -> TenantNumber:
     if language is not None and not _LANGUAGE.match(language):
         t.issues.add(t.at("template_language"), 'expected a code such as "nl" or "en_US"')
     with_text = t.boolean("template_text_parameter", True)
-    t.finish()
     return TenantNumber(number or "", name or "", language or "", with_text)
 
 

@@ -1,4 +1,4 @@
-"""Middlewares for the daemon's whole HTTP application, and the JSON body reader.
+"""Middlewares for the daemon's whole HTTP application.
 
 Mount order (the first middleware is the outermost):
 
@@ -8,24 +8,26 @@ Mount order (the first middleware is the outermost):
 and every error raised by a route (including the adapters' sub-applications), leaves the
 daemon as JSON.
 
-Error bodies are always `{"error": <slug>}`, optionally with `"detail"`. Handlers that
-want a specific slug raise `json_error(...)`; a bare `web.HTTPNotFound()` and the like
-are rewritten by `error_middleware` to `{"error": "not_found", "detail": "Not Found"}`.
+Error bodies are `{"error": <slug>, "detail": <text>}`, the shape of the adapters' own
+routes (`handover.sdk.http.error_body`). Handlers that want a specific slug raise
+`json_error(...)`; a bare `web.HTTPNotFound()` and the like are rewritten by
+`error_middleware` to `{"error": "not_found", "detail": "Not Found"}`.
 """
 
 from __future__ import annotations
 
 import json
 import re
-from collections.abc import Mapping, Set
+from collections.abc import Mapping
 from http import HTTPStatus
-from typing import Any, Protocol
+from typing import Protocol
 
 import structlog
 from aiohttp import hdrs, web
 from aiohttp.typedefs import Handler, Middleware
 
 from handover import metrics
+from handover.sdk.http import error_body
 from handover.store.base import StoreError
 
 log = structlog.get_logger("handover.http")
@@ -43,28 +45,35 @@ _JSON_TYPE = "application/json"
 def json_error(
     exc_class: type[web.HTTPException],
     error: str,
-    detail: Any = None,
+    detail: str | None = None,
     *,
     headers: Mapping[str, str] | None = None,
 ) -> web.HTTPException:
-    """An HTTP exception of `exc_class` with the body `{"error": error, "detail": detail}`.
+    """An HTTP exception of `exc_class` with the body `{"error": error, "detail": detail}`
+    (the status phrase when no detail is given).
 
     Raise the result. `exc_class` must take keyword arguments only (HTTPBadRequest,
     HTTPNotFound, ...): the classes with positional arguments (405, 413, redirects) are
     built where they are needed.
     """
+    if detail is None:
+        detail = _phrase(exc_class.status_code)
     return exc_class(
         headers=headers,
-        text=_error_body(error, detail),
+        text=_json(error, detail),
         content_type=_JSON_TYPE,
     )
 
 
-def _error_body(error: str, detail: Any = None) -> str:
-    body: dict[str, Any] = {"error": error}
-    if detail is not None:
-        body["detail"] = detail
-    return json.dumps(body, ensure_ascii=False)
+def _json(error: str, detail: str) -> str:
+    return json.dumps(error_body(error, detail), ensure_ascii=False)
+
+
+def _phrase(status: int) -> str:
+    try:
+        return HTTPStatus(status).phrase
+    except ValueError:  # a non-standard status code
+        return "Error"
 
 
 def _slug(phrase: str) -> str:
@@ -104,7 +113,7 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
                 slug = _slug(exc.reason)
             # Rewritten in place rather than replaced: subclasses such as 405 carry
             # headers (Allow) and constructor arguments a new instance would lose.
-            exc.text = _error_body(slug, exc.reason)
+            exc.text = _json(slug, exc.reason)
             exc.content_type = _JSON_TYPE
         raise
     except StoreError as exc:
@@ -115,14 +124,16 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
             error=type(exc).__name__,
         )
         return web.json_response(
-            {"error": "store_unavailable"},
+            error_body("store_unavailable", "the store is unavailable; try again shortly"),
             status=503,
             headers={hdrs.RETRY_AFTER: RETRY_AFTER_SECONDS},
         )
     except Exception:
         # request.path, not path_qs: a query string may carry a token or an identifier.
         log.exception("http.unhandled_error", method=request.method, path=request.path)
-        return web.json_response({"error": "internal"}, status=500)
+        return web.json_response(
+            error_body("internal", "the request failed; see the daemon's log"), status=500
+        )
 
 
 class DrainFlag(Protocol):
@@ -150,6 +161,7 @@ def draining_middleware(view: DrainFlag) -> Middleware:
             exc = json_error(
                 web.HTTPServiceUnavailable,
                 "draining",
+                "this instance is shutting down; try again",
                 headers={hdrs.CONNECTION: "close", hdrs.RETRY_AFTER: RETRY_AFTER_SECONDS},
             )
             exc.force_close()
@@ -159,130 +171,10 @@ def draining_middleware(view: DrainFlag) -> Middleware:
     return middleware
 
 
-# --- request bodies -----------------------------------------------------------------
-
-
-def _is_json_type(content_type: str) -> bool:
-    # request.content_type is already lower-cased and stripped of parameters.
-    return content_type == _JSON_TYPE or (
-        content_type.startswith("application/") and content_type.endswith("+json")
-    )
-
-
-def _reject(reason: str, exc: web.HTTPException) -> web.HTTPException:
-    metrics.HTTP_REJECTED.labels(reason).inc()
-    return exc
-
-
-def _too_large(max_bytes: int, actual: int) -> web.HTTPException:
-    return _reject(
-        "too_large",
-        web.HTTPRequestEntityTooLarge(
-            max_size=max_bytes,
-            actual_size=actual,
-            text=_error_body("too_large", {"max_bytes": max_bytes}),
-            content_type=_JSON_TYPE,
-        ),
-    )
-
-
-async def read_body(request: web.Request, *, max_bytes: int) -> bytes:
-    """The raw request body, at most `max_bytes` (413 `too_large` beyond).
-
-    Content-Length is checked first so an honest oversized request is refused before a
-    byte is read; the bytes actually read are checked second, because the header may be
-    absent (chunked encoding) or lie. Reading stops one byte past the limit, so memory
-    stays bounded whatever the sender does. Use this (then `parse_json_object`) when the
-    raw bytes are needed too, e.g. to verify a webhook's HMAC signature.
-    """
-    declared = request.content_length
-    if declared is not None and declared > max_bytes:
-        raise _too_large(max_bytes, declared)
-    buf = bytearray()
-    while len(buf) <= max_bytes:
-        chunk = await request.content.read(max_bytes + 1 - len(buf))
-        if not chunk:
-            break
-        buf += chunk
-    if len(buf) > max_bytes:
-        raise _too_large(max_bytes, len(buf))
-    return bytes(buf)
-
-
-def _no_constants(name: str) -> Any:
-    # NaN and Infinity are not JSON (RFC 8259); Python's parser accepts them by default.
-    raise ValueError(f"{name} is not valid JSON")
-
-
-def parse_json_object(
-    raw: bytes,
-    *,
-    allowed: Set[str] | None = None,
-    required: Set[str] = frozenset(),
-) -> dict[str, Any]:
-    """Parse `raw` as one JSON object and check its top-level keys.
-
-    400 `bad_json` for malformed JSON (or not UTF-8/16/32, or nested too deep) or a value
-    that is not an object; 400 `unknown_fields` (detail: the sorted extra keys) when
-    `allowed` is given and other keys appear; 400 `missing_fields` (detail: the sorted
-    missing keys) when a `required` key is absent. Required keys count as allowed.
-    """
-    try:
-        data = json.loads(raw, parse_constant=_no_constants)
-    except (ValueError, RecursionError):
-        # ValueError covers JSONDecodeError and UnicodeDecodeError; RecursionError a
-        # body of thousands of nested brackets.
-        raise _reject("bad_json", json_error(web.HTTPBadRequest, "bad_json")) from None
-    if not isinstance(data, dict):
-        raise _reject(
-            "bad_json",
-            json_error(web.HTTPBadRequest, "bad_json", "the body must be a JSON object"),
-        )
-    if allowed is not None:
-        unknown = sorted(set(data) - set(allowed) - set(required))
-        if unknown:
-            raise _reject(
-                "unknown_fields", json_error(web.HTTPBadRequest, "unknown_fields", unknown)
-            )
-    missing = sorted(set(required) - set(data))
-    if missing:
-        raise _reject("missing_fields", json_error(web.HTTPBadRequest, "missing_fields", missing))
-    return data
-
-
-async def read_json(
-    request: web.Request,
-    *,
-    max_bytes: int,
-    allowed: Set[str] | None = None,
-    required: Set[str] = frozenset(),
-) -> dict[str, Any]:
-    """Read and validate a JSON object body (for adapters' webhooks and the admin API).
-
-    In order: 413 `too_large` (see `read_body`), 415 `unsupported_media_type` unless
-    the Content-Type is application/json or application/*+json, then the checks of
-    `parse_json_object`. The content type is checked after Content-Length but before
-    reading, so a wrong request costs no body read.
-    """
-    declared = request.content_length
-    if declared is not None and declared > max_bytes:
-        raise _too_large(max_bytes, declared)
-    if not _is_json_type(request.content_type):
-        raise _reject(
-            "unsupported_media_type",
-            json_error(web.HTTPUnsupportedMediaType, "unsupported_media_type", _JSON_TYPE),
-        )
-    raw = await read_body(request, max_bytes=max_bytes)
-    return parse_json_object(raw, allowed=allowed, required=required)
-
-
 __all__ = [
     "DRAIN_EXEMPT_PATHS",
     "DrainFlag",
     "draining_middleware",
     "error_middleware",
     "json_error",
-    "parse_json_object",
-    "read_body",
-    "read_json",
 ]

@@ -1,8 +1,18 @@
-"""JSON-over-HTTP helpers for adapters' own routes: errors, capped bodies, fields.
+"""JSON-over-HTTP helpers for adapters' own routes: errors, capped bodies, fields, and
+the answer to an event the store could not take.
 
-Errors are JSON `{"error": <code>, "detail": <text>}`. Adapters use these instead of
-each writing their own, so every citizen- and agent-facing route refuses bad input the
-same way.
+Errors are JSON `{"error": <code>, "detail": <text>}` (`ApiError`, answered by the
+`json_errors` middleware); the daemon's own routes answer in the same shape. Adapters
+use these instead of each writing their own, so every citizen- and agent-facing route
+refuses bad input, and answers a store outage, the same way:
+
+- `read_capped` / `read_json`: the request body with a byte cap (413 `body_too_large`);
+- `ingest_or_error` / `ingest_if_known`: apply an event; an unknown conversation is a
+  404 `unknown_conversation` (or None), any other failure is logged and answered 503
+  `unavailable` with Retry-After (`Unavailable`): nothing was acknowledged, so the
+  sender's retry loses nothing;
+- `resolve_or_error`: the same for finding or opening a conversation (404
+  `unknown_tenant`).
 """
 
 from __future__ import annotations
@@ -11,9 +21,16 @@ import json
 import math
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from aiohttp import web
+
+from handover.sdk.errors import UnknownConversation, UnknownTenant
+
+if TYPE_CHECKING:
+    from handover.sdk.contracts import AdapterContext, IngestResult
+    from handover.sdk.events import Event
+    from handover.sdk.model import Conversation
 
 MAX_BODY_BYTES = 64 * 1024
 MAX_ID_LENGTH = 100
@@ -36,8 +53,23 @@ class ApiError(Exception):
 
     def response(self) -> web.Response:
         return web.json_response(
-            {"error": self.error, "detail": self.detail}, status=self.status, headers=self.headers
+            error_body(self.error, self.detail), status=self.status, headers=self.headers
         )
+
+
+class Unavailable(ApiError):
+    """503 `unavailable` with Retry-After: what was sent could not be stored now, and
+    nothing was acknowledged, so the sender should send it again."""
+
+    def __init__(
+        self, detail: str = "could not be stored now; retry", retry_after: int = 1
+    ) -> None:
+        super().__init__(503, "unavailable", detail, {"Retry-After": str(retry_after)})
+
+
+def error_body(error: str, detail: str) -> dict[str, str]:
+    """The JSON body of every refusal, for answers built without raising `ApiError`."""
+    return {"error": error, "detail": detail}
 
 
 @web.middleware
@@ -55,32 +87,109 @@ async def json_errors(request: web.Request, handler: Handler) -> web.StreamRespo
         return ApiError(exc.status, code, exc.reason, headers).response()
 
 
-async def read_json(request: web.Request) -> dict[str, Any]:
-    """The request body as a JSON object, read with a byte cap (the daemon's own limit
-    applies only to `request.read()`, and a sub-application's `client_max_size` is
-    ignored for mounted routes)."""
-    too_large = ApiError(413, "body_too_large", f"the body may be at most {MAX_BODY_BYTES} bytes")
-    if request.content_length is not None and request.content_length > MAX_BODY_BYTES:
+async def read_capped(request: web.Request, max_bytes: int = MAX_BODY_BYTES) -> bytes:
+    """The raw request body, at most `max_bytes` (413 `body_too_large` beyond).
+
+    Content-Length is checked first, so an honest oversized request is refused before a
+    byte is read; the bytes read are counted as well, because the header may be absent
+    (chunked) or lie. The daemon's own limit applies only to `request.read()`, and a
+    sub-application's `client_max_size` is ignored for mounted routes, hence this cap.
+    Use it directly when the raw bytes are needed, e.g. to check a webhook's signature.
+    """
+    too_large = ApiError(413, "body_too_large", f"the body may be at most {max_bytes} bytes")
+    if request.content_length is not None and request.content_length > max_bytes:
         raise too_large
     body = bytearray()
     async for chunk in request.content.iter_chunked(16384):
         body.extend(chunk)
-        if len(body) > MAX_BODY_BYTES:
+        if len(body) > max_bytes:
             raise too_large
+    return bytes(body)
+
+
+async def read_json(request: web.Request) -> dict[str, Any]:
+    """The request body as a JSON object, read with `read_capped`."""
+    body = await read_capped(request)
     if not body.strip():
         raise ApiError(400, "invalid_json", "the body is empty; send a JSON object")
     try:
-        data = json.loads(body)
+        data = json.loads(body, parse_constant=_no_constants)
     except json.JSONDecodeError as exc:
         raise ApiError(
             400, "invalid_json", f"the body is not valid JSON: {exc.msg} at line {exc.lineno} "
             f"column {exc.colno}"
         ) from None
+    except _NotJson as exc:
+        raise ApiError(400, "invalid_json", f"the body is not valid JSON: {exc}") from None
     except ValueError:  # not UTF-8 (UnicodeDecodeError)
         raise ApiError(400, "invalid_json", "the body is not UTF-8 encoded JSON") from None
+    except RecursionError:  # thousands of nested brackets
+        raise ApiError(400, "invalid_json", "the body is nested too deeply") from None
     if not isinstance(data, dict):
         raise ApiError(400, "invalid_json", "the body must be a JSON object")
     return data
+
+
+async def ingest_if_known(
+    ctx: AdapterContext, event: Event, *, log_event: str,
+    detail: str = "could not be stored now; retry", retry_after: int = 1,
+) -> IngestResult | None:
+    """`ctx.ingest(event)`; None when the conversation is unknown (erased meanwhile).
+
+    Any other failure is logged as `log_event` (with the conversation and event type,
+    never the content) and raised as `Unavailable(detail, retry_after)`.
+    """
+    try:
+        return await ctx.ingest(event)
+    except UnknownConversation:
+        return None
+    except Exception:
+        ctx.log.warning(log_event, conversation_id=event.conversation_id,
+                        event_type=type(event).__name__, exc_info=True)
+        raise Unavailable(detail, retry_after) from None
+
+
+async def ingest_or_error(
+    ctx: AdapterContext, event: Event, *, log_event: str,
+    detail: str = "could not be stored now; retry", retry_after: int = 1,
+) -> IngestResult:
+    """`ingest_if_known`, answering an unknown conversation with 404
+    `unknown_conversation`."""
+    result = await ingest_if_known(
+        ctx, event, log_event=log_event, detail=detail, retry_after=retry_after
+    )
+    if result is None:
+        raise ApiError(404, "unknown_conversation", "the conversation no longer exists")
+    return result
+
+
+async def resolve_or_error(
+    ctx: AdapterContext, tenant: str, channel_key: str, *, log_event: str,
+    language: str | None = None, context: Mapping[str, Any] | None = None,
+    detail: str = "could not be stored now; retry", retry_after: int = 1,
+) -> Conversation:
+    """`ctx.resolve_conversation(...)`: 404 `unknown_tenant` for a tenant that is not
+    configured; any other failure logged as `log_event` and raised as `Unavailable`."""
+    try:
+        return await ctx.resolve_conversation(
+            tenant, channel_key=channel_key, language=language,
+            context=context,
+        )
+    except UnknownTenant:
+        raise ApiError(404, "unknown_tenant", f"no tenant {tenant!r} uses this channel") \
+            from None
+    except Exception:
+        ctx.log.warning(log_event, tenant=tenant, exc_info=True)
+        raise Unavailable(detail, retry_after) from None
+
+
+class _NotJson(ValueError):
+    """A value Python's parser takes but JSON does not have."""
+
+
+def _no_constants(name: str) -> Any:
+    # NaN and Infinity are not JSON (RFC 8259); Python's parser accepts them by default.
+    raise _NotJson(f"{name} is not a JSON value")
 
 
 @dataclass(frozen=True, slots=True)

@@ -12,13 +12,14 @@ import difflib
 import json
 import math
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from datetime import date, datetime, time
 from typing import Any, TypeVar
 
 from handover.sdk.contracts import ConfigIssue, ConfigIssues
 
 T = TypeVar("T", bound=str)
+V = TypeVar("V")
 
 _BARE_KEY = re.compile(r"^[A-Za-z0-9_-]+$")
 
@@ -376,6 +377,27 @@ class Table:
             else:
                 out.append(item)
         return tuple(out) if ok else default
+
+
+def tenant_tables(
+    table: Table, read: Callable[[Table], V], *, required: str | None = None
+) -> dict[str, V]:
+    """The per-tenant settings of an adapter section: `read` applied to each
+    `[<section>.tenants.<id>]` table, which is then checked for unknown keys.
+
+    `required` (what each tenant table must hold) makes at least one tenant table
+    mandatory. For settings that fall back to the instance's own, read the instance
+    level first and let `read` start from it (see the rasa adapter's options).
+    """
+    tenants = table.child("tenants")
+    if required is not None and not tenants.data:
+        table.issues.add(table.at("tenants"), f"required: a [.tenants.<id>] table with {required}")
+    found: dict[str, V] = {}
+    for tenant_id in tenants.data:
+        sub = tenants.child(tenant_id)
+        found[tenant_id] = read(sub)
+        sub.finish()
+    return found
 
 
 def sort_in_file_order(

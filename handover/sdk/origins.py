@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from urllib.parse import urlsplit
 
+from handover.sdk.options import Table, index
+
 
 def origin_problem(origin: str) -> str | None:
     """What is wrong with a configured origin, or None.
@@ -18,3 +20,19 @@ def origin_problem(origin: str) -> str | None:
     if origin != origin.lower():
         return f"{origin!r}: write it in lower case, as browsers send it"
     return None
+
+
+def read_origins(t: Table) -> frozenset[str]:
+    """The required `origins` of a tenant table: the exact origins of the pages that
+    embed a browser widget; each one that a browser would never send is reported."""
+    origins = []
+    for i, origin in enumerate(t.strings("origins")):
+        problem = origin_problem(origin)
+        if problem:
+            t.issues.add(index(t.at("origins"), i), problem)
+        else:
+            origins.append(origin)
+    if not t.has("origins"):
+        t.issues.add(t.at("origins"), "required: the exact origins (scheme://host[:port]) of "
+                     "the pages that embed the widget")
+    return frozenset(origins)

@@ -58,13 +58,19 @@ def parse_retry_after(value: str | None, now: datetime | None = None) -> float |
     return max(0.0, (when - (now or datetime.now(UTC))).total_seconds())
 
 
-def in_request_retry(attempts: int = 3, max_wait: float = 2.0) -> AsyncRetrying:
+def in_request_retry(
+    attempts: int = 3,
+    max_wait: float = 2.0,
+    retry_on: type[BaseException] | tuple[type[BaseException], ...] = TransientError,
+) -> AsyncRetrying:
     """Short retries inside one delivery, for errors where the target surely got nothing.
 
-    Usage: `async for attempt in in_request_retry(): with attempt: await call()`.
+    `retry_on` narrows what is retried (`handover.sdk.upstream.Unreachable`: only a
+    connection that was never made). Usage:
+    `async for attempt in in_request_retry(): with attempt: await call()`.
     """
     return AsyncRetrying(
-        retry=retry_if_exception_type(TransientError),
+        retry=retry_if_exception_type(retry_on),
         stop=stop_after_attempt(attempts),
         wait=wait_random_exponential(multiplier=0.1, max=max_wait),
         reraise=True,

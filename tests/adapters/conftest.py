@@ -8,10 +8,11 @@ the transcript the way the router records them (message id = the event's source 
 
 from __future__ import annotations
 
+import asyncio
 import itertools
 import uuid
 from collections import Counter
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Coroutine, Mapping, Sequence
 from typing import Any
 
 import pytest
@@ -24,6 +25,9 @@ from handover.sdk.contracts import Health, IngestOutcome, IngestResult
 from handover.sdk.errors import UnknownConversation, UnknownTenant
 
 TENANT = "demo"
+
+#: Tasks started through any FakeContext's `spawn`, cancelled when the test ends.
+_SPAWNED: set[asyncio.Task[None]] = set()
 
 
 class FakeContext:
@@ -117,6 +121,12 @@ class FakeContext:
     async def release_connection(self, conversation_id: str) -> None:
         self.connections[conversation_id] -= 1
 
+    def spawn(self, coro: Coroutine[Any, Any, None], name: str) -> asyncio.Task[None]:
+        task = asyncio.create_task(coro, name=f"{self._name}.{name}")
+        _SPAWNED.add(task)
+        task.add_done_callback(_SPAWNED.discard)
+        return task
+
     # --- helpers for tests --------------------------------------------------------------
 
     def add_conversation(
@@ -164,6 +174,17 @@ class FakeContext:
 
     def events_of(self, kind: type[ev.Event]) -> list[Any]:
         return [e for e in self.events if isinstance(e, kind)]
+
+
+@pytest.fixture(autouse=True)
+async def _cancel_spawned() -> AsyncIterator[None]:
+    """What an adapter left running through `spawn` ends with the test, as the daemon
+    cancels it after the adapter stopped."""
+    yield
+    tasks = list(_SPAWNED)
+    for task in tasks:
+        task.cancel()
+    await asyncio.gather(*tasks, return_exceptions=True)
 
 
 @pytest.fixture

@@ -10,7 +10,7 @@ from structlog.testing import capture_logs
 
 from adapters.demo_bot.adapter import DemoBot, DemoBotOptions
 from adapters.demo_bot.script import HANDOVER_PAYLOAD, TOPICS
-from adapters.rasa.messages import parse_rasa_messages, to_rasa_messages
+from adapters.rasa.wire import parse_rasa_messages, to_rasa_messages
 from handover.clock import FakeClock
 from handover.model import Button, Conversation, HandoverSignal
 from handover.sdk.contracts import BotResponse, BotTurn, ConfigIssues

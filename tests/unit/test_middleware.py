@@ -1,23 +1,20 @@
-"""The error and draining middlewares and the JSON body reader."""
+"""The error and draining middlewares."""
 
 from __future__ import annotations
 
-import json
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Any
 
 import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestClient
 
-from handover.http.middleware import draining_middleware, error_middleware, read_json
+from handover.http.middleware import draining_middleware, error_middleware
 from handover.metrics import REGISTRY
 from handover.store.base import StoreError, VersionConflict
 
 Client = TestClient[web.Request, web.Application]
 MakeClient = Callable[..., Awaitable[Client]]
-LIMIT = 64
 
 
 @dataclass
@@ -49,18 +46,6 @@ async def redirect(request: web.Request) -> web.Response:
     raise web.HTTPFound("/elsewhere")
 
 
-async def echo(request: web.Request) -> web.Response:
-    data = await read_json(request, max_bytes=LIMIT)
-    return web.json_response(data)
-
-
-async def strict(request: web.Request) -> web.Response:
-    data = await read_json(
-        request, max_bytes=LIMIT, allowed={"text", "lang"}, required={"conversation"}
-    )
-    return web.json_response(data)
-
-
 async def ok(request: web.Request) -> web.Response:
     return web.json_response({"ok": True})
 
@@ -79,8 +64,7 @@ async def client(aiohttp_client: MakeClient, flag: Flag) -> Client:
     app.router.add_get("/bare404", bare_404)
     app.router.add_get("/custom", custom_body)
     app.router.add_get("/redirect", redirect)
-    app.router.add_post("/echo", echo)
-    app.router.add_post("/strict", strict)
+    app.router.add_post("/echo", ok)
     for path in ("/healthz", "/readyz", "/metrics", "/work"):
         app.router.add_route("*", path, ok)
     return await aiohttp_client(app)
@@ -99,7 +83,8 @@ async def test_unexpected_exception_is_json_500(
     resp = await client.get("/boom")
     assert resp.status == 500
     assert resp.content_type == "application/json"
-    assert await resp.json() == {"error": "internal"}
+    assert set(await resp.json()) == {"error", "detail"}  # the one error shape
+    assert (await resp.json())["error"] == "internal"
     logged = capsys.readouterr().out
     assert "http.unhandled_error" in logged
     assert "RuntimeError" in logged  # the traceback is in the log, not in the answer
@@ -110,7 +95,7 @@ async def test_store_error_is_503_with_retry_after(client: Client, path: str) ->
     resp = await client.get(path)
     assert resp.status == 503
     assert resp.headers["Retry-After"] == "1"
-    assert await resp.json() == {"error": "store_unavailable"}
+    assert (await resp.json())["error"] == "store_unavailable"
 
 
 async def test_bare_http_exception_gets_json_body(client: Client) -> None:
@@ -156,7 +141,7 @@ async def test_draining_refuses_work_with_connection_close(client: Client, flag:
         resp = await client.request(method, "/work")
         assert resp.status == 503
         assert resp.headers["Connection"].lower() == "close"
-        assert await resp.json() == {"error": "draining"}
+        assert (await resp.json())["error"] == "draining"
     assert rejected("draining") == before + 3
 
 
@@ -174,112 +159,3 @@ async def test_draining_flag_is_read_per_request(client: Client, flag: Flag) -> 
     assert (await client.get("/work")).status == 503
     flag.draining = False
     assert (await client.get("/work")).status == 200
-
-
-# --- read_json ---------------------------------------------------------------------
-
-JSON_HEADERS = {"Content-Type": "application/json"}
-
-
-async def post(client: Client, path: str, body: bytes | str, **headers: str) -> Any:
-    resp = await client.post(path, data=body, headers={**JSON_HEADERS, **headers})
-    return resp.status, await resp.json()
-
-
-async def test_read_json_ok(client: Client) -> None:
-    assert await post(client, "/echo", '{"a": [1, 2]}') == (200, {"a": [1, 2]})
-
-
-async def test_read_json_accepts_charset_and_plus_json(client: Client) -> None:
-    status, _ = await post(
-        client, "/echo", "{}", **{"Content-Type": "application/json; charset=utf-8"}
-    )
-    assert status == 200
-    status, _ = await post(client, "/echo", "{}", **{"Content-Type": "application/vnd.x+json"})
-    assert status == 200
-
-
-async def test_read_json_too_large_by_content_length(client: Client) -> None:
-    before = rejected("too_large")
-    status, body = await post(client, "/echo", json.dumps({"t": "x" * LIMIT}))
-    assert (status, body["error"]) == (413, "too_large")
-    assert rejected("too_large") == before + 1
-
-
-async def _chunks(data: bytes) -> AsyncIterator[bytes]:
-    for i in range(0, len(data), 16):
-        yield data[i : i + 16]
-
-
-async def test_read_json_too_large_without_content_length(client: Client) -> None:
-    # A chunked body has no Content-Length: the limit holds on the bytes actually read.
-    body = json.dumps({"t": "x" * LIMIT}).encode()
-    resp = await client.post("/echo", data=_chunks(body), headers=JSON_HEADERS)
-    assert resp.status == 413
-    assert (await resp.json())["error"] == "too_large"
-
-
-async def test_read_json_exactly_at_limit(client: Client) -> None:
-    body = json.dumps({"t": "x" * (LIMIT - 9)})
-    assert len(body) == LIMIT
-    assert (await post(client, "/echo", body))[0] == 200
-    resp = await client.post("/echo", data=_chunks(body.encode()), headers=JSON_HEADERS)
-    assert resp.status == 200
-
-
-@pytest.mark.parametrize("ctype", ["text/plain", "application/x-www-form-urlencoded", None])
-async def test_read_json_wrong_content_type_is_415(client: Client, ctype: str | None) -> None:
-    headers = {} if ctype is None else {"Content-Type": ctype}
-    resp = await client.post("/echo", data=b"{}", headers=headers)
-    assert resp.status == 415
-    assert (await resp.json())["error"] == "unsupported_media_type"
-
-
-@pytest.mark.parametrize(
-    "body",
-    [
-        b"",
-        b"{",
-        b"not json",
-        b"[1, 2]",
-        b'"text"',
-        b"42",
-        b"null",
-        b"\xff\xfe{",
-        b'{"a": NaN}',
-        b"[" * 40 + b"]" * 20,
-    ],
-)
-async def test_read_json_bad_json_is_400(client: Client, body: bytes) -> None:
-    status, answer = await post(client, "/echo", body)
-    assert (status, answer["error"]) == (400, "bad_json")
-
-
-async def test_read_json_deeply_nested_is_400(aiohttp_client: MakeClient) -> None:
-    # Deep enough to exhaust the parser's recursion, small enough for the size limit.
-    async def deep(request: web.Request) -> web.Response:
-        return web.json_response(await read_json(request, max_bytes=1_000_000))
-
-    app = web.Application(middlewares=[error_middleware])
-    app.router.add_post("/deep", deep)
-    client = await aiohttp_client(app)
-    status, answer = await post(client, "/deep", b"[" * 200_000 + b"]" * 200_000)
-    assert (status, answer["error"]) == (400, "bad_json")
-
-
-async def test_read_json_unknown_fields_is_400(client: Client) -> None:
-    status, body = await post(client, "/strict", '{"conversation": "c", "zzz": 1, "aaa": 2}')
-    assert status == 400
-    assert body == {"error": "unknown_fields", "detail": ["aaa", "zzz"]}
-
-
-async def test_read_json_missing_fields_is_400(client: Client) -> None:
-    status, body = await post(client, "/strict", '{"text": "hoi"}')
-    assert status == 400
-    assert body["error"] == "missing_fields"
-    assert body["detail"] == ["conversation"]
-
-
-async def test_read_json_allowed_and_required(client: Client) -> None:
-    status, body = await post(client, "/strict", '{"conversation": "c", "text": "hoi"}')
-    assert (status, body) == (200, {"conversation": "c", "text": "hoi"})

@@ -7,7 +7,7 @@ import asyncio
 
 import pytest
 
-from adapters.rasa.callback import CALLBACKS
+from adapters.rasa.routes import CALLBACKS
 from handover import events as ev
 from handover.sdk.contracts import IngestOutcome
 from tests.adapters.rasa.conftest import CALLBACK_TOKEN, NAME, Harness, counter

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from adapters.rasa.adapter import RasaBot
-from adapters.rasa.config import TenantSettings
+from adapters.rasa.options import TenantSettings
 from handover.config.load import parse_config
 from handover.sdk.contracts import ConfigIssues
 

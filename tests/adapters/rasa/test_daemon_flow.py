@@ -14,8 +14,8 @@ import pytest
 from aiohttp import web
 
 from adapters.demo_bot.adapter import DemoBot, DemoBotOptions
-from adapters.rasa.callback import CALLBACKS
-from adapters.rasa.messages import to_rasa_messages
+from adapters.rasa.routes import CALLBACKS
+from adapters.rasa.wire import to_rasa_messages
 from handover.model import Conversation, Party, State, thread_id
 from handover.sdk.contracts import BotTurn
 from tests.adapters.conftest import FakeContext

@@ -7,7 +7,7 @@ from typing import Any
 from hypothesis import given
 from hypothesis import strategies as st
 
-from adapters.rasa.messages import parse_rasa_messages, to_rasa_messages
+from adapters.rasa.wire import parse_rasa_messages, to_rasa_messages
 from handover.model import Attachment, Button, Content, HandoverSignal
 from handover.sdk.contracts import BotResponse
 

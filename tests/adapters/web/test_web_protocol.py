@@ -9,8 +9,8 @@ from typing import Any
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from adapters.web import protocol
-from adapters.web.protocol import FrameError
+from adapters.web import wire
+from adapters.web.wire import FrameError
 
 json_values = st.recursive(
     st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=20),
@@ -30,7 +30,7 @@ frames = st.fixed_dictionaries(
 @given(frame=frames)
 def test_any_frame_is_accepted_or_refused_with_a_frame_error(frame: dict[str, Any]) -> None:
     raw = json.dumps(frame)
-    for parse in (lambda r: protocol.parse_client_frame(r, 100), protocol.parse_hello):
+    for parse in (lambda r: wire.parse_client_frame(r, 100), wire.parse_hello):
         try:
             parsed = parse(raw)
         except FrameError as exc:
@@ -43,14 +43,14 @@ def test_any_frame_is_accepted_or_refused_with_a_frame_error(frame: dict[str, An
 @given(raw=st.text(max_size=200))
 def test_any_text_is_accepted_or_refused_with_a_frame_error(raw: str) -> None:
     with contextlib.suppress(FrameError):
-        protocol.parse_client_frame(raw, 100)
+        wire.parse_client_frame(raw, 100)
 
 
 def test_a_message_frame_round_trips_the_widget_fields() -> None:
-    frame = protocol.parse_client_frame(
+    frame = wire.parse_client_frame(
         json.dumps({"type": "message", "message_id": "m-1", "text": "hoi", "payload": "/x"}), 10)
-    assert frame == protocol.MessageFrame("m-1", "hoi", "/x")
-    hello = protocol.parse_hello(json.dumps({"type": "hello", "tenant": "demo",
+    assert frame == wire.MessageFrame("m-1", "hoi", "/x")
+    hello = wire.parse_hello(json.dumps({"type": "hello", "tenant": "demo",
                                              "conversation_id": "c", "token": "t",
                                              "last_seq": 4, "context": {"url": "u"}}))
     assert (hello.conversation_id, hello.token, hello.last_seq, dict(hello.context)) == (

@@ -8,7 +8,7 @@ import json
 import aiohttp
 import pytest
 
-from adapters.web.protocol import CloseCode
+from adapters.web.wire import CloseCode
 from handover import events as ev
 from handover.metrics import REGISTRY
 from tests.adapters.conftest import FakeContext

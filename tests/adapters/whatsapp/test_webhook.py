@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 
-from adapters.whatsapp.webhook import INBOUND, MAX_WEBHOOK_BYTES
+from adapters.whatsapp.routes import INBOUND, MAX_WEBHOOK_BYTES
 from handover import events as ev
 from handover import metrics
 from handover.model import Button, Content, Party

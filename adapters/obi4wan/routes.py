@@ -33,8 +33,7 @@ from adapters.obi4wan.options import Obi4wanOptions
 from handover.sdk import events as ev
 from handover.sdk import metrics
 from handover.sdk.contracts import AdapterContext
-from handover.sdk.errors import UnknownConversation
-from handover.sdk.http import MAX_BODY_BYTES, ApiError, json_errors
+from handover.sdk.http import ApiError, ingest_if_known, json_errors, read_capped
 from handover.sdk.keys import desk_message_key
 from handover.sdk.model import Content, Conversation, Party, parse_thread_id
 
@@ -76,7 +75,7 @@ class WebhookRoutes:
         return app
 
     async def receive(self, request: web.Request) -> web.Response:
-        body = await _read_capped(request)
+        body = await read_capped(request)
         check = wire.check_signature(
             request.headers, body, self.options.webhook_secrets, self.ctx.clock.now(),
             self.options.webhook_tolerance_seconds,
@@ -174,28 +173,11 @@ class WebhookRoutes:
         ))
 
     async def _ingest(self, event: ev.Event) -> str:
-        try:
-            result = await self.ctx.ingest(event)
-        except UnknownConversation:
-            return "ignored:unknown_thread"
-        except Exception:
-            self.ctx.log.warning("obi4wan.ingest_failed", conversation_id=event.conversation_id,
-                                 event_type=type(event).__name__, exc_info=True)
-            raise ApiError(503, "unavailable", "the event could not be stored; retry",
-                           {"Retry-After": "1"}) from None
-        return result.outcome.value
-
-
-async def _read_capped(request: web.Request) -> bytes:
-    too_large = ApiError(413, "body_too_large", f"the body may be at most {MAX_BODY_BYTES} bytes")
-    if request.content_length is not None and request.content_length > MAX_BODY_BYTES:
-        raise too_large
-    body = bytearray()
-    async for chunk in request.content.iter_chunked(16384):
-        body.extend(chunk)
-        if len(body) > MAX_BODY_BYTES:
-            raise too_large
-    return bytes(body)
+        result = await ingest_if_known(
+            self.ctx, event, log_event="obi4wan.ingest_failed",
+            detail="the event could not be stored; retry",
+        )
+        return "ignored:unknown_thread" if result is None else result.outcome.value
 
 
 __all__ = ["WEBHOOK_EVENTS", "WebhookRoutes"]

@@ -16,9 +16,9 @@ from dataclasses import dataclass, field, fields, replace
 from typing import Any, Literal, get_args
 from urllib.parse import urlsplit
 
-from adapters.rasa.messages import DEFAULT_HANDOVER_KEY
+from adapters.rasa.wire import DEFAULT_HANDOVER_KEY
 from handover.sdk.contracts import ConfigIssues
-from handover.sdk.options import Issues, Table
+from handover.sdk.options import Issues, Table, tenant_tables
 
 __all__ = ["RasaOptions", "TenantSettings", "parse_options"]
 
@@ -95,12 +95,8 @@ def parse_options(section: Mapping[str, Any], path: str) -> RasaOptions:
     table = Table(section, path, issues)
     defaults = _settings(table, TenantSettings(), top=True)
     tokens = table.strings("callback_token", allow_single=True)
-    tenants: dict[str, TenantSettings] = {}
-    overrides = table.child("tenants")
-    for tenant in overrides.data:
-        sub = overrides.child(tenant)
-        tenants[tenant] = _settings(sub, defaults, top=False)
-        sub.finish()
+    # A tenant without its own table gets the instance's settings (`for_tenant`).
+    tenants = tenant_tables(table, lambda sub: _settings(sub, defaults, top=False))
     table.finish()
     for where, settings in [(path, defaults)] + [
         (f"{path}.tenants.{t}", s) for t, s in tenants.items()

@@ -35,7 +35,7 @@ from prometheus_client import Counter
 from handover.sdk import events as ev
 from handover.sdk import metrics
 from handover.sdk.contracts import AdapterContext, BotResponse, IngestOutcome
-from handover.sdk.http import ApiError, json_errors
+from handover.sdk.http import ApiError, ingest_or_error, json_errors
 from handover.sdk.model import Conversation
 
 __all__ = ["CALLBACKS", "CallbackRoutes", "PendingTurn", "PendingTurns"]
@@ -147,12 +147,8 @@ class CallbackRoutes:
             messages=response.messages,
             handover=response.handover,
         )
-        try:
-            result = await self.ctx.ingest(event)
-        except Exception:
-            self.ctx.log.warning("rasa.callback_ingest_failed", conversation_id=conversation_id,
-                                 exc_info=True)
-            raise ApiError(503, "unavailable", "could not store the message; retry") from None
+        result = await ingest_or_error(self.ctx, event, log_event="rasa.callback_ingest_failed",
+                                       detail="could not store the message; retry")
         outcome = {
             IngestOutcome.APPLIED: "applied",
             IngestOutcome.DUPLICATE: "duplicate",

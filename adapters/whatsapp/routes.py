@@ -31,7 +31,7 @@ from prometheus_client import Counter
 
 from adapters.whatsapp import wire
 from handover.sdk import metrics
-from handover.sdk.http import ApiError, json_errors
+from handover.sdk.http import ApiError, json_errors, read_capped
 
 if TYPE_CHECKING:
     from adapters.whatsapp.adapter import WhatsAppChannel
@@ -82,7 +82,7 @@ class WebhookRoutes:
         return web.Response(text=q["hub.challenge"], content_type="text/plain")
 
     async def receive(self, request: web.Request) -> web.Response:
-        body = await _read_capped(request)
+        body = await read_capped(request, MAX_WEBHOOK_BYTES)
         if not wire.check_signature(request.headers.get(wire.SIGNATURE_HEADER), body,
                                     self.options.app_secrets):
             metrics.WEBHOOK_SIGNATURE_FAILURES.labels(self.ctx.name).inc()
@@ -122,18 +122,6 @@ class WebhookRoutes:
             "Cache-Control": "private, no-store",
             "Referrer-Policy": "no-referrer",
         })
-
-
-async def _read_capped(request: web.Request) -> bytes:
-    too_large = ApiError(413, "body_too_large", f"at most {MAX_WEBHOOK_BYTES} bytes")
-    if request.content_length is not None and request.content_length > MAX_WEBHOOK_BYTES:
-        raise too_large
-    body = bytearray()
-    async for chunk in request.content.iter_chunked(16384):
-        body.extend(chunk)
-        if len(body) > MAX_WEBHOOK_BYTES:
-            raise too_large
-    return bytes(body)
 
 
 __all__ = ["INBOUND", "STATUSES", "WebhookRoutes"]

@@ -30,8 +30,14 @@ from adapters.console.options import Agent, ConsoleOptions
 from adapters.console.view import detail, effective_status, erased, summary
 from handover.sdk import events as ev
 from handover.sdk.contracts import AdapterContext, IngestOutcome, IngestResult
-from handover.sdk.errors import UnknownConversation
-from handover.sdk.http import MAX_ID_LENGTH, ApiError, Fields, Handler, read_json
+from handover.sdk.http import (
+    MAX_ID_LENGTH,
+    ApiError,
+    Fields,
+    Handler,
+    ingest_or_error,
+    read_json,
+)
 from handover.sdk.metrics import REGISTRY
 from handover.sdk.model import Content, Conversation, Party
 
@@ -71,7 +77,7 @@ class AgentApi:
         self.options = options
         self.journal = journal
         self._tokens = [(agent, _digest(t)) for agent in options.agents for t in agent.tokens]
-        self.hub = LiveHub(source, self.authenticate, self.visible)
+        self.hub = LiveHub(source, self.authenticate, self.visible, ctx.spawn)
         self._forgotten_at: datetime | None = None
 
     # --- who is asking ----------------------------------------------------------------
@@ -277,16 +283,10 @@ class AgentApi:
                        f"the conversation has ended or moved on ({result.outcome.value})")
 
     async def _ingest(self, event: ev.Event) -> IngestResult:
-        try:
-            return await self.ctx.ingest(event)
-        except UnknownConversation:
-            raise ApiError(404, "unknown_conversation", "the conversation no longer exists") \
-                from None
-        except Exception:
-            self.ctx.log.warning("console.ingest_failed", conversation_id=event.conversation_id,
-                                 event_type=type(event).__name__, exc_info=True)
-            raise ApiError(503, "unavailable", "the action could not be stored; retry",
-                           {"Retry-After": "1"}) from None
+        return await ingest_or_error(
+            self.ctx, event, log_event="console.ingest_failed",
+            detail="the action could not be stored; retry",
+        )
 
     async def _publish_thread(self, thread_id: str) -> dict[str, Any] | None:
         """Tell every page that sees the tenant how the thread looks now."""

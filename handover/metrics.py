@@ -90,16 +90,31 @@ OUTBOX_OLDEST_AGE = Gauge(
     "Age of the oldest item waiting in the outbox.",
     registry=REGISTRY,
 )
+DELIVERY_DURATION = Histogram(
+    "handover_delivery_duration_seconds",
+    "Time an adapter took to send one outbox item (all its upstream calls together).",
+    ["target", "kind"],
+    buckets=_LATENCY_BUCKETS,
+    registry=REGISTRY,
+)
+DELIVERY_ERRORS = Counter(
+    "handover_delivery_errors_total",
+    "Outbox items whose send failed and will be retried, by adapter and error class. "
+    "Each HTTP call to an upstream is counted apart in handover_upstream_errors_total.",
+    ["adapter", "error"],
+    registry=REGISTRY,
+)
 UPSTREAM_DURATION = Histogram(
     "handover_upstream_request_duration_seconds",
-    "Duration of calls to upstream services (bot, desk, channel APIs).",
+    "Duration of each HTTP call to an upstream service (bot, desk, channel APIs).",
     ["adapter", "operation"],
     buckets=_LATENCY_BUCKETS,
     registry=REGISTRY,
 )
 UPSTREAM_ERRORS = Counter(
     "handover_upstream_errors_total",
-    "Failed upstream calls by adapter and error class (transient, auth, permanent, ambiguous).",
+    "Failed HTTP calls to upstream services by adapter and error class (transient, auth, "
+    "permanent, ambiguous).",
     ["adapter", "error"],
     registry=REGISTRY,
 )

@@ -213,7 +213,7 @@ class OutboxWorker:
             return
         elapsed = time.perf_counter() - started
         crash_point("delivery.after_send", row.kind)
-        metrics.UPSTREAM_DURATION.labels(adapter.name, row.kind).observe(elapsed)
+        metrics.DELIVERY_DURATION.labels(row.target, row.kind).observe(elapsed)
         if sent.follow_up is not None:
             with contextlib.suppress(UnknownConversation):
                 await self.router.ingest(sent.follow_up)
@@ -249,7 +249,7 @@ class OutboxWorker:
         await self.store.reschedule(row.id, self.owner, next_at, error[:500])
         crash_point("delivery.after_reschedule", row.kind)
         metrics.DELIVERIES.labels(row.target, row.kind, "retry").inc()
-        metrics.UPSTREAM_ERRORS.labels(adapter.name, error_class).inc()
+        metrics.DELIVERY_ERRORS.labels(adapter.name, error_class).inc()
         log.info(
             "delivery.retry_scheduled",
             outbox_id=row.id,

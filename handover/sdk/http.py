@@ -78,6 +78,8 @@ async def read_json(request: web.Request) -> dict[str, Any]:
         ) from None
     except ValueError:  # not UTF-8 (UnicodeDecodeError)
         raise ApiError(400, "invalid_json", "the body is not UTF-8 encoded JSON") from None
+    except RecursionError:  # `[[[[...` within the byte cap nests deeper than json can
+        raise ApiError(400, "invalid_json", "the body nests too deeply") from None
     if not isinstance(data, dict):
         raise ApiError(400, "invalid_json", "the body must be a JSON object")
     return data

@@ -46,7 +46,7 @@ def render(name: str, kind: str) -> dict[str, str]:
         "package": name, "cls": class_name(name, kind), "name": name, "kind": kind,
         "idempotent": "False" if kind == "bot" else "True",
         "webhook_token_parse": (
-            common.WEBHOOK_TOKEN_REQUIRED if has_routes else common.WEBHOOK_TOKEN_NONE),
+            common.WEBHOOK_OPTION_PARSE if has_routes else common.NO_WEBHOOK_OPTION),
         "readme_webhook": 'webhook_token = "${EXAMPLE_WEBHOOK_TOKEN}"' if has_routes else "",
         "readme_routes": ", `routes.py` (the webhook the upstream calls)" if has_routes else "",
     }

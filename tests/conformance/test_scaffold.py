@@ -39,7 +39,7 @@ def test_a_generated_desk_passes_the_suite_in_a_pytest_run(tmp_path: Path) -> No
     outcomes = Outcomes()
     code = pytest.main(
         [str(root / "tests"), "-q", "-p", "no:cacheprovider", "--rootdir", str(root),
-         "-c", str(root / "pyproject.toml"), "--import-mode=importlib", "-p", "no:asyncio"],
+         "-c", str(root / "pyproject.toml"), "--import-mode=importlib"],
         plugins=[outcomes],
     )
     assert code == 0, outcomes.failed

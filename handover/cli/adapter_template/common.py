@@ -59,10 +59,10 @@ def parse_options(section: Mapping[str, Any], path: str) -> Options:
     )
 ''')
 
-WEBHOOK_TOKEN_REQUIRED = (
+WEBHOOK_OPTION_PARSE = (
     't.required_string("webhook_token", \'as "${EXAMPLE_WEBHOOK_TOKEN}"\')'
 )
-WEBHOOK_TOKEN_NONE = '""  # a bot has no inbound route'
+NO_WEBHOOK_OPTION = '""  # a bot has no inbound route'
 
 CLIENT = Template('''\
 """The upstream API client: HTTP and error classification, nothing about the core."""

@@ -89,7 +89,7 @@ class WebhookRoutes:
             raise ApiError(401, "bad_signature", f"signature {check.value}")
         try:
             event = wire.parse_event(json.loads(body))
-        except ValueError as exc:  # WireError, JSONDecodeError, UnicodeDecodeError
+        except (ValueError, RecursionError) as exc:  # WireError, JSON, UTF-8, `[[[[...`
             self.ctx.log.warning("obi4wan.webhook_invalid", detail=str(exc)[:200])
             code = "invalid_event" if isinstance(exc, wire.WireError) else "invalid_json"
             raise ApiError(400, code, str(exc)[:200]) from None

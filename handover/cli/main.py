@@ -10,6 +10,7 @@ from importlib.metadata import version
 from typing import TYPE_CHECKING
 
 from handover.cli.ops import add_ops_commands
+from handover.cli.scaffold import add_scaffold_command
 from handover.sdk.contracts import ConfigIssues
 
 if TYPE_CHECKING:
@@ -172,6 +173,7 @@ def build_parser() -> argparse.ArgumentParser:
     adapters = sub.add_parser("adapters", help="list the installed adapters by kind")
     adapters.set_defaults(func=cmd_adapters)
     add_ops_commands(sub)
+    add_scaffold_command(sub)
     return parser
 
 

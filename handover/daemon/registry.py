@@ -10,12 +10,18 @@ from __future__ import annotations
 
 import difflib
 import inspect
+import os
 from collections.abc import Iterable
 from importlib.metadata import EntryPoint, entry_points
 
 from handover.sdk.contracts import Adapter, AdapterKind
 
 ENTRY_POINT_GROUP = "handover.adapters"
+#: Adapters for tests only (the memory adapters of `handover.sdk.testing`): consulted
+#: only while the environment variable TEST_ADAPTERS_ENV is "1", which the test kit's
+#: pytest plugin sets, so a production daemon never lists or loads them.
+TEST_ENTRY_POINT_GROUP = "handover.test_adapters"
+TEST_ADAPTERS_ENV = "HANDOVER_TEST_ADAPTERS"
 
 #: The kind shown by `describe_adapters` for an entry point that cannot be loaded.
 BROKEN = "broken"
@@ -47,11 +53,16 @@ class UnknownAdapter(KeyError):
 def installed_adapters() -> dict[str, EntryPoint]:
     """The entry points of the `handover.adapters` group by type name, not loaded.
 
-    Not cached on purpose: the set of installed distributions can change in a running
-    interpreter (tests, `pip install` next to a REPL), and the lookup is cheap next to
-    loading a configuration.
+    With `HANDOVER_TEST_ADAPTERS=1` the `handover.test_adapters` group is added (a
+    production adapter of the same name wins). Not cached on purpose: the set of
+    installed distributions can change in a running interpreter (tests, `pip install`
+    next to a REPL), and the lookup is cheap next to loading a configuration.
     """
-    return {ep.name: ep for ep in entry_points(group=ENTRY_POINT_GROUP)}
+    found = {ep.name: ep for ep in entry_points(group=ENTRY_POINT_GROUP)}
+    if os.environ.get(TEST_ADAPTERS_ENV) == "1":
+        for ep in entry_points(group=TEST_ENTRY_POINT_GROUP):
+            found.setdefault(ep.name, ep)
+    return found
 
 
 def _load(entry_point: EntryPoint) -> type[Adapter]:

@@ -4,10 +4,11 @@ The daemon's side: the custom-channel ingest (token in the query string, idempot
 `messageId`) and the availability check. The agent's side: signed webhooks posted to
 the daemon, one helper per event type. Faults can be injected per operation:
 
-- `fail_next("ingest", Fault.status(503))`, `Fault.status(429, retry_after=2)`;
-- `Fault.timeout(seconds)`: answer late (the request is processed after the delay);
+- `fail_next("ingest", Fault.http(503))`, `Fault.http(429, retry_after=2)`;
+- `Fault.hang(seconds)`: answer late (the request is processed after the delay);
 - `Fault.lost()`: processed, then the connection is dropped without an answer;
 - `down = True`: every request answers 503 until it is set back;
+  (the fault machinery and the record of calls come from the test kit's `FakeUpstream`)
 - webhooks: `send(event, secret=..., timestamp=..., signature=...)` for bad signatures
   and stale timestamps, `event(...)` + `send` twice for duplicates, any order for
   out-of-order delivery, any thread id for unknown threads.
@@ -25,12 +26,14 @@ import hmac
 import itertools
 import json
 import time
-from collections import defaultdict, deque
-from dataclasses import dataclass
+from collections import defaultdict
 from typing import Any
 
-import aiohttp
 from aiohttp import web
+
+from handover.sdk.testing import FakeUpstream, Fault
+
+__all__ = ["FakeObi4wan", "Fault"]
 
 REQUIRED = {
     "channelIdentifier": str, "threadId": str, "messageId": str, "published": str,
@@ -39,27 +42,7 @@ REQUIRED = {
 OPTIONAL = {"url": str, "title": str, "attachments": list, "type": str, "metadata": dict}
 
 
-@dataclass(frozen=True)
-class Fault:
-    kind: str
-    status: int = 503
-    retry_after: float | None = None
-    seconds: float = 0.0
-
-    @classmethod
-    def status_(cls, status: int, retry_after: float | None = None) -> Fault:
-        return cls("status", status=status, retry_after=retry_after)
-
-    @classmethod
-    def timeout(cls, seconds: float) -> Fault:
-        return cls("timeout", seconds=seconds)
-
-    @classmethod
-    def lost(cls) -> Fault:
-        return cls("lost")
-
-
-class FakeObi4wan:
+class FakeObi4wan(FakeUpstream):
     def __init__(
         self,
         *,
@@ -68,6 +51,7 @@ class FakeObi4wan:
         chat_guid: str = "chat-guid-1",
         webhook_secret: str = "webhook-secret-1",
     ) -> None:
+        super().__init__()
         self.channel_identifier = channel_identifier
         self.channel_token = channel_token
         self.chat_guid = chat_guid
@@ -77,9 +61,6 @@ class FakeObi4wan:
                                              "estimatedWaitSeconds": 120}
         #: Accepted posts per thread, in the order OBI4wan accepted them.
         self.threads: dict[str, list[dict[str, Any]]] = defaultdict(list)
-        #: Every request that reached the fake: (operation, query, body or None).
-        self.requests: list[tuple[str, dict[str, str], Any]] = []
-        self.down = False
         #: The daemon's webhook URL (set by the test once the daemon listens).
         self.webhook_url: str | None = None
         #: Report each accepted citizen message back as a message.created webhook, the
@@ -91,68 +72,27 @@ class FakeObi4wan:
         self._by_message_id: dict[str, str] = {}
         self._ids = itertools.count(1)
         self._events = itertools.count(1)
-        self._faults: dict[str, deque[Fault]] = defaultdict(deque)
-        self._runner: web.AppRunner | None = None
-        self._http: aiohttp.ClientSession | None = None
-        self.url = ""
 
-    # --- lifecycle ------------------------------------------------------------------
+    def routes(self) -> list[web.RouteDef]:
+        return [
+            self.route("POST", "/customchannels/v1/index", "ingest", self._ingest),
+            self.route("GET", "/chat/availability", "availability", self._availability),
+        ]
 
-    async def start(self) -> str:
-        app = web.Application()
-        app.add_routes([
-            web.post("/customchannels/v1/index", self._ingest),
-            web.get("/chat/availability", self._availability),
-        ])
-        self._runner = web.AppRunner(app, access_log=None)
-        await self._runner.setup()
-        site = web.TCPSite(self._runner, "127.0.0.1", 0)
-        await site.start()
-        port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
-        self.url = f"http://127.0.0.1:{port}"
-        self._http = aiohttp.ClientSession()
-        return self.url
+    @property
+    def requests(self) -> list[tuple[str, dict[str, str], Any]]:
+        """Every request that reached the fake: (operation, query, body or None)."""
+        return [(c.operation, dict(c.query), c.json) for c in self.calls]
 
     async def stop(self) -> None:
         for task in list(self._echoes):
             task.cancel()
-        if self._http is not None:
-            await self._http.close()
-        if self._runner is not None:
-            await self._runner.cleanup()
-
-    # --- faults ---------------------------------------------------------------------
-
-    def fail_next(self, operation: str, fault: Fault, times: int = 1) -> None:
-        """`operation` is "ingest" or "availability"."""
-        self._faults[operation].extend([fault] * times)
-
-    def clear_faults(self) -> None:
-        """Forget the faults not yet used up."""
-        self._faults.clear()
-
-    async def _fault(self, operation: str) -> tuple[web.Response | None, Fault | None]:
-        """The answer to give instead of the real one (if any), and the fault taken."""
-        if self.down:
-            return web.json_response({"error": "down"}, status=503), None
-        queue = self._faults[operation]
-        fault = queue.popleft() if queue else None
-        if fault is not None and fault.kind == "status":
-            headers = {"Retry-After": str(int(fault.retry_after))} if fault.retry_after else {}
-            return web.json_response({"error": f"fault_{fault.status}"}, status=fault.status,
-                                     headers=headers), fault
-        if fault is not None and fault.kind == "timeout":
-            await asyncio.sleep(fault.seconds)
-        return None, fault
+        await super().stop()
 
     # --- the daemon's side ----------------------------------------------------------
 
     async def _ingest(self, request: web.Request) -> web.StreamResponse:
-        body = await request.json() if request.can_read_body else None
-        self.requests.append(("ingest", dict(request.query), body))
-        refusal, fault = await self._fault("ingest")
-        if refusal is not None:
-            return refusal
+        body = await request.json() if request.body_exists else None
         if request.query.get("token") != self.channel_token:
             return web.json_response({"error": "invalid_token"}, status=401)
         problem = _invalid(body)
@@ -168,11 +108,6 @@ class FakeObi4wan:
             self.threads[body["threadId"]].append({**body, "id": desk_id})
             if self.echo_posts and body.get("type", "message") == "message":
                 self._echo(body, desk_id)
-        if fault is not None and fault.kind == "lost":
-            # Processed, but the answer never arrives.
-            assert request.transport is not None
-            request.transport.abort()
-            await asyncio.sleep(0.05)
         return web.json_response({"id": desk_id})
 
     def _echo(self, body: dict[str, Any], desk_id: str) -> None:
@@ -187,10 +122,6 @@ class FakeObi4wan:
         task.add_done_callback(self._echoes.discard)
 
     async def _availability(self, request: web.Request) -> web.Response:
-        self.requests.append(("availability", dict(request.query), None))
-        refusal, _ = await self._fault("availability")
-        if refusal is not None:
-            return refusal
         if request.query.get("guid") != self.chat_guid:
             return web.json_response({"error": "unknown_chat"}, status=404)
         return web.json_response(self.availability)
@@ -204,13 +135,6 @@ class FakeObi4wan:
 
     def texts(self, thread: str) -> list[str]:
         return [p["content"] for p in self.posts(thread)]
-
-    async def wait_for(self, predicate: Any, timeout: float = 5.0) -> None:
-        deadline = time.monotonic() + timeout
-        while not predicate():
-            if time.monotonic() > deadline:
-                raise AssertionError("the fake OBI4wan did not see what was expected")
-            await asyncio.sleep(0.02)
 
     # --- the agent's side: signed webhooks --------------------------------------------
 
@@ -241,14 +165,13 @@ class FakeObi4wan:
         headers: dict[str, str] | None = None, url: str | None = None,
     ) -> tuple[int, Any]:
         """Post one event to the daemon's webhook; returns (status, JSON answer)."""
-        assert self._http is not None
         raw = json.dumps(event).encode()
         sent = headers if headers is not None else self.signed_headers(
             raw, secret=secret, timestamp=timestamp)
         target = url or self.webhook_url
         assert target is not None, "set webhook_url first"
-        async with self._http.post(target, data=raw, headers=sent) as resp:
-            return resp.status, await resp.json(content_type=None)
+        (answer,) = await self.post(target, raw, sent)
+        return answer
 
     async def join(self, thread: str, name: str = "Sanne") -> tuple[int, Any]:
         return await self.send(self.event("agent.joined", thread, agent={"id": "a1", "name": name}))

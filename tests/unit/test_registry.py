@@ -6,6 +6,9 @@ registry at entry points into this module instead (and one into nowhere).
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from importlib.metadata import EntryPoint
 from typing import Any
 
@@ -14,6 +17,8 @@ import pytest
 from handover.daemon import registry
 from handover.daemon.registry import (
     ENTRY_POINT_GROUP,
+    TEST_ADAPTERS_ENV,
+    TEST_ENTRY_POINT_GROUP,
     UnknownAdapter,
     adapter_class,
     describe_adapters,
@@ -72,11 +77,40 @@ def fake_registry(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(registry, "installed_adapters", lambda: dict(FAKE_ENTRY_POINTS))
 
 
-def test_installed_adapters_reads_the_entry_point_group() -> None:
+def test_installed_adapters_reads_the_entry_point_group(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv(TEST_ADAPTERS_ENV, raising=False)
     installed = installed_adapters()
     # The project registers its built-ins the way a third-party package would.
     assert {"rest", "demo_bot", "demo_desk"} <= set(installed)
     assert all(ep.group == ENTRY_POINT_GROUP for ep in installed.values())
+
+
+def test_test_adapters_only_when_enabled(monkeypatch: pytest.MonkeyPatch) -> None:
+    memory = {"memory_channel", "memory_bot", "memory_desk"}
+    monkeypatch.delenv(TEST_ADAPTERS_ENV, raising=False)
+    assert not memory & set(installed_adapters())
+    assert not memory & {name for _, name, _ in describe_adapters()}
+    with pytest.raises(UnknownAdapter):
+        adapter_class("memory_channel")
+    monkeypatch.setenv(TEST_ADAPTERS_ENV, "1")
+    installed = installed_adapters()
+    assert memory <= set(installed)
+    assert {installed[n].group for n in memory} == {TEST_ENTRY_POINT_GROUP}
+    assert adapter_class("memory_desk").__name__ == "MemoryDesk"
+
+
+def test_the_test_kit_enables_test_adapters_for_this_run() -> None:
+    # The kit's pytest plugin sets it: daemons in tests (and their subprocesses) may
+    # name the memory adapters.
+    assert os.environ.get(TEST_ADAPTERS_ENV) == "1"
+
+
+def test_installed_daemon_lists_no_test_adapters() -> None:
+    env = {k: v for k, v in os.environ.items() if k != TEST_ADAPTERS_ENV}
+    done = subprocess.run([sys.executable, "-m", "handover", "adapters"], env=env,
+                          capture_output=True, text=True, timeout=60, check=True)
+    assert "rest" in done.stdout
+    assert "memory_" not in done.stdout
 
 
 def test_unknown_adapter_lists_the_installed_ones_from_metadata() -> None:

@@ -20,17 +20,6 @@ from tests.fakes.obi4wan_server import FakeObi4wan
 ClientFactory = Callable[[web.Application], Awaitable[TestClient[Any, Any]]]
 
 
-class HttpContext(FakeContext):
-    """The fake core context plus a real client session (the daemon's shared one)."""
-
-    session: aiohttp.ClientSession | None = None
-
-    @property
-    def http(self) -> Any:
-        assert self.session is not None
-        return self.session
-
-
 def options_for(fake: FakeObi4wan, **changes: Any) -> Obi4wanOptions:
     base = Obi4wanOptions(
         api_url=fake.url,
@@ -50,7 +39,7 @@ def options_for(fake: FakeObi4wan, **changes: Any) -> Obi4wanOptions:
 @dataclass
 class Desk:
     adapter: Obi4wanDesk
-    ctx: HttpContext
+    ctx: FakeContext
     fake: FakeObi4wan
     client: TestClient[Any, Any]
 
@@ -75,11 +64,12 @@ async def desk_factory(
     fake: FakeObi4wan, aiohttp_client: ClientFactory
 ) -> AsyncIterator[Callable[..., Awaitable[Desk]]]:
     started: list[Obi4wanDesk] = []
+    contexts: list[FakeContext] = []
     session = aiohttp.ClientSession()
 
     async def build(start: bool = False, tick: float = 0.02, **changes: Any) -> Desk:
-        ctx = HttpContext("obi")
-        ctx.session = session
+        ctx = FakeContext("obi", http=session)
+        contexts.append(ctx)
         adapter = Obi4wanDesk("obi", options_for(fake, **changes), ctx)
         adapter.tick_seconds = tick
         app = web.Application()
@@ -96,6 +86,8 @@ async def desk_factory(
     finally:
         for adapter in started:
             await adapter.stop()
+        for ctx in contexts:
+            await ctx.aclose()
         await session.close()
 
 

@@ -116,17 +116,17 @@ async def test_processed_but_answer_lost_is_ambiguous_and_a_resend_is_not_a_seco
 
 async def test_timeout_is_ambiguous(desk: Desk) -> None:
     conv, thread = desk.queued()
-    desk.fake.fail_next("ingest", Fault.timeout(0.4))
+    desk.fake.fail_next("ingest", Fault.hang(0.4))
     with pytest.raises(AmbiguousSendError, match="no answer in time"):
         await desk.adapter.send(conv, thread, message("traag", "c2"))
 
 
 @pytest.mark.parametrize(("fault", "error", "retry_after"), [
-    (Fault.status_(503), TransientError, None),
-    (Fault.status_(502, retry_after=7), TransientError, 7.0),
-    (Fault.status_(429, retry_after=2), TransientError, 2.0),
-    (Fault.status_(401), AuthError, None),
-    (Fault.status_(422), PermanentError, None),
+    (Fault.http(503), TransientError, None),
+    (Fault.http(502, retry_after=7), TransientError, 7.0),
+    (Fault.http(429, retry_after=2), TransientError, 2.0),
+    (Fault.http(401), AuthError, None),
+    (Fault.http(422), PermanentError, None),
 ])
 async def test_status_codes_are_classified(
     desk: Desk, fault: Fault, error: type[Exception], retry_after: float | None,
@@ -188,7 +188,7 @@ async def test_desk_down_opens_the_circuit_and_a_probe_closes_it(
 
 async def test_rate_limits_do_not_open_the_circuit(desk: Desk) -> None:
     conv, thread = desk.queued()
-    desk.fake.fail_next("ingest", Fault.status_(429, retry_after=1), times=5)
+    desk.fake.fail_next("ingest", Fault.http(429, retry_after=1), times=5)
     for _ in range(5):
         with pytest.raises(TransientError):
             await desk.adapter.send(conv, thread, message("x", "c2"))
@@ -210,7 +210,7 @@ async def test_availability_is_cached_briefly(
 async def test_not_available_and_failing_checks(desk: Desk) -> None:
     desk.fake.availability = {"available": False}
     assert await desk.adapter.availability("demo", None) == Availability(False)
-    desk.fake.fail_next("availability", Fault.status_(503))
+    desk.fake.fail_next("availability", Fault.http(503))
     with pytest.raises(TransientError):
         await desk.adapter.availability("demo", None)
     desk.fake.availability = {"queueLength": 1}
@@ -220,9 +220,9 @@ async def test_not_available_and_failing_checks(desk: Desk) -> None:
 
 async def test_the_channel_token_never_reaches_the_logs(desk: Desk) -> None:
     conv, thread = desk.queued()
-    desk.fake.fail_next("ingest", Fault.status_(503))
+    desk.fake.fail_next("ingest", Fault.http(503))
     desk.fake.fail_next("ingest", Fault.lost())
-    desk.fake.fail_next("availability", Fault.timeout(0.4))
+    desk.fake.fail_next("availability", Fault.hang(0.4))
     with capture_logs() as logs:
         for _ in range(2):
             with pytest.raises((TransientError, AmbiguousSendError)) as raised:

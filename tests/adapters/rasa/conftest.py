@@ -19,18 +19,6 @@ NAME = "gem"
 CALLBACK_TOKEN = "cb-secret-0123456789"
 
 
-class HttpContext(FakeContext):
-    """The fake core, with a real HTTP client session (the adapter calls the fake Rasa)."""
-
-    def __init__(self, name: str, session: aiohttp.ClientSession, **kw: Any) -> None:
-        super().__init__(name, **kw)
-        self.session = session
-
-    @property
-    def http(self) -> Any:
-        return self.session
-
-
 @pytest.fixture
 async def fake_rasa() -> AsyncIterator[FakeRasa]:
     fake = await FakeRasa().start()
@@ -52,7 +40,7 @@ class Harness:
     def __init__(self, fake: FakeRasa, session: aiohttp.ClientSession) -> None:
         self.fake = fake
         self.session = session
-        self.ctx = HttpContext(NAME, session, tenants=("demo", "other"))
+        self.ctx = FakeContext(NAME, tenants=("demo", "other"), http=session)
         self.bot: RasaBot | None = None
         self._runner: web.AppRunner | None = None
         self.callback_base = ""
@@ -90,6 +78,7 @@ class Harness:
         return await self.bot.turn(current, turn)
 
     async def close(self) -> None:
+        await self.ctx.aclose()
         if self._runner is not None:
             await self._runner.cleanup()
 

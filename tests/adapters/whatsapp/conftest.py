@@ -24,15 +24,6 @@ ClientFactory = Callable[[web.Application], Awaitable[TestClient[Any, Any]]]
 CITIZEN = "31612345678"
 
 
-class HttpContext(FakeContext):
-    session: aiohttp.ClientSession | None = None
-
-    @property
-    def http(self) -> Any:
-        assert self.session is not None
-        return self.session
-
-
 def options_for(fake: FakeGraph, tmp: Path, **changes: Any) -> WhatsAppOptions:
     base = WhatsAppOptions(
         access_token=fake.token,
@@ -53,7 +44,7 @@ def options_for(fake: FakeGraph, tmp: Path, **changes: Any) -> WhatsAppOptions:
 @dataclass
 class Channel:
     adapter: WhatsAppChannel
-    ctx: HttpContext
+    ctx: FakeContext
     fake: FakeGraph
     clock: FakeClock
     client: TestClient[Any, Any]
@@ -80,12 +71,13 @@ async def channel_factory(
     fake: FakeGraph, aiohttp_client: ClientFactory, tmp_path: Path,
 ) -> AsyncIterator[Callable[..., Awaitable[Channel]]]:
     started: list[WhatsAppChannel] = []
+    contexts: list[FakeContext] = []
     session = aiohttp.ClientSession()
 
     async def build(**changes: Any) -> Channel:
         assert isinstance(fake.clock, FakeClock)
-        ctx = HttpContext("wa", clock=fake.clock)
-        ctx.session = session
+        ctx = FakeContext("wa", clock=fake.clock, http=session)
+        contexts.append(ctx)
         adapter = WhatsAppChannel("wa", options_for(fake, tmp_path, **changes), ctx)
         app = web.Application()
         app.add_subapp("/wa/", adapter.http_app())
@@ -100,6 +92,8 @@ async def channel_factory(
     finally:
         for adapter in started:
             await adapter.stop()
+        for ctx in contexts:
+            await ctx.aclose()
         await session.close()
 
 

@@ -1,8 +1,12 @@
-"""In-memory channel, bot and desk adapters and a fake clock, for tests.
+"""In-memory channel, bot and desk adapters, for tests.
 
 Used by the core's own tests and meant for third-party adapter authors: a new desk
 adapter can be tested against `MemoryChannel` and `MemoryBot`, and so on. Each adapter
 records what it was given and can inject faults (`fail_next`).
+
+They are not production adapters: a daemon finds them by type name (`memory_channel`,
+`memory_bot`, `memory_desk`) only when test adapters are enabled (see
+`handover.sdk.testing.TEST_ADAPTERS_ENV`).
 """
 
 from __future__ import annotations
@@ -14,9 +18,7 @@ from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from handover import events as ev
-from handover.clock import FakeClock
-from handover.model import Content, Conversation, HandoverSignal, Party
+from handover.sdk import events as ev
 from handover.sdk.contracts import (
     AdapterContext,
     Availability,
@@ -35,8 +37,9 @@ from handover.sdk.contracts import (
     OutboundMessage,
 )
 from handover.sdk.keys import desk_message_key
+from handover.sdk.model import Content, Conversation, HandoverSignal, Party
 
-__all__ = ["FakeClock", "MemoryBot", "MemoryChannel", "MemoryDesk"]
+__all__ = ["MemoryBot", "MemoryChannel", "MemoryDesk", "echo_responder"]
 
 _ids = itertools.count(1)
 

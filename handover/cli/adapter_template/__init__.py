@@ -1,0 +1,1 @@
+"""The files `handover new-adapter` writes: `common` for every kind, one module per kind."""

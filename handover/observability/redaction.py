@@ -16,8 +16,9 @@ later passes cannot re-match them.
 Before the passes, in text that is not plain ASCII, digits of any script (full-width,
 Arabic-Indic...) are read as ASCII digits, full-width signs as their ASCII
 forms and Unicode dashes as "-", character for character; and a percent-encoded at
-sign (``%40``, as in a logged query string) is read as "@". A log line may therefore
-show such characters in their plain form; nothing is lost that a reader needs.
+sign (``%40``, as in a logged query string) is read as "@". A line in which something
+was masked may therefore show such characters in their plain form; a line with nothing
+to mask is returned exactly as written.
 
 Known limits, accepted because a false positive only hides a harmless value:
 - A date followed by a small number (``06-12-2026 10 uur``) can add up to ten digits
@@ -247,16 +248,20 @@ def redact(text: str) -> str:
     IBAN-shaped code failing mod-97, times, dates, short service numbers such as
     ``14 020``) are left alone.
     """
+    original = text
     text = _plain(text)
     if not _NEEDS_WORK.search(text):
-        return text
+        return original
     if "%" in text:
         text = _PERCENT_AT.sub("@", text)
+    read = text
     if "@" in text:
         text = _EMAIL.sub(EMAIL_MASK, text)
     text = _IBAN.sub(_mask_iban, text)
     text = _BSN.sub(_mask_bsn, text)
-    return _PHONE_CANDIDATE.sub(_mask_phone_candidate, text)
+    text = _PHONE_CANDIDATE.sub(_mask_phone_candidate, text)
+    # Plain spellings only where something was masked: otherwise the line as written.
+    return original if text == read else text
 
 
 def redact_value(value: object) -> object:

@@ -448,7 +448,10 @@
     else if (s === "survey") text = T.state_survey;
     else if (s === "closed") text = T.state_closed;
     else text = T.state_bot;
-    if (ui.status.textContent !== text) ui.status.textContent = text;
+    if (ui.status.textContent !== text) {
+      ui.status.textContent = text;
+      if (s === "queued" && !away) sayOnce(text);
+    }
     ui.root.setAttribute("data-state", connected ? s : "reconnecting");
     var busy = s === "handover_pending" || s === "queued" || s === "agent";
     ui.person.hidden = busy || !cfg.features.request_agent;
@@ -461,6 +464,18 @@
     wasAway = away;
   }
   var wasAway = false;
+
+  // The queue position is news only the status line carries (the log's queue notice may
+  // not have the number): say it, unless a notice in the log just said the same.
+  var sayTimer = null;
+  function sayOnce(text) {
+    clearTimeout(sayTimer);
+    sayTimer = setTimeout(function () {
+      var recent = Array.prototype.slice.call(ui.log.querySelectorAll(".hw-text"), -3);
+      var said = recent.some(function (n) { return n.textContent.indexOf(text) >= 0; });
+      if (!said && ui.status.textContent === text) ui.linkNews.textContent = text;
+    }, 400);
+  }
   function offline() { return navigator.onLine === false; }
 
   function showTyping(frame) {

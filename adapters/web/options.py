@@ -82,6 +82,10 @@ class WebOptions:
     hello_timeout_seconds: float = 10.0
     #: Websocket ping interval; a peer that does not answer is dropped.
     heartbeat_seconds: float = 30.0
+    #: A socket that closed while its page was hidden (tab closed, app switched away)
+    #: and is not resumed within this time counts as the citizen having left: a waiting
+    #: or served citizen's thread ends at the desk (`CitizenLeft`). 0 switches it off.
+    leave_grace_seconds: float = 60.0
 
 
 def parse_options(section: Mapping[str, Any], path: str) -> WebOptions:
@@ -93,6 +97,7 @@ def parse_options(section: Mapping[str, Any], path: str) -> WebOptions:
                              maximum=max_frame)
     hello = table.duration("hello_timeout_seconds", 10.0)
     heartbeat = table.duration("heartbeat_seconds", 30.0)
+    grace = table.duration("leave_grace_seconds", 60.0, allow_zero=True)
     tenants = tenant_tables(
         table, _tenant, required="`origins` for each tenant that embeds the widget"
     )
@@ -100,7 +105,8 @@ def parse_options(section: Mapping[str, Any], path: str) -> WebOptions:
     if issues:
         raise ConfigIssues(issues.items)
     return WebOptions(tenants=tenants, max_frame_bytes=max_frame, max_text_length=max_text,
-                      hello_timeout_seconds=hello, heartbeat_seconds=heartbeat)
+                      hello_timeout_seconds=hello, heartbeat_seconds=heartbeat,
+                      leave_grace_seconds=grace)
 
 
 def _tenant(t: Table) -> TenantOptions:

@@ -13,6 +13,7 @@ import contextlib
 import hashlib
 import hmac
 import secrets
+import uuid
 from dataclasses import dataclass
 
 from aiohttp import WSMsgType, web
@@ -27,8 +28,11 @@ from handover.sdk import metrics
 from handover.sdk.contracts import AdapterContext
 from handover.sdk.errors import UnknownTenant
 from handover.sdk.http import Unavailable, ingest_if_known
-from handover.sdk.model import Content, Conversation, Party
+from handover.sdk.model import Content, Conversation, Party, State
 from handover.sdk.ratelimit import RateLimiter
+
+#: States in which somebody waits for the citizen: leaving then ends the desk's thread.
+_PERSON_WAITS = frozenset({State.HANDOVER_PENDING, State.QUEUED, State.AGENT})
 
 
 def channel_key(token: str) -> str:
@@ -66,6 +70,11 @@ class WidgetSockets:
                             RateLimiter(t.frames_per_minute), RateLimiter(t.messages_per_minute))
             for tenant, t in options.tenants.items()
         }
+        #: Sockets whose page said it is hidden (the last `visibility` frame).
+        self._hidden: set[WidgetSocket] = set()
+        #: Conversation -> the departure being waited out: a socket for it registering
+        #: again (here) replaces or removes it, so a stale grace timer does nothing.
+        self._away: dict[str, object] = {}
 
     def _now(self) -> float:
         return self.ctx.clock.now().timestamp()
@@ -112,8 +121,12 @@ class WidgetSockets:
         finally:
             gauge.dec()
             if sock is not None:
+                hidden = sock in self._hidden
+                self._hidden.discard(sock)
                 self.registry.remove(sock)
                 await self.ctx.release_connection(sock.conversation_id)
+                if hidden and not self.registry.sockets(sock.conversation_id):
+                    self._await_return(sock.conversation_id)
             if not ws.closed:
                 await ws.close()
         return ws
@@ -173,6 +186,7 @@ class WidgetSockets:
             # Register before reading the transcript: a delivery meanwhile waits for the
             # lock and is then skipped if the replay already sent it.
             self.registry.add(sock)
+            self._away.pop(conv.id, None)  # back within the grace period
             # Also before the read: with several instances, deliveries for this
             # conversation come here from now on (see handover/connections.py).
             await self.ctx.hold_connection(conv.id)
@@ -187,8 +201,10 @@ class WidgetSockets:
                 self.ctx.log.warning("web.replay_failed", conversation_id=conv.id,
                                      exc_info=True)
                 raise Closed(CloseCode.UNAVAILABLE, "try again later") from None
+            replay = sum(1 for e in entries if e.seq > sock.sent_seq)
             await sock.send_raw(wire.welcome_frame(
                 conv.id, conv.language, update, token=token, resumed=hello.token is not None,
+                replay=replay,
             ))
             await sock.replay(entries)
             REPLAYED.labels(self.channel).inc(len(entries))
@@ -230,6 +246,11 @@ class WidgetSockets:
                 continue
             if isinstance(frame, wire.Ping):
                 await sock.send(wire.pong_frame())
+            elif isinstance(frame, wire.Visibility):
+                if frame.hidden:
+                    self._hidden.add(sock)
+                else:
+                    self._hidden.discard(sock)
             elif isinstance(frame, wire.Typing):
                 if tenant.features.typing:
                     with contextlib.suppress(Exception):
@@ -282,6 +303,42 @@ class WidgetSockets:
             for other in others:
                 async with other.lock:
                     await other.replay(await self.ctx.transcript(conv_id, other.sent_seq))
+
+
+    # --- a citizen who closed the page ------------------------------------------------
+
+    def _await_return(self, conversation_id: str) -> None:
+        """The last socket closed while its page was hidden: unless the widget comes back
+        within the grace period (a navigation or reload does at once), the citizen left.
+
+        Decided here, on the server, because a closing tab cannot be relied on to say
+        goodbye (no timers run after `pagehide`, a beacon may be dropped) while a socket
+        that closes is always seen. With several instances a widget that resumes on
+        another instance is not seen here: the grace timer only ends a thread that is
+        still waiting for a person, and the widget shows the closed state if it was.
+        """
+        grace = self.options.leave_grace_seconds
+        if grace <= 0:
+            return
+        departure = object()
+        self._away[conversation_id] = departure
+        self.ctx.spawn(self._leave_unless_back(conversation_id, departure, grace),
+                       name=f"web.grace:{conversation_id}")
+
+    async def _leave_unless_back(self, conversation_id: str, departure: object,
+                                 grace: float) -> None:
+        await self.ctx.clock.sleep(grace)
+        if self._away.get(conversation_id) is not departure:
+            return  # came back (or left again later: that departure has its own timer)
+        del self._away[conversation_id]
+        conv = await self.ctx.get_conversation(conversation_id)
+        if conv is None or conv.state not in _PERSON_WAITS:
+            return
+        self.ctx.log.info("web.citizen_gone", conversation_id=conversation_id)
+        event = ev.CitizenLeft(conversation_id=conversation_id, source=self.channel,
+                               source_id=f"gone:{conversation_id}:{uuid.uuid4().hex}")
+        with contextlib.suppress(Unavailable):
+            await ingest_if_known(self.ctx, event, log_event="web.ingest_failed")
 
 
 _CLOSE_REASONS = {

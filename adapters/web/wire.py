@@ -2,7 +2,7 @@
 
 Every frame is one JSON object in a text message with a `type`. The widget sends
 `hello` first (open a new conversation, or resume one with its token and the last `seq`
-it showed), then `message`, `action`, `typing` and `ping`. The daemon answers with
+it showed), then `message`, `action`, `typing`, `visibility` and `ping`. The daemon answers with
 `welcome`, `message`, `ack`, `state`, `typing`, `error` and `pong`. The README of this
 package is the reference; this module is the one place that reads and writes frames,
 so the README and the code cannot drift apart silently (the tests use these functions).
@@ -29,6 +29,7 @@ __all__ = [
     "MessageFrame",
     "Ping",
     "Typing",
+    "Visibility",
     "ack_frame",
     "entry_frame",
     "error_frame",
@@ -121,7 +122,16 @@ class Ping:
     pass
 
 
-ClientFrame = MessageFrame | Action | Typing | Ping
+@dataclass(frozen=True, slots=True)
+class Visibility:
+    """The page went to the background (`hidden`) or came back. A socket that closes
+    while its page is hidden, and is not resumed within the grace period, counts as the
+    citizen having left."""
+
+    hidden: bool
+
+
+ClientFrame = MessageFrame | Action | Typing | Ping | Visibility
 
 
 def _load(raw: str) -> dict[str, Any]:
@@ -246,10 +256,16 @@ def parse_client_frame(raw: str, max_text_length: int) -> ClientFrame:
         if not isinstance(on, bool):
             raise FrameError("invalid_field", "on must be true or false")
         return Typing(on)
+    if kind == "visibility":
+        hidden = _Reader(data, ("hidden",)).data.get("hidden")
+        if not isinstance(hidden, bool):
+            raise FrameError("invalid_field", "hidden must be true or false")
+        return Visibility(hidden)
     if kind == "ping":
         _Reader(data, ())
         return Ping()
-    raise FrameError("unknown_type", "type must be one of: message, action, typing, ping")
+    raise FrameError("unknown_type",
+                     "type must be one of: message, action, typing, visibility, ping")
 
 
 # --- server frames ------------------------------------------------------------------
@@ -304,13 +320,16 @@ def state_frame(update: ControlUpdate) -> str:
 
 def welcome_frame(
     conversation_id: str, language: str, update: ControlUpdate, *, token: str | None,
-    resumed: bool,
+    resumed: bool, replay: int = 0,
 ) -> str:
+    """`replay`: how many `message` frames follow at once from the transcript (history
+    the citizen saw before: the widget shows them without animation or announcement)."""
     data: dict[str, Any] = {
         "type": "welcome",
         "conversation_id": conversation_id,
         "language": language,
         "resumed": resumed,
+        "replay": replay,
         "state": state_payload(update),
     }
     if token is not None:

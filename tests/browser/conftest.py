@@ -103,11 +103,14 @@ def axe_source() -> str:
 
 class CuttableProxy:
     """Forwards loopback TCP to the daemon; `cut()` drops every open connection and,
-    while `refusing`, new ones are closed at once (the network is away)."""
+    while `refusing`, new ones are closed at once (the network is away). While `stalled`,
+    every byte either way is swallowed and nothing is closed: a black hole, as when a
+    mobile network or a NAT forgets the connection without a word."""
 
     def __init__(self, target_port: int) -> None:
         self.target_port = target_port
         self.refusing = False
+        self.stalled = False
         self._writers: set[asyncio.StreamWriter] = set()
         self._server: asyncio.base_events.Server | None = None
         self.port = 0
@@ -130,6 +133,8 @@ class CuttableProxy:
         async def pipe(src: asyncio.StreamReader, dst: asyncio.StreamWriter) -> None:
             with contextlib.suppress(Exception):
                 while data := await src.read(65536):
+                    if self.stalled:
+                        continue
                     dst.write(data)
                     await dst.drain()
             dst.transport.abort()
@@ -308,7 +313,8 @@ async def system(tmp_path: Path) -> AsyncIterator[System]:
         "delivery": {"poll_seconds": 0.05, "backoff_base_seconds": 0.01,
                      "backoff_cap_seconds": 0.1},
         "adapters": {
-            "web": {"type": "web", "tenants": {
+            # Short, so that a test can wait it out; navigations come back well within it.
+            "web": {"type": "web", "leave_grace_seconds": 4, "tenants": {
                 TENANT: {"origins": [page_origin]},
                 "tokens": {"origins": [page_origin], "theme_class": "fixture-theme",
                            "theme_stylesheet": f"{page_origin}/fixture-tokens.css"},
@@ -394,3 +400,42 @@ async def assert_accessible(page: Any, axe_source: str, state: str,
     bad = [v for v in result["violations"] if v["impact"] in ("serious", "critical")]
     assert bad == [], f"axe in state {state}: {bad}"
     assert result["undecided"] == [], f"axe could not decide contrast in state {state}: {result['undecided']}"
+
+
+# --- what screen readers are told ---------------------------------------------------------
+
+# Added to a page before its scripts run: records every text put into a live region (an
+# element with aria-live other than "off", or role log/status/alert) while it is live and
+# not hidden, in window.__said. A screen reader announces exactly such additions.
+RECORD_ANNOUNCEMENTS = """
+(() => {
+  window.__said = [];
+  const LIVE_ROLES = {log: 1, status: 1, alert: 1};
+  function liveRegion(node) {
+    for (let el = node.nodeType === 1 ? node : node.parentElement; el; el = el.parentElement) {
+      if (el.hasAttribute('hidden')) return null;
+      const live = el.getAttribute('aria-live');
+      if (live) return live === 'off' ? null : el;
+      if (LIVE_ROLES[el.getAttribute('role')]) return el;
+    }
+    return null;
+  }
+  function say(node) {
+    const text = (node.textContent || '').trim();
+    const region = text && liveRegion(node);
+    if (region) window.__said.push(text);
+  }
+  new MutationObserver(records => {
+    for (const r of records) {
+      if (r.type === 'characterData') say(r.target);
+      else r.addedNodes.forEach(say);
+    }
+  }).observe(document, {subtree: true, childList: true, characterData: true});
+})();
+"""
+
+
+async def announcements(page: Any) -> list[str]:
+    """What live regions said so far (RECORD_ANNOUNCEMENTS must be in the page)."""
+    said: list[str] = await page.evaluate("window.__said || []")
+    return said

@@ -96,7 +96,7 @@ async def test_demo_citizen_and_agent_from_bot_to_survey(
     await textbox.press("Enter")
     await expect(citizen.locator(".hw-msg--bot").first).to_be_visible(timeout=WAIT_MS)
     await citizen.get_by_role("button", name="Praat met een medewerker").click()
-    status = citizen.get_by_role("status")
+    status = citizen.locator(".hw-status")
     await expect(status).to_contain_text("wachtrij", timeout=WAIT_MS)
     await screenshot(citizen, "demo-01-citizen-queued")
 

@@ -62,7 +62,7 @@ async def test_agent_links_rtl_times_spent_bot_buttons_paste_and_the_scale(
     await expect(note).to_be_hidden()
 
     await page.get_by_role("button", name="Praat met een medewerker").click()
-    await expect(page.get_by_role("status")).to_contain_text("wachtrij", timeout=WAIT_MS)
+    await expect(page.locator(".hw-status")).to_contain_text("wachtrij", timeout=WAIT_MS)
     conversation_id = await page.evaluate(
         "JSON.parse(Object.entries(sessionStorage).find(([k]) => k.startsWith('handover:'))[1])"
         ".conversation_id")

@@ -67,7 +67,7 @@ async def test_citizen_chat_from_bot_to_agent_to_survey(
 
     # "Talk to a person": queued, with the page the citizen was on.
     await page.get_by_role("button", name="Praat met een medewerker").click()
-    status = page.get_by_role("status")
+    status = page.locator(".hw-status")
     await expect(status).to_contain_text("wachtrij", timeout=WAIT_MS)
     conversation_id = await page.evaluate(
         "JSON.parse(Object.entries(sessionStorage).find(([k]) => k.startsWith('handover:'))[1])"

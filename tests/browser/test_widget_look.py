@@ -129,7 +129,7 @@ async def test_english_page_reduced_motion_and_handover_reported(
     # The citizen asked for less motion: messages appear without the fade-in.
     assert await bot.evaluate("el => getComputedStyle(el).animationName") == "none"
     await page.get_by_role("button", name="Talk to a person").click()
-    await expect(page.get_by_role("status")).to_contain_text("queue", timeout=WAIT_MS)
+    await expect(page.locator(".hw-status")).to_contain_text("queue", timeout=WAIT_MS)
     pushed = await page.evaluate("window._sz")
     actions = [e[2] for e in pushed]
     assert actions[:2] == ["opened", "handover_requested"]

@@ -27,7 +27,7 @@ async def test_minimised_while_queued_the_launcher_counts_the_agents_messages(
     await page.goto(system.page_url + "/")
     await page.get_by_role("button", name="Chat openen").click()
     await page.get_by_role("button", name="Praat met een medewerker").click()
-    await expect(page.get_by_role("status")).to_contain_text("wachtrij", timeout=WAIT_MS)
+    await expect(page.locator(".hw-status")).to_contain_text("wachtrij", timeout=WAIT_MS)
 
     minimise = page.get_by_role("button", name="Minimaliseren", exact=True)
     await expect(minimise).to_have_attribute("title", "Minimaliseren")

@@ -23,16 +23,10 @@
   var NPS_SIZE = 11;
   // When the open chat fills the screen (as in widget.css): then it is modal.
   var FULL_SCREEN = "(max-width: 30rem), (max-height: 30rem)";
-  // Texts newer than the tenant configuration's text set: used until the served set
-  // carries them (a tenant's own text for the same key wins).
-  var OWN_TEXTS = {
-    nl: { minimise: "Minimaliseren", unread_one: "1 nieuw bericht", unread_many: "{count} nieuwe berichten",
-          too_long: "Uw tekst is langer dan {max} tekens. Alleen het begin staat in het tekstvak; stuur de rest in een volgend bericht.",
-          chosen: "gekozen" },
-    en: { minimise: "Minimise", unread_one: "1 new message", unread_many: "{count} new messages",
-          too_long: "Your text is longer than {max} characters. Only the beginning is in the text box; send the rest in another message.",
-          chosen: "chosen" }
-  };
+  // A dead connection is noticed within PING_MS + PONG_MS even when no packet comes back
+  // (a black-holed socket never closes by itself); a message not acknowledged within
+  // ACK_MS shows as not delivered, with a retry.
+  var PING_MS = 10000, PONG_MS = 5000, ACK_MS = 10000, OPEN_MS = 10000;
 
   var cfg = null;           // the tenant's widget configuration
   var T = null;             // texts in the chosen language
@@ -51,6 +45,11 @@
   var connected = false;
   var unread = 0;           // others' messages that arrived while the chat was minimised
   var announceTimer = null;
+  var pingTimer = null;     // the next heartbeat
+  var deadTimer = null;     // no answer to the heartbeat (or to the opening) by then: dead
+  var ackTimers = {};       // message id -> its ack deadline
+  var replaying = 0;        // message frames still to come from the welcome's replay
+  var quietTimer = null;
 
   // --- storage -----------------------------------------------------------------------
 
@@ -145,11 +144,26 @@
     // It minimises (the chat goes on), so it says so, and shows a minimise sign, not an x.
     var close = el("button", { type: "button", "class": "hw-close", "aria-label": T.minimise, title: T.minimise });
     close.appendChild(el("span", { "class": "hw-minimise-sign", "aria-hidden": "true" }));
+    var end = el("button", { type: "button", "class": "hw-end", hidden: "" }, T.end_chat);
     header.appendChild(title);
+    header.appendChild(end);
     header.appendChild(close);
-    var status = el("p", { "class": "hw-status", role: "status" });
+    // Ending asks first, in the panel: a mistaken tap must not end a long wait.
+    var confirm = el("div", { "class": "hw-confirm", role: "group", "aria-labelledby": "hw-confirm-text", hidden: "" });
+    confirm.appendChild(el("p", { id: "hw-confirm-text" }, T.end_confirm));
+    var endYes = el("button", { type: "button", "class": "hw-end-yes" }, T.end_yes);
+    var endNo = el("button", { type: "button", "class": "hw-end-no" }, T.end_no);
+    confirm.appendChild(endYes);
+    confirm.appendChild(endNo);
+    // Not a live region: every change of who speaks also comes as a message in the log,
+    // which is announced; saying it here too made screen readers say it twice. The
+    // connection's own ups and downs are said by `linkNews`.
+    var status = el("p", { "class": "hw-status" });
+    var linkNews = el("p", { "class": "hw-visually-hidden", role: "status" });
     // The log region announces new messages; the list inside keeps list semantics.
     var logRegion = el("div", { "class": "hw-messages", role: "log", "aria-live": "polite", "aria-label": T.messages_label, tabindex: "0" });
+    // What greets the citizen: who answers first (a computer), and that a person can.
+    logRegion.appendChild(el("p", { "class": "hw-greeting", dir: "auto" }, T.greeting));
     var log = el("ol", { "class": "hw-message-list" });
     logRegion.appendChild(log);
     var typing = el("p", { "class": "hw-typing", "aria-hidden": "true" });
@@ -164,14 +178,15 @@
     form.appendChild(label);
     form.appendChild(input);
     form.appendChild(send);
-    [header, status, logRegion, typing, actions, note, form].forEach(function (n) { panel.appendChild(n); });
+    [header, confirm, status, linkNews, logRegion, typing, actions, note, form].forEach(function (n) { panel.appendChild(n); });
     root.appendChild(panel);
     root.appendChild(launcher);
     root.appendChild(announcer);
     document.body.appendChild(root);
     ui = { root: root, launcher: launcher, badge: badge, badgeCount: badgeCount, badgeWords: badgeWords,
            announcer: announcer, panel: panel, close: close, status: status, log: log, logRegion: logRegion,
-           typing: typing, person: person, form: form, input: input, actions: actions, note: note };
+           typing: typing, person: person, form: form, input: input, actions: actions, note: note,
+           end: end, confirm: confirm, endYes: endYes, endNo: endNo, linkNews: linkNews };
 
     launcher.addEventListener("click", function () { setOpen(true, true); });
     close.addEventListener("click", function () { setOpen(false, true); });
@@ -184,6 +199,9 @@
       if (query.addEventListener) query.addEventListener("change", markModal);
     }
     person.addEventListener("click", requestAgent);
+    end.addEventListener("click", function () { ui.confirm.hidden = false; endYes.focus(); });
+    endNo.addEventListener("click", function () { ui.confirm.hidden = true; end.focus(); });
+    endYes.addEventListener("click", leave);
     form.addEventListener("submit", function (e) { e.preventDefault(); sendText(); });
     input.addEventListener("keydown", function (e) {
       if (e.key === "Enter" && !e.shiftKey) { e.preventDefault(); sendText(); }
@@ -329,6 +347,9 @@
     if (frame.seq) item.setAttribute("data-seq", String(frame.seq));
     var head = el("p", { "class": "hw-meta" });
     head.appendChild(el("span", { "class": "hw-sender" }, senderLabel(party, frame.sender_name)));
+    // Who is speaking, in words as well as colour: a computer, or a person by name.
+    var role = party === "bot" ? T.bot_role : party === "agent" ? T.agent_role : null;
+    if (role) head.appendChild(el("span", { "class": "hw-role" }, role));
     head.appendChild(clockTime(frame.created_at));
     // dir="auto": Arabic or Hebrew text runs right to left, with its punctuation in place.
     var body = el("p", { "class": "hw-text", dir: "auto" });
@@ -344,7 +365,8 @@
     if (content.buttons && content.buttons.length) {
       item.appendChild(isScale(content.buttons) ? renderScale(content.buttons) : renderButtons(content.buttons));
     }
-    if (!reducedMotion()) item.classList.add("hw-msg--enter");
+    // History replayed after a reload or a navigation was seen before: it just stands there.
+    if (!reducedMotion() && !frame.replayed) item.classList.add("hw-msg--enter");
     place(item, frame.seq);
     scrollToEnd();
     return item;
@@ -414,7 +436,8 @@
 
   function showState() {
     var s = control.state, text;
-    if (!connected && (retry > 0 || retryTimer)) text = T.reconnecting;
+    var away = !connected && (retry > 0 || retryTimer || offline());
+    if (away) text = offline() ? T.offline : T.reconnecting;
     else if (s === "handover_pending") text = T.state_pending;
     else if (s === "queued") {
       text = control.queue_position != null ? fill(T.state_queued_position, { position: control.queue_position }) : T.state_queued;
@@ -425,11 +448,35 @@
     else if (s === "survey") text = T.state_survey;
     else if (s === "closed") text = T.state_closed;
     else text = T.state_bot;
-    if (ui.status.textContent !== text) ui.status.textContent = text;
+    if (ui.status.textContent !== text) {
+      ui.status.textContent = text;
+      if (s === "queued" && !away) sayOnce(text);
+    }
     ui.root.setAttribute("data-state", connected ? s : "reconnecting");
     var busy = s === "handover_pending" || s === "queued" || s === "agent";
     ui.person.hidden = busy || !cfg.features.request_agent;
+    // Ending is offered while there is something to end: a wait, or a person's chat.
+    ui.end.hidden = !busy || !session.token;
+    if (ui.end.hidden) ui.confirm.hidden = true;
+    // The connection's state is said once when it changes (the status line is not live).
+    var news = away ? text : (wasAway ? T.connected : ui.linkNews.textContent);
+    if (ui.linkNews.textContent !== news) ui.linkNews.textContent = news;
+    wasAway = away;
   }
+  var wasAway = false;
+
+  // The queue position is news only the status line carries (the log's queue notice may
+  // not have the number): say it, unless a notice in the log just said the same.
+  var sayTimer = null;
+  function sayOnce(text) {
+    clearTimeout(sayTimer);
+    sayTimer = setTimeout(function () {
+      var recent = Array.prototype.slice.call(ui.log.querySelectorAll(".hw-text"), -3);
+      var said = recent.some(function (n) { return n.textContent.indexOf(text) >= 0; });
+      if (!said && ui.status.textContent === text) ui.linkNews.textContent = text;
+    }, 400);
+  }
+  function offline() { return navigator.onLine === false; }
 
   function showTyping(frame) {
     ui.typing.textContent = frame.on ? fill(T.typing, { name: control.agent_name || T.agent_fallback_name }) : "";
@@ -438,11 +485,14 @@
   // --- the socket --------------------------------------------------------------------------
 
   function connect() {
-    if (ws && ws.readyState <= 1) return;
+    if (ws || offline()) return;
     clearTimeout(retryTimer);
     retryTimer = null;
-    ws = new WebSocket(WS_URL);
-    ws.onopen = function () {
+    var sock = new WebSocket(WS_URL);
+    ws = sock;
+    // An opening that never completes (the network swallows it) counts as failed.
+    expectAnswer(OPEN_MS);
+    sock.onopen = function () {
       var hello = { type: "hello", tenant: TENANT, language: lang, last_seq: lastSeq };
       var context = pageContext();
       if (context) hello.context = context;
@@ -450,32 +500,75 @@
         hello.conversation_id = session.conversation_id;
         hello.token = session.token;
       }
-      ws.send(JSON.stringify(hello));
+      sock.send(JSON.stringify(hello));
     };
-    ws.onmessage = function (event) {
+    sock.onmessage = function (event) {
+      if (ws !== sock) return;
+      heard();
       var frame;
       try { frame = JSON.parse(event.data); } catch (e) { return; }
       var handler = handlers[frame.type];
       if (handler) handler(frame);
     };
-    ws.onclose = function (event) {
-      connected = false;
-      ws = null;
-      if (event.code === 4403 || event.code === 4404) {
-        // The stored conversation is gone (erased, or another daemon): start afresh.
-        session = { open: session.open };
-        save();
-        lastSeq = 0;
-        shown = {};
-        pending = [];
-        ui.log.textContent = "";
-      }
-      if (event.code === 4400) { ui.status.textContent = T.error; return; }
-      retry += 1;
-      var delay = event.code === 4429 ? 30000 : Math.min(15000, 500 * Math.pow(2, retry - 1));
-      retryTimer = setTimeout(connect, delay * (0.5 + Math.random() / 2));
-      showState();
-    };
+    sock.onclose = function (event) { if (ws === sock) lost(event.code); };
+  }
+
+  // The socket is gone (closed, or given up on): come back after a growing pause.
+  function lost(code) {
+    var sock = ws;
+    ws = null;
+    connected = false;
+    clearTimeout(pingTimer);
+    clearTimeout(deadTimer);
+    if (sock) { sock.onclose = null; try { sock.close(); } catch (e) { /* already closing */ } }
+    if (code === 4403 || code === 4404) {
+      // The stored conversation is gone (erased, or another daemon): start afresh.
+      session = { open: session.open };
+      save();
+      lastSeq = 0;
+      shown = {};
+      pending = [];
+      ui.log.textContent = "";
+    }
+    if (code === 4400) { ui.status.textContent = T.error; return; }
+    retry += 1;
+    var delay = code === 4429 ? 30000 : Math.min(15000, 500 * Math.pow(2, retry - 1));
+    if (!offline()) retryTimer = setTimeout(connect, delay * (0.5 + Math.random() / 2));
+    showState();
+  }
+
+  // The citizen asks (retry) or the network is back: try now, not after the backoff, and
+  // give up an opening that hangs.
+  function reconnectNow() {
+    if (ws && connected) return;
+    if (ws) { var hung = ws; ws = null; hung.onclose = null; try { hung.close(); } catch (e) { /* gone */ } }
+    retry = 0;
+    clearTimeout(retryTimer);
+    retryTimer = null;
+    clearTimeout(deadTimer);
+    connect();
+  }
+
+  // Heartbeat: any frame from the daemon shows the line is alive; a `ping` asks for one.
+  function expectAnswer(ms) {
+    clearTimeout(deadTimer);
+    deadTimer = setTimeout(function () { lost(0); }, ms);
+  }
+  function heard() {
+    clearTimeout(deadTimer);
+    clearTimeout(pingTimer);
+    pingTimer = setTimeout(ping, PING_MS);
+  }
+  function ping() {
+    if (!ws || !connected) return;
+    ws.send(JSON.stringify({ type: "ping" }));
+    expectAnswer(PONG_MS);
+  }
+
+  // The page goes to the background or comes back: the daemon counts a socket that
+  // closes while hidden, and is not back within its grace period, as the citizen leaving.
+  function tellVisibility(hidden) {
+    if (ws && connected) ws.send(JSON.stringify({ type: "visibility", hidden: hidden }));
   }
 
   var handlers = {
@@ -488,18 +581,21 @@
         save();
       }
       control = f.state;
+      startReplay(f.replay || 0);
       showState();
+      if (document.visibilityState === "hidden") tellVisibility(true);
       // Unacknowledged messages go again with the same ids: the daemon stores each once.
       pending.forEach(function (p) { ws.send(JSON.stringify(p)); });
     },
     message: function (f) {
+      if (replaying > 0) { f.replayed = true; replaying -= 1; if (!replaying) endReplay(); }
       if (f.seq) lastSeq = Math.max(lastSeq, f.seq);
       if (shown[f.message_id]) {
         // Our own message, replayed with its place in the conversation: move it there.
         var own = f.seq && ui.log.querySelector('[data-message-id="' + CSS.escape(f.message_id) + '"]');
         if (own && !own.getAttribute("data-seq")) {
           own.setAttribute("data-seq", String(f.seq));
-          own.classList.remove("hw-msg--sending");
+          delivered(f.message_id);
           place(own, f.seq);
         }
         return;
@@ -509,17 +605,23 @@
       countUnread(f);
     },
     ack: function (f) {
-      var id = f.message_id || f.action_id;
-      pending = pending.filter(function (p) { return (p.message_id || p.action_id) !== id; });
-      var item = ui.log.querySelector('[data-message-id="' + CSS.escape(id) + '"]');
-      if (item) item.classList.remove("hw-msg--sending");
+      delivered(f.message_id || f.action_id);
+      if (f.action_id && f.action_id === leftWith) {
+        // The daemon has it: the chat is over (it sends no state for a citizen who left).
+        leftWith = null;
+        control = { state: "closed" };
+        showState();
+        ui.linkNews.textContent = T.state_closed;
+      }
     },
     error: function (f) {
       if (f.code === "unavailable") return; // stays pending; resent after reconnect
       pending = pending.filter(function (p) { return (p.message_id || p.action_id) !== f.ref; });
+      clearTimeout(ackTimers[f.ref]);
       var item = f.ref && ui.log.querySelector('[data-message-id="' + CSS.escape(f.ref) + '"]');
       var reason = f.code === "rate_limited" ? T.rate_limited : T.error;
       if (item) {
+        item.classList.remove("hw-msg--sending");
         item.classList.add("hw-msg--failed");
         item.appendChild(el("p", { "class": "hw-failed" }, fill(T.not_sent, { reason: reason })));
       } else {
@@ -534,8 +636,65 @@
       if (f.state !== "agent") showTyping({ on: false });
       showState();
     },
-    typing: function (f) { if (f.party === "agent") showTyping(f); }
+    typing: function (f) { if (f.party === "agent") showTyping(f); },
+    pong: function () { /* heard() did it */ }
   };
+
+  // History replayed after a reload was announced when it first came: the log is quiet
+  // while it comes in again, and speaks again once it is in.
+  function startReplay(count) {
+    replaying = count;
+    if (!count) return;
+    clearTimeout(quietTimer);
+    ui.logRegion.setAttribute("aria-live", "off");
+  }
+  function endReplay() {
+    clearTimeout(quietTimer);
+    // After the screen reader has taken in the quiet additions.
+    quietTimer = setTimeout(function () { ui.logRegion.setAttribute("aria-live", "polite"); }, 500);
+  }
+
+  // --- acknowledgements: delivered, or failed with a retry --------------------------------
+
+  function delivered(id) {
+    clearTimeout(ackTimers[id]);
+    delete ackTimers[id];
+    pending = pending.filter(function (p) { return (p.message_id || p.action_id) !== id; });
+    var item = id && ui.log.querySelector('[data-message-id="' + CSS.escape(id) + '"]');
+    if (!item) return;
+    item.classList.remove("hw-msg--sending", "hw-msg--failed");
+    var failed = item.querySelector(".hw-undelivered");
+    if (failed) failed.remove();
+  }
+
+  function awaitAck(frame) {
+    var id = frame.message_id;
+    clearTimeout(ackTimers[id]);
+    ackTimers[id] = setTimeout(function () { undelivered(frame); }, ACK_MS);
+  }
+
+  function undelivered(frame) {
+    var item = ui.log.querySelector('[data-message-id="' + CSS.escape(frame.message_id) + '"]');
+    if (!item || item.querySelector(".hw-undelivered")) return;
+    item.classList.remove("hw-msg--sending");
+    item.classList.add("hw-msg--failed");
+    var box = el("p", { "class": "hw-undelivered" }, T.not_delivered + " ");
+    var again = el("button", { type: "button", "class": "hw-retry" }, T.retry);
+    again.addEventListener("click", function () {
+      box.remove();
+      item.classList.remove("hw-msg--failed");
+      item.classList.add("hw-msg--sending");
+      ui.input.focus();
+      // The same id: the daemon stores it once, however often it arrives.
+      if (pending.indexOf(frame) < 0) pending.push(frame);
+      awaitAck(frame);
+      if (ws && connected) ws.send(JSON.stringify(frame));
+      else reconnectNow();
+    });
+    box.appendChild(again);
+    item.appendChild(box);
+    ping(); // no answer: perhaps the line is dead; find out now
+  }
 
   function send(frame, shownText) {
     pending.push(frame);
@@ -543,6 +702,7 @@
       shown[frame.message_id] = true;
       var item = renderMessage({ party: "citizen", message_id: frame.message_id, content: { text: shownText } });
       item.classList.add("hw-msg--sending");
+      awaitAck(frame);
     }
     if (ws && connected) ws.send(JSON.stringify(frame));
     else connect();
@@ -555,6 +715,15 @@
     ui.note.textContent = "";
     stopTyping();
     send({ type: "message", message_id: newId(), text: text }, text);
+    ui.input.focus();
+  }
+
+  var leftWith = null;      // the id of the `leave` action sent, until it is acknowledged
+  function leave() {
+    ui.confirm.hidden = true;
+    siteimprove("chat_ended");
+    leftWith = newId();
+    send({ type: "action", action: "leave", action_id: leftWith });
     ui.input.focus();
   }
 
@@ -591,13 +760,16 @@
     var pageLang = (document.documentElement.lang || "").toLowerCase().slice(0, 2);
     lang = script.dataset.language || cfg.language || (pageLang === "en" ? "en" : "nl");
     if (!cfg.texts[lang]) lang = "nl";
-    T = {};
-    [OWN_TEXTS[lang], cfg.texts[lang]].forEach(function (set) { for (var k in set) T[k] = set[k]; });
+    T = cfg.texts[lang];
     addStylesheet(BASE + "widget.css");
     // The neutral theme is widget.css's fallbacks: nothing more to load for it, and a
     // page's own theme class on <html> or <body> reaches the widget unshadowed.
     if (cfg.theme_stylesheet) addStylesheet(cfg.theme_stylesheet);
     build();
+    window.addEventListener("offline", function () { lost(0); });
+    window.addEventListener("online", reconnectNow);
+    document.addEventListener("visibilitychange", function () { tellVisibility(document.visibilityState === "hidden"); });
+    window.addEventListener("pagehide", function () { tellVisibility(true); });
     if (session.open) setOpen(true, false);
     else if (session.token) connect(); // a chat in progress on the previous page
   }

@@ -17,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import secrets
 from collections.abc import Callable, Coroutine, Mapping
 from typing import Any
 
@@ -24,6 +25,8 @@ from aiohttp import WSCloseCode, WSMsgType, web
 from prometheus_client import Gauge
 
 from adapters.console.options import Agent
+from adapters.console.presence import RENEW_SECONDS, Presence
+from handover.sdk.clock import Clock
 from handover.sdk.metrics import REGISTRY
 
 __all__ = ["CONSOLE_CONNECTIONS", "LiveHub"]
@@ -54,6 +57,8 @@ class _Connection:
         self.ws = ws
         self.agent = agent
         self.tenants = tenants
+        #: Names this page's online record (see presence.py).
+        self.id = secrets.token_hex(8)
         self.queue: asyncio.Queue[Mapping[str, Any]] = asyncio.Queue()
         self.overflowed = False
 
@@ -82,20 +87,39 @@ class _Connection:
 
 
 class LiveHub:
-    """The open agent pages of one console instance."""
+    """The open agent pages of one console instance; `presence` records them for the
+    availability check of every instance."""
 
     def __init__(self, adapter_name: str, authenticate: Authenticate,
-                 visible: Callable[[Agent], frozenset[str]], spawn: Spawn) -> None:
+                 visible: Callable[[Agent], frozenset[str]], spawn: Spawn,
+                 presence: Presence, clock: Clock, log: Any) -> None:
         self.adapter_name = adapter_name
         self.spawn = spawn
+        self.presence = presence
+        self.clock = clock
+        self.log = log
         self.authenticate = authenticate
         self.visible = visible
         self._connections: set[_Connection] = set()
         self._closing = False
 
     def online(self, tenant: str) -> int:
-        """How many pages that see `tenant` are connected."""
+        """How many pages that see `tenant` are connected to this instance."""
         return sum(1 for c in self._connections if tenant in c.tenants)
+
+    async def renew_presence(self) -> None:
+        """Renew the online record of every page of this instance, until cancelled."""
+        while True:
+            await self.clock.sleep(RENEW_SECONDS)
+            for conn in list(self._connections):
+                await self._arrive(conn)
+
+    async def _arrive(self, conn: _Connection) -> None:
+        try:
+            await self.presence.arrive(conn.id, conn.agent.id, conn.tenants)
+        except Exception:
+            # The store is away; the next renewal tries again.
+            self.log.warning("console.presence_failed", agent_id=conn.agent.id, exc_info=True)
 
     def publish(self, tenant: str, event: Mapping[str, Any]) -> None:
         """Push an event to every page that sees `tenant` (never blocks)."""
@@ -121,6 +145,7 @@ class LiveHub:
             return ws
         conn = _Connection(ws, agent, self.visible(agent))
         self._connections.add(conn)
+        await self._arrive(conn)
         gauge = CONSOLE_CONNECTIONS.labels(self.adapter_name)
         gauge.inc()
         writer = self.spawn(conn.write(), f"live-{agent.id}")
@@ -137,6 +162,8 @@ class LiveHub:
         finally:
             self._connections.discard(conn)
             gauge.dec()
+            with contextlib.suppress(Exception):  # else it runs out by itself
+                await self.presence.leave(conn.id)
             writer.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await writer

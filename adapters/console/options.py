@@ -1,8 +1,7 @@
-"""The console's `[adapters.<name>]` section: agents with their tokens, journal, outcomes.
+"""The console's `[adapters.<name>]` section: agents with their tokens, outcomes.
 
     [adapters.console]
     type = "console"
-    state_path = "/var/lib/handover/console.db"
     availability = "agents_online"
     outcomes = ["resolved", "unresolved", "referred", "no_response"]
     agents = [
@@ -53,7 +52,9 @@ class Agent:
 @dataclass(frozen=True, slots=True)
 class ConsoleOptions:
     agents: tuple[Agent, ...] = ()
-    #: SQLite file of the console's own journal; None keeps it in memory (lost at restart).
+    #: Deprecated and ignored: the console's own SQLite journal before its threads moved
+    #: into the daemon's store. Still accepted so that old configurations load; the
+    #: console warns at start.
     state_path: Path | None = None
     #: "agents_online": available only while an agent of the tenant has the page open.
     #: "always": queue regardless (the citizen waits until someone signs in).

@@ -33,7 +33,6 @@ PAGE = {"url": "https://gemeente.example/afval", "title": "Afval ophalen",
 def console_config(tmp: Path, **options: Any) -> dict[str, Any]:
     desk: dict[str, Any] = {
         "type": "console",
-        "state_path": str(tmp / "console.db"),
         "agents": [
             {"id": "sanne", "name": "Sanne", "token": "${CONSOLE_TOKEN_SANNE}"},
             {"id": "ahmed", "name": "Ahmed",

@@ -9,7 +9,9 @@
     POST /api/threads/{thread_id}/close     {"outcome"}         -> 200 {"thread"}
     GET  /api/live                           websocket, see adapters.console.live
 
-Every route but the websocket needs `Authorization: Bearer <agent token>`. A thread of a
+Every route but the websocket needs `Authorization: Bearer <agent token>`; the websocket
+takes the token in its subprotocol header and is refused before the upgrade without one
+(see adapters.console.gate). A thread of a
 tenant the agent does not see answers 404, as if it did not exist. Errors are JSON
 `{"error", "detail"}` (see README.md for the list).
 """
@@ -26,6 +28,7 @@ from aiohttp import web
 from prometheus_client import Counter
 
 from adapters.console.feed import EventFeed
+from adapters.console.gate import LiveGate
 from adapters.console.journal import Journal, Status, ThreadRow
 from adapters.console.live import LiveHub
 from adapters.console.options import Agent, ConsoleOptions
@@ -80,7 +83,8 @@ class AgentApi:
         self.options = options
         self.journal = journal
         self._tokens = [(agent, _digest(t)) for agent in options.agents for t in agent.tokens]
-        self.hub = LiveHub(source, self.authenticate, self.visible, ctx.spawn,
+        self.hub = LiveHub(source, LiveGate(self.authenticate, options.origins),
+                           self.visible, ctx.spawn,
                            Presence(ctx.state), ctx.clock, ctx.log)
         self.feed = EventFeed(ctx.state, ctx.clock, self.hub.publish, ctx.log)
         self._forgotten_at: datetime | None = None
@@ -103,7 +107,7 @@ class AgentApi:
 
     @web.middleware
     async def require_agent(self, request: web.Request, handler: Handler) -> web.StreamResponse:
-        # The page's own files carry no data; the websocket signs in with its first frame.
+        # The page's own files carry no data; the websocket is admitted by its gate.
         if request.match_info.route.name not in _PROTECTED:
             return await handler(request)
         scheme, _, token = request.headers.get("Authorization", "").partition(" ")

@@ -6,9 +6,12 @@ close) comes in over `adapters.console.routes` and goes to the core as desk even
 
 Where the view lives (and why): the transcript and the conversation's state are read
 from the core's durable store on every request, so they are never copied and can never
-disagree; the console's own SQLite journal adds only what the core does not know (which
-agent holds a thread, when it was queued here, the notes the daemon sent, the outcome).
-A restarted daemon therefore shows exactly the view it showed before. `send()` stores
+disagree; the console's journal (journal.py, records in the core's store through
+`ctx.state`) adds only what the core does not know (which agent holds a thread, when it
+was queued here, the notes the daemon sent, the outcome). A restarted daemon therefore
+shows exactly the view it showed before, and every daemon instance on one database
+shows the same view: agents may be signed in to any instance (presence.py), and live
+pushes reach them from whichever instance handled a delivery (feed.py). `send()` stores
 nothing: the citizen's message is already in the core's transcript when it is called,
 and the push to the pages is a hint. That makes every delivery safe to repeat
 (`resend_safe`); only a note re-sent after a crash mid-delivery can show twice.
@@ -35,7 +38,6 @@ from handover.sdk.contracts import (
     Health,
     OutboundMessage,
 )
-from handover.sdk.errors import TransientError
 from handover.sdk.http import json_errors
 from handover.sdk.model import Conversation
 
@@ -50,9 +52,8 @@ class ConsoleDesk(DeskAdapter):
     def __init__(self, name: str, config: Any, ctx: AdapterContext) -> None:
         super().__init__(name, config, ctx)
         self.options = config if isinstance(config, ConsoleOptions) else ConsoleOptions()
-        self.journal = Journal(self.options.state_path)
+        self.journal = Journal(ctx.state)
         self.api = AgentApi(ctx, name, self.options, self.journal)
-        self._opened = False
 
     @classmethod
     def parse_config(cls, section: Mapping[str, Any], path: str) -> ConsoleOptions:
@@ -70,8 +71,8 @@ class ConsoleDesk(DeskAdapter):
         return app
 
     async def start(self) -> None:
-        await self.journal.open()
-        self._opened = True
+        self.ctx.spawn(self.api.feed.run(), "feed")
+        self.ctx.spawn(self.api.hub.renew_presence(), "presence")
         mine = set(self.ctx.tenants())
         for agent in self.options.agents:
             unknown = sorted(set(agent.tenants) - mine)
@@ -79,28 +80,25 @@ class ConsoleDesk(DeskAdapter):
                 # Not an error: the tenant may move to this desk later. But say so.
                 self.ctx.log.warning("console.agent_tenants_unknown", agent_id=agent.id,
                                      tenants=unknown)
-        if self.options.state_path is None:
-            self.ctx.log.warning("console.memory_only",
-                                 detail="no state_path: the console forgets its threads "
-                                        "at restart")
+        if self.options.state_path is not None:
+            self.ctx.log.warning("console.state_path_ignored",
+                                 detail="the console keeps its threads in the daemon's "
+                                        "store now; remove state_path (its file is not read)")
         self.ctx.set_health(Health.CONNECTED)
 
     async def stop(self) -> None:
         await self.api.hub.close_all()
-        await self.journal.close()
-        self._opened = False
 
     # --- the daemon's side ------------------------------------------------------------
 
     async def availability(self, tenant: str, queue: str | None) -> Availability:
-        self._require_open()
         waiting = await self.journal.queued_count(tenant)
-        if self.options.availability == "agents_online" and not self.api.hub.online(tenant):
+        if self.options.availability == "agents_online" \
+                and not await self.api.hub.presence.online(tenant):
             return Availability(available=False, queue_length=waiting)
         return Availability(available=True, queue_length=waiting)
 
     async def open_thread(self, conversation: Conversation, thread: DeskThread) -> DeskReceipt:
-        self._require_open()
         row = ThreadRow(
             thread_id=thread.thread_id,
             conversation_id=conversation.id,
@@ -124,7 +122,7 @@ class ConsoleDesk(DeskAdapter):
         self, conversation: Conversation, thread_id: str, message: OutboundMessage
     ) -> DeskReceipt:
         row = await self._ensure(conversation, thread_id)
-        self.api.hub.publish(row.tenant, {
+        await self.api.announce(row.tenant, {
             "type": "message", "thread_id": thread_id, "entry": entry_json(message),
         })
         return DeskReceipt()
@@ -133,7 +131,7 @@ class ConsoleDesk(DeskAdapter):
         row = await self._ensure(conversation, thread_id)
         now = self.ctx.clock.now()
         await self.journal.add_note(thread_id, text, now)
-        self.api.hub.publish(row.tenant, {
+        await self.api.announce(row.tenant, {
             "type": "note", "thread_id": thread_id, "text": text, "at": now.isoformat(),
         })
         return DeskReceipt()
@@ -145,22 +143,16 @@ class ConsoleDesk(DeskAdapter):
             await self._publish(thread_id, conversation)
 
     async def typing(self, conversation: Conversation, thread_id: str, on: bool) -> None:
-        if self._opened:
-            self.api.hub.publish(conversation.tenant, {
-                "type": "typing", "thread_id": thread_id, "on": on,
-            })
+        await self.api.announce(conversation.tenant, {
+            "type": "typing", "thread_id": thread_id, "on": on,
+        })
 
     # --- helpers ----------------------------------------------------------------------
-
-    def _require_open(self) -> None:
-        if not self._opened:
-            raise TransientError("the console journal is not open yet")
 
     async def _ensure(self, conversation: Conversation, thread_id: str) -> ThreadRow:
         """The thread, recorded from the conversation if the journal lacks it (a lost or
         replaced journal file): better a thread with less context than an invisible one.
         Its status is `queued` so that an agent can pick it up again."""
-        self._require_open()
         row = await self.journal.get(thread_id)
         if row is None:
             await self.journal.add_thread(ThreadRow(
@@ -178,4 +170,4 @@ class ConsoleDesk(DeskAdapter):
         row = await self.journal.get(thread_id)
         if row is not None:
             thread = summary(row, conversation, self.ctx.clock.now())
-            self.api.hub.publish(row.tenant, {"type": "thread", "thread": thread})
+            await self.api.announce(row.tenant, {"type": "thread", "thread": thread})

@@ -1,6 +1,6 @@
 // The agent console page: plain JS, no build step. All data comes from the API of this
 // console (same origin); the token lives in sessionStorage and travels as a bearer
-// header (HTTP) or in the first websocket frame, never in a URL.
+// header (HTTP) or in the websocket's subprotocol header, never in a URL.
 //
 // The workstation may be shared: reply drafts are kept in memory only, one per thread, and
 // signing out forgets every thread, draft and token and empties the page.
@@ -126,10 +126,16 @@ function signOut(message) {
 
 function connect() {
   const scheme = location.protocol === "https:" ? "wss://" : "ws://";
-  const ws = new WebSocket(scheme + location.host + base + "api/live");
+  // The token goes in the subprotocol header (base64url), checked before the upgrade:
+  // never in the URL, which proxies log. The server answers "handover.console" only.
+  const encoded = btoa(String.fromCharCode(...new TextEncoder().encode(state.token)))
+    .replace(/\+/g, "-").replace(/\//g, "_").replace(/=+$/, "");
+  const ws = new WebSocket(scheme + location.host + base + "api/live",
+    ["handover.console", "auth." + encoded]);
+  let opened = false;
   state.ws = ws;
   $("connection-status").textContent = "Verbinden…";
-  ws.addEventListener("open", () => ws.send(JSON.stringify({ type: "auth", token: state.token })));
+  ws.addEventListener("open", () => { opened = true; });
   ws.addEventListener("message", (msg) => {
     if (state.ws !== ws) return; // signed out, or replaced
     let event;
@@ -139,7 +145,9 @@ function connect() {
   ws.addEventListener("close", (e) => {
     if (state.ws !== ws) return; // signed out, or replaced
     state.ws = null;
-    if (e.code === 4401) { signOut("Uw token is niet (meer) geldig. Meld u opnieuw aan."); return; }
+    // Refused before the upgrade (the page cannot see why): ask over HTTP, which signs
+    // out when the token is no longer valid.
+    if (!opened) api("me").catch(() => {});
     $("connection-status").textContent = "Verbinding verbroken, opnieuw verbinden…";
     const delay = state.retryMs;
     state.retryMs = Math.min(state.retryMs * 2, 30000);

@@ -1,56 +1,44 @@
-"""The console's own durable memory: its desk threads, who holds them, and desk notes.
+"""The console's durable memory: its desk threads, who holds them, and desk notes.
 
-Kept in a small SQLite file of its own (aiosqlite), separate from the core's store: the
+Kept as records in the core's store (`AdapterContext.state`), not in a file of the
+console's own: every daemon instance on one database sees the same threads, so an agent
+signed in to any instance sees and answers a thread that another instance received. The
 core knows the conversation and its transcript, but not which agent of this console took
 a thread, when it was queued here, or the notes the daemon sent the agent. Together with
 the core's store this rebuilds the whole view after a restart.
 
-The claim of a thread is one conditional UPDATE, so two agents racing for the same thread
-cannot both win, whatever the interleaving of their requests.
+Records (keys in the console instance's namespace):
+
+- `thread:<thread id>`: the thread (`ThreadRow` as JSON), naming its conversation, so
+  erasure and retention delete it;
+- `note:<thread id>:<time>:<random>`: one desk note, in time order by key.
+
+Every change of a thread is a compare-and-set on its version, retried on a conflict
+with the state it lost to: a pick-up succeeds only for a thread that is still queued and
+unheld when the write lands, so two agents racing for one thread on two instances cannot
+both win, whatever the interleaving.
 """
 
 from __future__ import annotations
 
-import json
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+import secrets
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, replace
 from datetime import datetime
 from enum import StrEnum
-from pathlib import Path
 from typing import Any
 
-import aiosqlite
+from handover.sdk.state import AdapterState, StateRecord
 
 __all__ = ["Journal", "Note", "Status", "ThreadRow"]
 
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS threads (
-    thread_id       TEXT PRIMARY KEY,
-    conversation_id TEXT NOT NULL,
-    tenant          TEXT NOT NULL,
-    channel         TEXT NOT NULL,
-    language        TEXT NOT NULL,
-    signal          TEXT,
-    context         TEXT NOT NULL,
-    opened_at       TEXT NOT NULL,
-    status          TEXT NOT NULL,
-    agent_id        TEXT,
-    agent_name      TEXT,
-    taken_at        TEXT,
-    closed_at       TEXT,
-    outcome         TEXT,
-    close_reason    TEXT
-);
-CREATE INDEX IF NOT EXISTS threads_by_status ON threads (status, opened_at);
-CREATE TABLE IF NOT EXISTS notes (
-    id        INTEGER PRIMARY KEY AUTOINCREMENT,
-    thread_id TEXT NOT NULL REFERENCES threads (thread_id),
-    text      TEXT NOT NULL,
-    at        TEXT NOT NULL
-);
-CREATE INDEX IF NOT EXISTS notes_by_thread ON notes (thread_id, id);
-"""
-SCHEMA_VERSION = 1
+_THREAD = "thread:"
+_NOTE = "note:"
+#: A compare-and-set that keeps losing is a store in trouble, not a busy thread.
+_CAS_ATTEMPTS = 20
+#: Threads the list and the availability check read at most (open ones and those closed
+#: in the last hours; far more than a console serves at once).
+MAX_THREADS = 5000
 
 
 class Status(StrEnum):
@@ -78,6 +66,30 @@ class ThreadRow:
     outcome: str | None = None
     close_reason: str | None = None
 
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "thread_id": self.thread_id, "conversation_id": self.conversation_id,
+            "tenant": self.tenant, "channel": self.channel, "language": self.language,
+            "signal": None if self.signal is None else dict(self.signal),
+            "context": dict(self.context), "opened_at": self.opened_at.isoformat(),
+            "status": self.status.value, "agent_id": self.agent_id,
+            "agent_name": self.agent_name, "taken_at": _iso(self.taken_at),
+            "closed_at": _iso(self.closed_at), "outcome": self.outcome,
+            "close_reason": self.close_reason,
+        }  # fmt: skip
+
+    @classmethod
+    def from_json(cls, d: Mapping[str, Any]) -> ThreadRow:
+        return cls(
+            thread_id=d["thread_id"], conversation_id=d["conversation_id"],
+            tenant=d["tenant"], channel=d["channel"], language=d["language"],
+            signal=d.get("signal"), context=d.get("context") or {},
+            opened_at=datetime.fromisoformat(d["opened_at"]), status=Status(d["status"]),
+            agent_id=d.get("agent_id"), agent_name=d.get("agent_name"),
+            taken_at=_when(d.get("taken_at")), closed_at=_when(d.get("closed_at")),
+            outcome=d.get("outcome"), close_reason=d.get("close_reason"),
+        )  # fmt: skip
+
 
 @dataclass(frozen=True, slots=True)
 class Note:
@@ -86,84 +98,45 @@ class Note:
 
 
 class Journal:
-    """The threads of one console instance. `open()` before use, `close()` after."""
+    """The threads of one console instance, in `state` (its `AdapterContext.state`)."""
 
-    def __init__(self, path: Path | None) -> None:
-        self.path = path
-        self._db: aiosqlite.Connection | None = None
-
-    async def open(self) -> None:
-        target = ":memory:"
-        if self.path is not None:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            target = str(self.path)
-        db = await aiosqlite.connect(target)
-        db.row_factory = aiosqlite.Row
-        await db.execute("PRAGMA journal_mode=WAL")
-        # An agent's claim must survive a crash right after it was acknowledged.
-        await db.execute("PRAGMA synchronous=FULL")
-        (version,) = await (await db.execute("PRAGMA user_version")).fetchone()  # type: ignore[misc]
-        if version > SCHEMA_VERSION:
-            await db.close()
-            raise RuntimeError(
-                f"{target} was written by a newer console (schema {version}); refusing to use it"
-            )
-        await db.executescript(_SCHEMA)
-        await db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
-        await db.commit()
-        self._db = db
-
-    async def close(self) -> None:
-        if self._db is not None:
-            await self._db.close()
-            self._db = None
-
-    @property
-    def db(self) -> aiosqlite.Connection:
-        if self._db is None:
-            raise RuntimeError("the console journal is not open")
-        return self._db
+    def __init__(self, state: AdapterState) -> None:
+        self.state = state
 
     # --- writing --------------------------------------------------------------------
 
     async def add_thread(self, row: ThreadRow) -> bool:
         """Record a thread; False when it is known already (a re-delivered open)."""
-        cursor = await self.db.execute(
-            "INSERT INTO threads (thread_id, conversation_id, tenant, channel, language, "
-            "signal, context, opened_at, status) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) "
-            "ON CONFLICT (thread_id) DO NOTHING",
-            (
-                row.thread_id, row.conversation_id, row.tenant, row.channel, row.language,
-                None if row.signal is None else json.dumps(row.signal, ensure_ascii=False),
-                json.dumps(row.context, ensure_ascii=False), row.opened_at.isoformat(),
-                row.status.value,
-            ),
-        )
-        await self.db.commit()
-        return cursor.rowcount == 1
+        version = await self.state.put(
+            _THREAD + row.thread_id, row.to_json(), expect_version=0,
+            conversation_id=row.conversation_id,
+        )  # fmt: skip
+        return version is not None
 
     async def claim(
         self, thread_id: str, agent_id: str, agent_name: str, at: datetime
     ) -> ThreadRow | None:
         """Give a queued thread to an agent. Returns the thread as it now is; its
         `agent_id` tells whether this agent holds it (also when it already did)."""
-        await self.db.execute(
-            "UPDATE threads SET status = ?, agent_id = ?, agent_name = ?, taken_at = ? "
-            "WHERE thread_id = ? AND status = ? AND agent_id IS NULL",
-            (Status.ACTIVE.value, agent_id, agent_name, at.isoformat(), thread_id,
-             Status.QUEUED.value),
-        )
-        await self.db.commit()
-        return await self.get(thread_id)
+
+        def take(row: ThreadRow) -> ThreadRow | None:
+            if row.status is not Status.QUEUED or row.agent_id is not None:
+                return None
+            return replace(row, status=Status.ACTIVE, agent_id=agent_id,
+                           agent_name=agent_name, taken_at=at)
+
+        return (await self._change(thread_id, take))[0]
 
     async def release(self, thread_id: str, agent_id: str) -> None:
         """Undo a claim the core did not accept."""
-        await self.db.execute(
-            "UPDATE threads SET status = ?, agent_id = NULL, agent_name = NULL, taken_at = NULL "
-            "WHERE thread_id = ? AND agent_id = ? AND status = ?",
-            (Status.QUEUED.value, thread_id, agent_id, Status.ACTIVE.value),
-        )
-        await self.db.commit()
+
+        def give_back(row: ThreadRow) -> ThreadRow | None:
+            if row.agent_id != agent_id or row.status is not Status.ACTIVE:
+                return None
+            return replace(row, status=Status.QUEUED, agent_id=None, agent_name=None,
+                           taken_at=None)
+
+        await self._change(thread_id, give_back)
 
     async def close_thread(
         self, thread_id: str, at: datetime, *, outcome: str | None = None,
@@ -171,80 +144,101 @@ class Journal:
     ) -> bool:
         """Mark a thread closed; False when it was closed already (the first close
         keeps its outcome and reason)."""
-        cursor = await self.db.execute(
-            "UPDATE threads SET status = ?, closed_at = ?, outcome = ?, close_reason = ? "
-            "WHERE thread_id = ? AND status != ?",
-            (Status.CLOSED.value, at.isoformat(), outcome, reason, thread_id,
-             Status.CLOSED.value),
-        )
-        await self.db.commit()
-        return cursor.rowcount == 1
+
+        def end(row: ThreadRow) -> ThreadRow | None:
+            if row.status is Status.CLOSED:
+                return None
+            return replace(row, status=Status.CLOSED, closed_at=at, outcome=outcome,
+                           close_reason=reason)
+
+        return (await self._change(thread_id, end))[1]
 
     async def forget_closed(self, before: datetime) -> int:
         """Delete threads closed before `before` with their notes: the console keeps
         no personal data (page context, notes) longer than it shows it."""
-        stale = "SELECT thread_id FROM threads WHERE status = ? AND closed_at < ?"
-        args = (Status.CLOSED.value, before.isoformat())
-        await self.db.execute(f"DELETE FROM notes WHERE thread_id IN ({stale})", args)
-        cursor = await self.db.execute(f"DELETE FROM threads WHERE thread_id IN ({stale})", args)
-        await self.db.commit()
-        return cursor.rowcount
+        forgotten = 0
+        for key, record in await self.state.scan(_THREAD, limit=MAX_THREADS):
+            row = ThreadRow.from_json(record.value)
+            if row.status is Status.CLOSED and row.closed_at is not None \
+                    and row.closed_at < before:
+                for note_key, _ in await self.state.scan(_note_prefix(row.thread_id)):
+                    await self.state.delete(note_key)
+                if await self.state.delete(key, expect_version=record.version):
+                    forgotten += 1
+        return forgotten
 
     async def add_note(self, thread_id: str, text: str, at: datetime) -> None:
-        await self.db.execute(
-            "INSERT INTO notes (thread_id, text, at) VALUES (?, ?, ?)",
-            (thread_id, text, at.isoformat()),
-        )
-        await self.db.commit()
+        row = await self.get(thread_id)
+        # Time first, so a scan returns the notes in order; the random part keeps two
+        # notes of one instant (or of two instances) apart.
+        key = f"{_note_prefix(thread_id)}{at.timestamp():020.6f}:{secrets.token_hex(4)}"
+        await self.state.put(key, {"text": text, "at": at.isoformat()},
+                             conversation_id=row.conversation_id if row else None)
 
     # --- reading --------------------------------------------------------------------
 
     async def get(self, thread_id: str) -> ThreadRow | None:
-        cursor = await self.db.execute("SELECT * FROM threads WHERE thread_id = ?", (thread_id,))
-        row = await cursor.fetchone()
-        return None if row is None else _thread(row)
+        record = await self.state.get(_THREAD + thread_id)
+        return None if record is None else ThreadRow.from_json(record.value)
 
     async def threads(
         self, tenants: Sequence[str], closed_since: datetime, limit: int = 500
     ) -> list[ThreadRow]:
         """Open threads of these tenants, and those closed since `closed_since`, oldest
         first (the longest-waiting citizen on top)."""
-        if not tenants:
-            return []
-        marks = ",".join("?" * len(tenants))
-        cursor = await self.db.execute(
-            f"SELECT * FROM threads WHERE tenant IN ({marks}) "
-            "AND (status != ? OR closed_at >= ?) ORDER BY opened_at, thread_id LIMIT ?",
-            (*tenants, Status.CLOSED.value, closed_since.isoformat(), limit),
-        )
-        return [_thread(r) for r in await cursor.fetchall()]
+        wanted = set(tenants)
+        rows = [
+            row for row in await self._all()
+            if row.tenant in wanted
+            and (row.status is not Status.CLOSED
+                 or (row.closed_at is not None and row.closed_at >= closed_since))
+        ]  # fmt: skip
+        rows.sort(key=lambda r: (r.opened_at, r.thread_id))
+        return rows[:limit]
 
     async def queued_count(self, tenant: str) -> int:
-        cursor = await self.db.execute(
-            "SELECT count(*) FROM threads WHERE tenant = ? AND status = ?",
-            (tenant, Status.QUEUED.value),
-        )
-        row = await cursor.fetchone()
-        return int(row[0]) if row else 0
+        return sum(1 for r in await self._all() if r.tenant == tenant and r.status is Status.QUEUED)
 
     async def notes(self, thread_id: str) -> list[Note]:
-        cursor = await self.db.execute(
-            "SELECT text, at FROM notes WHERE thread_id = ? ORDER BY id", (thread_id,)
-        )
-        return [Note(r["text"], datetime.fromisoformat(r["at"])) for r in await cursor.fetchall()]
+        return [
+            Note(record.value["text"], datetime.fromisoformat(record.value["at"]))
+            for _, record in await self.state.scan(_note_prefix(thread_id))
+        ]
+
+    # --- helpers --------------------------------------------------------------------
+
+    async def _all(self) -> list[ThreadRow]:
+        return [ThreadRow.from_json(r.value) for _, r in
+                await self.state.scan(_THREAD, limit=MAX_THREADS)]
+
+    async def _change(
+        self, thread_id: str, change: Callable[[ThreadRow], ThreadRow | None]
+    ) -> tuple[ThreadRow | None, bool]:
+        """Apply `change` to the thread as a compare-and-set, re-reading after losing to
+        a concurrent write; `change` returns None when the thread's current state does
+        not allow it. Returns the thread as it now is and whether this call changed it."""
+        key = _THREAD + thread_id
+        for _ in range(_CAS_ATTEMPTS):
+            record: StateRecord | None = await self.state.get(key)
+            if record is None:
+                return None, False
+            row = ThreadRow.from_json(record.value)
+            changed = change(row)
+            if changed is None:
+                return row, False
+            if await self.state.put(key, changed.to_json(), expect_version=record.version,
+                                    conversation_id=row.conversation_id) is not None:
+                return changed, True
+        raise RuntimeError(f"thread {thread_id}: too many concurrent changes")
+
+
+def _note_prefix(thread_id: str) -> str:
+    return f"{_NOTE}{thread_id}:"
+
+
+def _iso(value: datetime | None) -> str | None:
+    return value.isoformat() if value else None
 
 
 def _when(value: str | None) -> datetime | None:
     return datetime.fromisoformat(value) if value else None
-
-
-def _thread(r: aiosqlite.Row) -> ThreadRow:
-    return ThreadRow(
-        thread_id=r["thread_id"], conversation_id=r["conversation_id"], tenant=r["tenant"],
-        channel=r["channel"], language=r["language"],
-        signal=json.loads(r["signal"]) if r["signal"] else None,
-        context=json.loads(r["context"]), opened_at=datetime.fromisoformat(r["opened_at"]),
-        status=Status(r["status"]), agent_id=r["agent_id"], agent_name=r["agent_name"],
-        taken_at=_when(r["taken_at"]), closed_at=_when(r["closed_at"]), outcome=r["outcome"],
-        close_reason=r["close_reason"],
-    )  # fmt: skip

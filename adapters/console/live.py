@@ -1,8 +1,9 @@
 """Live updates to the agents' pages over a websocket.
 
-A browser cannot put a header on a websocket, and a token in the URL would end up in
-access logs, so the page signs in with its first frame: `{"type": "auth", "token"}`.
-The server answers `{"type": "ready", "agent": {...}}` and from then on pushes events
+The page signs in before the upgrade, with its token in the subprotocol header, and
+the Origin and the number of sockets are checked then too (gate.py): a client that is
+not an agent never gets a socket. The server's first frame is
+`{"type": "ready", "agent": {...}}`, and from then on it pushes events
 (`thread`, `message`, `note`, `typing`) for the tenants the agent sees. Nothing is
 replayed: a page that reconnects fetches the state again over HTTP, so an event missed
 while it was away is never lost, only not pushed.
@@ -17,13 +18,18 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import secrets
 from collections.abc import Callable, Coroutine, Mapping
 from typing import Any
 
 from aiohttp import WSCloseCode, WSMsgType, web
 from prometheus_client import Gauge
 
+from adapters.console.gate import PROTOCOL, LiveGate
 from adapters.console.options import Agent
+from adapters.console.presence import RENEW_SECONDS, Presence
+from handover.sdk.clock import Clock
+from handover.sdk.http import ApiError
 from handover.sdk.metrics import REGISTRY
 
 __all__ = ["CONSOLE_CONNECTIONS", "LiveHub"]
@@ -35,16 +41,12 @@ CONSOLE_CONNECTIONS = Gauge(
     registry=REGISTRY,
 )
 
-AUTH_TIMEOUT_SECONDS = 10.0
 #: Events waiting for one page before it is considered gone.
 MAX_PENDING = 500
 MAX_FRAME_BYTES = 4096
-#: Application close codes (4000-4999): the page tells "sign in again" from "reconnect".
-CLOSE_UNAUTHORIZED = 4401
-CLOSE_AUTH_TIMEOUT = 4408
+#: Application close code (4000-4999): the page reconnects and re-fetches.
 CLOSE_TOO_SLOW = 4429
 
-Authenticate = Callable[[str], Agent | None]
 #: `AdapterContext.spawn`: runs a background task the core tracks.
 Spawn = Callable[[Coroutine[Any, Any, None], str], "asyncio.Task[None]"]
 
@@ -54,6 +56,8 @@ class _Connection:
         self.ws = ws
         self.agent = agent
         self.tenants = tenants
+        #: Names this page's online record (see presence.py).
+        self.id = secrets.token_hex(8)
         self.queue: asyncio.Queue[Mapping[str, Any]] = asyncio.Queue()
         self.overflowed = False
 
@@ -82,20 +86,39 @@ class _Connection:
 
 
 class LiveHub:
-    """The open agent pages of one console instance."""
+    """The open agent pages of one console instance; `presence` records them for the
+    availability check of every instance."""
 
-    def __init__(self, adapter_name: str, authenticate: Authenticate,
-                 visible: Callable[[Agent], frozenset[str]], spawn: Spawn) -> None:
+    def __init__(self, adapter_name: str, gate: LiveGate,
+                 visible: Callable[[Agent], frozenset[str]], spawn: Spawn,
+                 presence: Presence, clock: Clock, log: Any) -> None:
         self.adapter_name = adapter_name
         self.spawn = spawn
-        self.authenticate = authenticate
+        self.presence = presence
+        self.clock = clock
+        self.log = log
+        self.gate = gate
         self.visible = visible
         self._connections: set[_Connection] = set()
         self._closing = False
 
     def online(self, tenant: str) -> int:
-        """How many pages that see `tenant` are connected."""
+        """How many pages that see `tenant` are connected to this instance."""
         return sum(1 for c in self._connections if tenant in c.tenants)
+
+    async def renew_presence(self) -> None:
+        """Renew the online record of every page of this instance, until cancelled."""
+        while True:
+            await self.clock.sleep(RENEW_SECONDS)
+            for conn in list(self._connections):
+                await self._arrive(conn)
+
+    async def _arrive(self, conn: _Connection) -> None:
+        try:
+            await self.presence.arrive(conn.id, conn.agent.id, conn.tenants)
+        except Exception:
+            # The store is away; the next renewal tries again.
+            self.log.warning("console.presence_failed", agent_id=conn.agent.id, exc_info=True)
 
     def publish(self, tenant: str, event: Mapping[str, Any]) -> None:
         """Push an event to every page that sees `tenant` (never blocks)."""
@@ -111,16 +134,22 @@ class LiveHub:
                 await conn.ws.close(code=WSCloseCode.GOING_AWAY, message=b"daemon stopping")
 
     async def handle(self, request: web.Request) -> web.StreamResponse:
-        ws = web.WebSocketResponse(heartbeat=30.0, max_msg_size=MAX_FRAME_BYTES)
-        await ws.prepare(request)
         if self._closing:
-            await ws.close(code=WSCloseCode.GOING_AWAY, message=b"daemon stopping")
-            return ws
-        agent = await self._sign_in(ws)
-        if agent is None:
-            return ws
+            raise ApiError(503, "unavailable", "the daemon is stopping", {"Retry-After": "1"})
+        agent = self.gate.admit(request)  # raises before anything is upgraded
+        ws = web.WebSocketResponse(heartbeat=30.0, max_msg_size=MAX_FRAME_BYTES,
+                                   protocols=(PROTOCOL,))
+        address = self.gate.opened(request)
+        try:
+            await ws.prepare(request)
+            return await self._serve(ws, agent)
+        finally:
+            self.gate.closed(address)
+
+    async def _serve(self, ws: web.WebSocketResponse, agent: Agent) -> web.WebSocketResponse:
         conn = _Connection(ws, agent, self.visible(agent))
         self._connections.add(conn)
+        await self._arrive(conn)
         gauge = CONSOLE_CONNECTIONS.labels(self.adapter_name)
         gauge.inc()
         writer = self.spawn(conn.write(), f"live-{agent.id}")
@@ -137,29 +166,11 @@ class LiveHub:
         finally:
             self._connections.discard(conn)
             gauge.dec()
+            with contextlib.suppress(Exception):  # else it runs out by itself
+                await self.presence.leave(conn.id)
             writer.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await writer
             if not ws.closed:
                 await ws.close()
         return ws
-
-    async def _sign_in(self, ws: web.WebSocketResponse) -> Agent | None:
-        try:
-            first = await ws.receive(timeout=AUTH_TIMEOUT_SECONDS)
-        except TimeoutError:
-            await ws.close(code=CLOSE_AUTH_TIMEOUT, message=b"send {\"type\": \"auth\"} first")
-            return None
-        token = ""
-        if first.type is WSMsgType.TEXT:
-            try:
-                data = json.loads(first.data)
-            except ValueError:
-                data = None
-            if isinstance(data, dict) and data.get("type") == "auth":
-                given = data.get("token")
-                token = given if isinstance(given, str) else ""
-        agent = self.authenticate(token) if token else None
-        if agent is None:
-            await ws.close(code=CLOSE_UNAUTHORIZED, message=b"unknown token")
-        return agent

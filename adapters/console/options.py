@@ -1,10 +1,10 @@
-"""The console's `[adapters.<name>]` section: agents with their tokens, journal, outcomes.
+"""The console's `[adapters.<name>]` section: agents with their tokens, outcomes.
 
     [adapters.console]
     type = "console"
-    state_path = "/var/lib/handover/console.db"
     availability = "agents_online"
     outcomes = ["resolved", "unresolved", "referred", "no_response"]
+    origins = ["https://kcc.gemeente.example"]
     agents = [
       { id = "sanne", name = "Sanne", token = "${CONSOLE_TOKEN_SANNE}" },
       { id = "ahmed", name = "Ahmed", token = ["${TOKEN_NEW}", "${TOKEN_OLD}"],
@@ -25,6 +25,7 @@ from typing import Any
 
 from handover.sdk.contracts import ConfigIssues
 from handover.sdk.options import Issues, Table, index, type_name
+from handover.sdk.origins import origin_problem
 
 __all__ = ["DEFAULT_OUTCOMES", "Agent", "ConsoleOptions", "parse_options"]
 
@@ -53,12 +54,17 @@ class Agent:
 @dataclass(frozen=True, slots=True)
 class ConsoleOptions:
     agents: tuple[Agent, ...] = ()
-    #: SQLite file of the console's own journal; None keeps it in memory (lost at restart).
+    #: Deprecated and ignored: the console's own SQLite journal before its threads moved
+    #: into the daemon's store. Still accepted so that old configurations load; the
+    #: console warns at start.
     state_path: Path | None = None
     #: "agents_online": available only while an agent of the tenant has the page open.
     #: "always": queue regardless (the citizen waits until someone signs in).
     availability: str = "agents_online"
     outcomes: tuple[str, ...] = DEFAULT_OUTCOMES
+    #: Origins besides the console's own that may open the live socket (the page served
+    #: under another host name by a proxy); empty: same origin only.
+    origins: frozenset[str] = frozenset()
 
 
 def parse_options(section: Mapping[str, Any], path: str) -> ConsoleOptions:
@@ -73,6 +79,12 @@ def parse_options(section: Mapping[str, Any], path: str) -> ConsoleOptions:
                        "use lowercase letters, digits, '_', '.' or '-' (at most 40)")
     if table.has("outcomes") and not outcomes:
         issues.add(table.at("outcomes"), "give at least one outcome")
+    origins = []
+    for i, origin in enumerate(table.strings("origins")):
+        problem = origin_problem(origin)
+        if problem:
+            issues.add(index(table.at("origins"), i), problem)
+        origins.append(origin)
     agents = _agents(table, issues)
     table.finish()
     if issues:
@@ -82,6 +94,7 @@ def parse_options(section: Mapping[str, Any], path: str) -> ConsoleOptions:
         state_path=Path(state_path) if state_path else None,
         availability=availability,
         outcomes=tuple(dict.fromkeys(outcomes)),
+        origins=frozenset(origins),
     )
 
 

@@ -9,7 +9,9 @@
     POST /api/threads/{thread_id}/close     {"outcome"}         -> 200 {"thread"}
     GET  /api/live                           websocket, see adapters.console.live
 
-Every route but the websocket needs `Authorization: Bearer <agent token>`. A thread of a
+Every route but the websocket needs `Authorization: Bearer <agent token>`; the websocket
+takes the token in its subprotocol header and is refused before the upgrade without one
+(see adapters.console.gate). A thread of a
 tenant the agent does not see answers 404, as if it did not exist. Errors are JSON
 `{"error", "detail"}` (see README.md for the list).
 """
@@ -18,15 +20,19 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+from collections.abc import Mapping
 from datetime import datetime, timedelta
 from typing import Any
 
 from aiohttp import web
 from prometheus_client import Counter
 
+from adapters.console.feed import EventFeed
+from adapters.console.gate import LiveGate
 from adapters.console.journal import Journal, Status, ThreadRow
 from adapters.console.live import LiveHub
 from adapters.console.options import Agent, ConsoleOptions
+from adapters.console.presence import Presence
 from adapters.console.view import detail, effective_status, erased, summary
 from handover.sdk import events as ev
 from handover.sdk.contracts import AdapterContext, IngestOutcome, IngestResult
@@ -77,7 +83,10 @@ class AgentApi:
         self.options = options
         self.journal = journal
         self._tokens = [(agent, _digest(t)) for agent in options.agents for t in agent.tokens]
-        self.hub = LiveHub(source, self.authenticate, self.visible, ctx.spawn)
+        self.hub = LiveHub(source, LiveGate(self.authenticate, options.origins),
+                           self.visible, ctx.spawn,
+                           Presence(ctx.state), ctx.clock, ctx.log)
+        self.feed = EventFeed(ctx.state, ctx.clock, self.hub.publish, ctx.log)
         self._forgotten_at: datetime | None = None
 
     # --- who is asking ----------------------------------------------------------------
@@ -98,7 +107,7 @@ class AgentApi:
 
     @web.middleware
     async def require_agent(self, request: web.Request, handler: Handler) -> web.StreamResponse:
-        # The page's own files carry no data; the websocket signs in with its first frame.
+        # The page's own files carry no data; the websocket is admitted by its gate.
         if request.match_info.route.name not in _PROTECTED:
             return await handler(request)
         scheme, _, token = request.headers.get("Authorization", "").partition(" ")
@@ -209,7 +218,7 @@ class AgentApi:
         if result.outcome not in _ACCEPTED:
             await self._ended(row, "message", result)
         self._count("message", result.outcome.value)
-        self.hub.publish(row.tenant, {"type": "changed", "thread_id": row.thread_id})
+        await self.announce(row.tenant, {"type": "changed", "thread_id": row.thread_id})
         return _json({"outcome": result.outcome.value}, status=202)
 
     async def typing(self, request: web.Request) -> web.Response:
@@ -295,8 +304,18 @@ class AgentApi:
             return None
         conv = await self.ctx.get_conversation(row.conversation_id)
         thread = summary(row, conv, self.ctx.clock.now())
-        self.hub.publish(row.tenant, {"type": "thread", "thread": thread})
+        await self.announce(row.tenant, {"type": "thread", "thread": thread})
         return thread
+
+    async def announce(self, tenant: str, event: Mapping[str, Any]) -> None:
+        """Push `event` to the pages that see `tenant`: this instance's at once, the
+        other instances' through the feed (feed.py). A failed feed write is logged:
+        the push is a hint, pages re-fetch when they reconnect."""
+        self.hub.publish(tenant, event)
+        try:
+            await self.feed.publish(tenant, event)
+        except Exception:
+            self.ctx.log.warning("console.feed_write_failed", exc_info=True)
 
     def _count(self, action: str, result: str) -> None:
         CONSOLE_ACTIONS.labels(self.source, action, result).inc()

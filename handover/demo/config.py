@@ -45,7 +45,6 @@ def demo_document(data_dir: Path, host: str, port: int) -> dict[str, Any]:
             "gem": {"type": "demo_bot"},
             "console": {
                 "type": "console",
-                "state_path": str(data_dir / "console.db"),
                 # The demo queues a handover even before an agent opened the console.
                 "availability": "always",
                 "agents": [

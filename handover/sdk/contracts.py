@@ -30,6 +30,7 @@ if TYPE_CHECKING:
 
     from handover.clock import Clock
     from handover.events import Event
+    from handover.sdk.state import AdapterState
 
 
 class AdapterKind(StrEnum):
@@ -80,6 +81,13 @@ class AdapterContext(Protocol):
     @property
     def http(self) -> aiohttp.ClientSession:
         """A shared client session (available after the daemon started)."""
+
+    @property
+    def state(self) -> AdapterState:
+        """Durable key/value records of this adapter instance in the core's store,
+        shared by every daemon instance on it (see handover.sdk.state): keep here what
+        must survive a restart or be seen by another instance, instead of in memory or
+        a file of your own."""
 
     async def ingest(self, event: Event) -> IngestResult:
         """Apply an inbound event durably. Returns only after the write; raise on store

@@ -43,9 +43,9 @@ def test_migrate_applies_the_schema_and_says_its_version(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     assert main(["migrate", "--config", str(write(tmp_path))]) == 0
-    assert capsys.readouterr().out.strip() == "sqlite store at schema version 2"
+    assert capsys.readouterr().out.strip() == "sqlite store at schema version 3"
     db = sqlite3.connect(tmp_path / "db" / "handover.db")
-    assert db.execute("SELECT MAX(version) FROM schema_migrations").fetchone() == (2,)
+    assert db.execute("SELECT MAX(version) FROM schema_migrations").fetchone() == (3,)
     db.close()
     # Again: nothing to do, same answer.
     assert main(["migrate", "--config", str(write(tmp_path))]) == 0

@@ -4,6 +4,7 @@ helpers for an agent's page (HTTP API and live websocket)."""
 from __future__ import annotations
 
 import asyncio
+import base64
 from collections.abc import AsyncIterator, Callable, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -33,7 +34,6 @@ PAGE = {"url": "https://gemeente.example/afval", "title": "Afval ophalen",
 def console_config(tmp: Path, **options: Any) -> dict[str, Any]:
     desk: dict[str, Any] = {
         "type": "console",
-        "state_path": str(tmp / "console.db"),
         "agents": [
             {"id": "sanne", "name": "Sanne", "token": "${CONSOLE_TOKEN_SANNE}"},
             {"id": "ahmed", "name": "Ahmed",
@@ -50,6 +50,12 @@ def console_config(tmp: Path, **options: Any) -> dict[str, Any]:
                            "desk": "desk", "handover": {"queue_fallback": "bot"}},
         },
     }
+
+
+def live_protocols(agent: str) -> tuple[str, str]:
+    """The subprotocols an agent's page offers: the token travels in the header."""
+    encoded = base64.urlsafe_b64encode(TOKENS[agent].encode()).decode().rstrip("=")
+    return ("handover.console", f"auth.{encoded}")
 
 
 def bearer(agent: str) -> dict[str, str]:
@@ -108,8 +114,7 @@ class Console:
         return resp.status, await resp.json()
 
     async def live(self, agent: str) -> Live:
-        ws = await self.client.ws_connect("/desk/api/live")
-        await ws.send_json({"type": "auth", "token": TOKENS[agent]})
+        ws = await self.client.ws_connect("/desk/api/live", protocols=live_protocols(agent))
         live = Live(ws)
         ready = await live.next(lambda e: e["type"] == "ready")
         assert ready["agent"]["id"] == agent

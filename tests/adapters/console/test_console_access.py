@@ -4,8 +4,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import aiohttp
-
 from tests.adapters.console.support import OTHER_TENANT, TOKENS, console_daemon
 
 
@@ -36,19 +34,6 @@ async def test_both_tokens_of_a_rotation_sign_in_as_the_same_agent(tmp_path: Pat
             me = await resp.json()
             assert me["agent"] == {"id": "ahmed", "name": "Ahmed"}
             assert me["outcomes"] == ["resolved", "unresolved", "referred", "no_response"]
-
-
-async def test_live_socket_needs_a_valid_token_in_its_first_frame(tmp_path: Path) -> None:
-    async with console_daemon(tmp_path) as c:
-        ws = await c.client.ws_connect("/desk/api/live")
-        await ws.send_json({"type": "auth", "token": "not-a-token-of-anyone"})
-        msg = await ws.receive(timeout=5)
-        assert msg.type is aiohttp.WSMsgType.CLOSE and msg.data == 4401
-
-        ws = await c.client.ws_connect("/desk/api/live")
-        await ws.send_str("hello")
-        msg = await ws.receive(timeout=5)
-        assert msg.type is aiohttp.WSMsgType.CLOSE and msg.data == 4401
 
 
 async def test_an_agent_narrowed_to_another_tenant_does_not_see_the_thread(tmp_path: Path) -> None:

@@ -1,25 +1,11 @@
-"""The live connection's edges: a page that never signs in, a page that falls behind."""
+"""The live connection's edges: a page that falls behind."""
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
-import aiohttp
-import pytest
-
-from adapters.console import live
 from adapters.console.live import CLOSE_TOO_SLOW, MAX_PENDING, _Connection
 from adapters.console.options import Agent
-from tests.adapters.console.support import console_daemon
-
-
-async def test_a_page_that_does_not_sign_in_is_closed(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(live, "AUTH_TIMEOUT_SECONDS", 0.2)
-    async with console_daemon(tmp_path) as c:
-        ws = await c.client.ws_connect("/desk/api/live")
-        msg = await ws.receive(timeout=5)
-        assert msg.type is aiohttp.WSMsgType.CLOSE and msg.data == live.CLOSE_AUTH_TIMEOUT
 
 
 class _Socket:

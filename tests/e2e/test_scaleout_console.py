@@ -1,0 +1,229 @@
+"""The console desk on two daemon instances on one PostgreSQL database.
+
+Agents and citizens land on different instances, as a load balancer without session
+affinity sends them: the citizen's handover decided on B sees the agent signed in to A
+(no "no agent available"), a thread opened by B is in A's list and pushed to A's pages,
+two agents racing for one pick-up on A and B get exactly one win (the citizen is greeted
+once), and the citizen's messages reach the agents' live sockets on both instances.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import pytest
+
+from tests.e2e.daemon_process import DaemonProcess
+from tests.pgserver import PgServer
+from tests.store.conftest import fresh_database
+
+pytestmark = pytest.mark.slow
+
+TOKENS = {"sanne": "sanne-token-0123456789abcdef", "ahmed": "ahmed-token-0123456789abcdef"}
+
+TEMPLATE = """
+[server]
+host = "127.0.0.1"
+port = {port}
+admin_tokens = ["${{HANDOVER_TEST_ADMIN_TOKEN}}"]
+drain_seconds = 2
+
+[store]
+engine = "postgres"
+dsn = "${{HANDOVER_TEST_DSN}}"
+
+[delivery]
+poll_seconds = 0.2
+backoff_base_seconds = 0.05
+backoff_cap_seconds = 0.5
+
+[logging]
+level = "info"
+format = "json"
+
+[adapters.rest]
+type = "rest"
+
+[adapters.gem]
+type = "demo_bot"
+
+[adapters.desk]
+type = "console"
+agents = [
+  {{ id = "sanne", name = "Sanne", token = "${{CONSOLE_TOKEN_SANNE}}" }},
+  {{ id = "ahmed", name = "Ahmed", token = "${{CONSOLE_TOKEN_AHMED}}" }},
+]
+
+[tenants.demo]
+name = "Gemeente Voorbeeld"
+channels = ["rest"]
+bot = "gem"
+desk = "desk"
+
+[tenants.demo.handover]
+phone = "14 0000"
+"""
+
+
+@dataclass
+class AgentPage:
+    """An agent's page on one instance: its HTTP API and its live socket."""
+
+    http: aiohttp.ClientSession
+    base: str
+    agent: str
+    ws: aiohttp.ClientWebSocketResponse | None = None
+    events: list[dict[str, Any]] = field(default_factory=list)
+
+    @property
+    def auth(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {TOKENS[self.agent]}"}
+
+    async def connect(self) -> None:
+        self.ws = await self.http.ws_connect(
+            f"{self.base}/desk/api/live", protocols=live_protocols(TOKENS[self.agent]),
+            headers={"Origin": self.base},
+        )
+        await self.next(lambda e: e["type"] == "ready")
+
+    async def next(self, predicate: Callable[[dict[str, Any]], bool],
+                   timeout: float = 10.0) -> dict[str, Any]:
+        for event in self.events:
+            if predicate(event):
+                return event
+        assert self.ws is not None
+        async with asyncio.timeout(timeout):
+            while True:
+                event = await self.ws.receive_json()
+                self.events.append(event)
+                if predicate(event):
+                    return event
+
+    async def get(self, path: str) -> tuple[int, Any]:
+        async with self.http.get(f"{self.base}/desk/api/{path}", headers=self.auth) as resp:
+            return resp.status, await resp.json()
+
+    async def post(self, path: str, body: Any = None) -> tuple[int, Any]:
+        async with self.http.post(f"{self.base}/desk/api/{path}", json=body,
+                                  headers=self.auth) as resp:
+            return resp.status, await resp.json()
+
+
+def live_protocols(token: str) -> tuple[str, ...]:
+    """How the page signs in to the live socket (see adapters/console/live.py)."""
+    encoded = base64.urlsafe_b64encode(token.encode()).decode().rstrip("=")
+    return ("handover.console", f"auth.{encoded}")
+
+
+@dataclass
+class Citizen:
+    """A REST citizen; every request goes to `base`."""
+
+    http: aiohttp.ClientSession
+    base: str
+    conversation_id: str = ""
+    token: str = ""
+
+    async def open(self) -> None:
+        async with self.http.post(f"{self.base}/rest/conversations",
+                                  json={"tenant": "demo", "language": "nl"}) as resp:
+            assert resp.status == 201, await resp.text()
+            opened = await resp.json()
+        self.conversation_id, self.token = opened["conversation_id"], opened["token"]
+
+    async def send(self, path: str, body: dict[str, Any]) -> None:
+        url = f"{self.base}/rest/conversations/{self.conversation_id}/{path}"
+        async with self.http.post(url, json=body,
+                                  headers={"Authorization": f"Bearer {self.token}"}) as resp:
+            assert resp.status == 202, await resp.text()
+
+    async def messages(self) -> dict[str, Any]:
+        url = f"{self.base}/rest/conversations/{self.conversation_id}/messages"
+        async with self.http.get(url, params={"after": "0"},
+                                 headers={"Authorization": f"Bearer {self.token}"}) as resp:
+            assert resp.status == 200
+            got: dict[str, Any] = await resp.json()
+            return got
+
+    async def until(self, done: Callable[[dict[str, Any]], bool],
+                    timeout: float = 15.0) -> dict[str, Any]:
+        async with asyncio.timeout(timeout):
+            while True:
+                got = await self.messages()
+                if done(got):
+                    return got
+                await asyncio.sleep(0.1)
+
+
+@pytest.fixture
+async def pair(tmp_path: Path, pg_server: PgServer
+               ) -> AsyncIterator[tuple[DaemonProcess, DaemonProcess]]:
+    env = {"HANDOVER_TEST_DSN": await fresh_database(pg_server),
+           "CONSOLE_TOKEN_SANNE": TOKENS["sanne"], "CONSOLE_TOKEN_AHMED": TOKENS["ahmed"]}
+    instances = [DaemonProcess(tmp_path / n, template=TEMPLATE, env=env) for n in "ab"]
+    try:
+        await asyncio.gather(*(d.start(timeout=60) for d in instances))
+        yield instances[0], instances[1]
+    finally:
+        for d in instances:
+            d.terminate()
+
+
+def texts(got: dict[str, Any]) -> list[str]:
+    return [str(m["content"].get("text") or "") for m in got["messages"]]
+
+
+async def test_agents_and_citizens_on_different_instances(
+    pair: tuple[DaemonProcess, DaemonProcess],
+) -> None:
+    a, b = pair
+    async with aiohttp.ClientSession() as http:
+        sanne, ahmed = AgentPage(http, a.url, "sanne"), AgentPage(http, b.url, "ahmed")
+        await sanne.connect()
+
+        # The citizen is on B; the only agent online is on A.
+        citizen = Citizen(http, b.url)
+        await citizen.open()
+        await citizen.send("actions", {"action": "request_agent", "action_id": "a1"})
+        got = await citizen.until(lambda g: g["state"] in ("queued", "bot", "closed"))
+        assert got["state"] == "queued", got
+        assert not any("geen medewerker vrij" in t for t in texts(got)), texts(got)
+
+        # B opened the thread; A lists it and pushed it to Sanne's page.
+        thread = f"{citizen.conversation_id}-1"
+        pushed = await sanne.next(
+            lambda e: e["type"] == "thread" and e["thread"]["thread_id"] == thread
+        )
+        assert pushed["thread"]["status"] == "queued"
+        status, listed = await sanne.get("threads")
+        assert status == 200 and [t["thread_id"] for t in listed["threads"]] == [thread]
+
+        # Two agents on two instances race for the pick-up: exactly one wins.
+        await ahmed.connect()
+        results = await asyncio.gather(sanne.post(f"threads/{thread}/pickup"),
+                                       ahmed.post(f"threads/{thread}/pickup"))
+        assert sorted(status for status, _ in results) == [200, 409], results
+        winner = "Sanne" if results[0][0] == 200 else "Ahmed"
+        got = await citizen.until(lambda g: g["state"] == "agent")
+        await asyncio.sleep(1.0)  # a second greeting would have arrived by now
+        got = await citizen.messages()
+        greetings = [t for t in texts(got) if t.endswith("helpt u verder.")]
+        assert greetings == [f"{winner} helpt u verder."], texts(got)
+
+        # The citizen's messages reach the live sockets on both instances.
+        said = [f"vraag {n}" for n in range(3)]
+        for n, text in enumerate(said):
+            await citizen.send("messages", {"message_id": f"m{n}", "text": text})
+        for page in (sanne, ahmed):
+            for text in said:
+                await page.next(lambda e, text=text: e["type"] == "message"  # type: ignore[misc]
+                                and e["thread_id"] == thread and e["entry"]["text"] == text)
+        for page in (sanne, ahmed):
+            shown = [e["entry"]["text"] for e in page.events if e["type"] == "message"]
+            assert shown == said, (page.agent, shown)

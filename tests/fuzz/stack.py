@@ -86,7 +86,7 @@ def _config(tmp: Path, rasa: FakeRasa, obi: FakeObi4wan, graph: FakeGraph) -> di
                 "channel_token": "${OBI_TOKEN}", "chat_guid": obi.chat_guid,
                 "webhook_secret": "${OBI_SECRET}", "request_timeout_seconds": 0.5,
             },
-            "kcc": {"type": "console", "state_path": str(tmp / "console.db"),
+            "kcc": {"type": "console",
                     "agents": [{"id": "sanne", "name": "Sanne", "token": "${AGENT}"}]},
         },
         "tenants": {

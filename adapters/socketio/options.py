@@ -63,6 +63,10 @@ class SocketIOOptions:
     #: Put the agent's name before an agent's text ("Anna: ..."): the widget shows
     #: every message as the bot's, and the citizen should see a person took over.
     agent_name_prefix: bool = True
+    #: Open socket.io connections per client address on this instance (over it: HTTP
+    #: 429). A household or office behind one address has a few tabs open; a script
+    #: opening thousands must not exhaust the daemon's memory.
+    connections_per_address: int = 20
 
     def all_origins(self) -> list[str]:
         return sorted({o for t in self.tenants.values() for o in t.origins})
@@ -95,6 +99,7 @@ def parse_options(section: Mapping[str, Any], path: str) -> SocketIOOptions:
     max_text = table.integer("max_text_length", DEFAULT_MAX_TEXT_LENGTH, minimum=1,
                              maximum=max_packet // 2)
     prefix = table.boolean("agent_name_prefix", True)
+    per_address = table.integer("connections_per_address", 20, minimum=1, maximum=10_000)
     tenants = tenant_tables(
         table, _tenant, required="`origins` for each tenant whose pages embed the widget"
     )
@@ -106,6 +111,7 @@ def parse_options(section: Mapping[str, Any], path: str) -> SocketIOOptions:
         bot_message_evt=events["bot_message_evt"], namespace=namespace,
         socketio_path=sio_path, session_persistence=persistence, max_packet_bytes=max_packet,
         max_text_length=max_text, agent_name_prefix=prefix,
+        connections_per_address=per_address,
     )
 
 

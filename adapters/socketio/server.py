@@ -92,6 +92,7 @@ class SocketIOEndpoint:
             # One client's events run in order: two quick messages keep their order.
             async_handlers=False,
             namespaces=[options.namespace],
+            transports=list(options.transports),
         )
         ns = options.namespace
         self.sio.on("connect", self._connect, namespace=ns)

@@ -82,6 +82,10 @@ class WebOptions:
     hello_timeout_seconds: float = 10.0
     #: Websocket ping interval; a peer that does not answer is dropped.
     heartbeat_seconds: float = 30.0
+    #: Open widget sockets per client address on this instance (over it: HTTP 429).
+    #: A household or office behind one address has a few tabs open; a script opening
+    #: thousands must not exhaust the daemon's memory.
+    sockets_per_address: int = 20
 
 
 def parse_options(section: Mapping[str, Any], path: str) -> WebOptions:
@@ -93,6 +97,7 @@ def parse_options(section: Mapping[str, Any], path: str) -> WebOptions:
                              maximum=max_frame)
     hello = table.duration("hello_timeout_seconds", 10.0)
     heartbeat = table.duration("heartbeat_seconds", 30.0)
+    per_address = table.integer("sockets_per_address", 20, minimum=1, maximum=10_000)
     tenants = tenant_tables(
         table, _tenant, required="`origins` for each tenant that embeds the widget"
     )
@@ -100,7 +105,8 @@ def parse_options(section: Mapping[str, Any], path: str) -> WebOptions:
     if issues:
         raise ConfigIssues(issues.items)
     return WebOptions(tenants=tenants, max_frame_bytes=max_frame, max_text_length=max_text,
-                      hello_timeout_seconds=hello, heartbeat_seconds=heartbeat)
+                      hello_timeout_seconds=hello, heartbeat_seconds=heartbeat,
+                      sockets_per_address=per_address)
 
 
 def _tenant(t: Table) -> TenantOptions:

@@ -13,6 +13,7 @@ import contextlib
 import hashlib
 import hmac
 import secrets
+from collections import Counter
 from dataclasses import dataclass
 
 from aiohttp import WSMsgType, web
@@ -66,6 +67,8 @@ class WidgetSockets:
                             RateLimiter(t.frames_per_minute), RateLimiter(t.messages_per_minute))
             for tenant, t in options.tenants.items()
         }
+        #: Open sockets per client address (`sockets_per_address`).
+        self._open_from: Counter[str] = Counter()
 
     def _now(self) -> float:
         return self.ctx.clock.now().timestamp()
@@ -88,7 +91,8 @@ class WidgetSockets:
             raise web.HTTPForbidden(text="origin not allowed")
         limits = self._limits[tenant_id]
         address = request.remote or "?"
-        if not limits.connections.allow(address, self._now()):
+        if (self._open_from[address] >= self.options.sockets_per_address
+                or not limits.connections.allow(address, self._now())):
             metrics.HTTP_REJECTED.labels("web_rate").inc()
             raise web.HTTPTooManyRequests(
                 text="too many connections", headers={"Retry-After": "10"}
@@ -100,6 +104,7 @@ class WidgetSockets:
             autoping=True,
         )
         await ws.prepare(request)
+        self._open_from[address] += 1
         gauge = metrics.WEBSOCKET_CONNECTIONS.labels(self.channel)
         gauge.inc()
         sock: WidgetSocket | None = None
@@ -111,6 +116,9 @@ class WidgetSockets:
             await ws.close(code=exc.code, message=exc.reason.encode()[:120])
         finally:
             gauge.dec()
+            self._open_from[address] -= 1
+            if self._open_from[address] <= 0:
+                del self._open_from[address]
             if sock is not None:
                 self.registry.remove(sock)
                 await self.ctx.release_connection(sock.conversation_id)

@@ -19,7 +19,8 @@ ORIGIN = "https://www.gemeente.example"
 
 def section(**tenant: Any) -> dict[str, Any]:
     top = {k: tenant.pop(k) for k in list(tenant) if k in
-           ("max_frame_bytes", "max_text_length", "hello_timeout_seconds")}
+           ("max_frame_bytes", "max_text_length", "hello_timeout_seconds",
+            "sockets_per_address")}
     return {**top, "tenants": {TENANT: {"origins": [ORIGIN], **tenant}}}
 
 

@@ -44,6 +44,11 @@ class RestOptions:
     long_poll_seconds: float = DEFAULT_LONG_POLL_SECONDS
     #: The longest citizen text accepted, in characters.
     max_text_length: int = DEFAULT_MAX_TEXT_LENGTH
+    #: Waiting long-polls at once per conversation and per client address on this
+    #: instance; more are answered 429 at once. A client needs one per conversation
+    #: (a few with several tabs); thousands would hold the daemon's memory and loop.
+    long_polls_per_conversation: int = 4
+    long_polls_per_address: int = 50
 
 
 class RestChannel(ChannelAdapter):
@@ -68,10 +73,15 @@ class RestChannel(ChannelAdapter):
         limit = table.integer(
             "max_text_length", DEFAULT_MAX_TEXT_LENGTH, minimum=1, maximum=MAX_BODY_BYTES
         )
+        per_conversation = table.integer("long_polls_per_conversation", 4, minimum=1,
+                                         maximum=1000)
+        per_address = table.integer("long_polls_per_address", 50, minimum=1, maximum=100_000)
         table.finish()
         if issues:
             raise ConfigIssues(issues.items)
-        return RestOptions(long_poll_seconds=poll, max_text_length=limit)
+        return RestOptions(long_poll_seconds=poll, max_text_length=limit,
+                           long_polls_per_conversation=per_conversation,
+                           long_polls_per_address=per_address)
 
     def http_app(self) -> web.Application:
         return RestRoutes(self.ctx, self.name, self.options, self.wakeups).app()

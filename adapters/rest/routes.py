@@ -25,10 +25,12 @@ the store cannot take the message (retry with the same `message_id`).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import hmac
 import secrets
-from collections.abc import Callable
+from collections import Counter
+from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
@@ -66,6 +68,9 @@ class RestRoutes:
         self.channel = channel
         self.options = options
         self.wakeups = wakeups
+        #: Waiting long-polls per conversation and per client address (see `_poll_slot`).
+        self._polls: Counter[str] = Counter()
+        self._polls_from: Counter[str] = Counter()
 
     def app(self) -> web.Application:
         app = web.Application(middlewares=[json_errors])
@@ -146,7 +151,8 @@ class RestRoutes:
         with self.wakeups.watch(conv.id) as woken:
             entries = await self.ctx.transcript(conv.id, after)
             if not entries and wait > 0:
-                entries = await self._wait(conv, after, wait, woken)
+                with self._poll_slot(conv.id, request.remote or "?"):
+                    entries = await self._wait(conv, after, wait, woken)
                 conv = await self.ctx.get_conversation(conv.id) or conv
         visible = [e for e in entries if e.seq > after]
         return web.json_response(
@@ -157,6 +163,24 @@ class RestRoutes:
                 "last_seq": max((e.seq for e in visible), default=after),
             }
         )
+
+    @contextlib.contextmanager
+    def _poll_slot(self, conversation_id: str, address: str) -> Iterator[None]:
+        """Count one waiting long-poll; 429 when the conversation or the address has its
+        share already (checked before anything is held, so a refusal costs nothing)."""
+        if (self._polls[conversation_id] >= self.options.long_polls_per_conversation
+                or self._polls_from[address] >= self.options.long_polls_per_address):
+            raise ApiError(429, "too_many_polls", "too many waiting requests; wait for an "
+                           "answer before asking again", {"Retry-After": "1"})
+        self._polls[conversation_id] += 1
+        self._polls_from[address] += 1
+        try:
+            yield
+        finally:
+            for counts, key in ((self._polls, conversation_id), (self._polls_from, address)):
+                counts[key] -= 1
+                if counts[key] <= 0:
+                    del counts[key]
 
     async def _wait(self, conv: Conversation, after: int, wait: float,
                     woken: asyncio.Future[None]) -> list[TranscriptEntry]:

@@ -5,9 +5,11 @@ Routes: the socket.io endpoint at `socketio_path` from the root of the daemon
 (`/socket.io/` by default, where socket.io clients look unless told otherwise), and
 `GET /<instance name>/` answering `{"status": "ok"}` as Rasa's channel does.
 
-The store's transcript is the source of truth: `deliver()` emits to the connections
-that hold the session on this instance and stores nothing, so a delivery never fails
-and a widget that was away gets the gap replayed when it sends `session_request` again.
+`deliver()` emits to the connections that hold the session on this instance. With
+none here it fails as transient, so the outbox keeps the message until a connection
+holds the session again, on this instance or another (connection leases route it
+there); a widget that comes back to the instance it left gets the gap replayed from the
+transcript at once.
 """
 
 from __future__ import annotations

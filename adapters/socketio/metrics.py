@@ -19,7 +19,7 @@ REPLAYED = Counter(
 REFUSED = Counter(
     "handover_socketio_refused_total",
     "socket.io events or connections refused, by reason (invalid_event, no_session, "
-    "tenant_mismatch, message_rate, event_flood, unavailable).",
+    "tenant_mismatch, message_rate, event_flood, unavailable, address_cap).",
     ["adapter", "reason"],
     registry=REGISTRY,
 )

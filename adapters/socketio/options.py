@@ -14,6 +14,7 @@ from handover.sdk.options import Issues, Table, tenant_tables
 from handover.sdk.origins import read_origins
 
 DEFAULT_PATH = "/socket.io/"
+TRANSPORTS = ("polling", "websocket")
 DEFAULT_MAX_PACKET_BYTES = 16 * 1024
 DEFAULT_MAX_TEXT_LENGTH = 2000
 _EVENT = re.compile(r"^[A-Za-z0-9_.:-]{1,64}$")
@@ -63,9 +64,27 @@ class SocketIOOptions:
     #: Put the agent's name before an agent's text ("Anna: ..."): the widget shows
     #: every message as the bot's, and the citizen should see a person took over.
     agent_name_prefix: bool = True
+    #: Open socket.io connections per client address on this instance (over it: HTTP
+    #: 429). A household or office behind one address has a few tabs open; a script
+    #: opening thousands must not exhaust the daemon's memory.
+    connections_per_address: int = 20
+    #: The engine.io transports offered. rasa-webchat starts with long-polling and
+    #: upgrades to a websocket; ["websocket"] alone suits widgets configured for it.
+    transports: tuple[str, ...] = TRANSPORTS
 
     def all_origins(self) -> list[str]:
         return sorted({o for t in self.tenants.values() for o in t.origins})
+
+    def scaleout_note(self) -> str | None:
+        """What `handover check-config` says for a configuration of several instances
+        (PostgreSQL): engine.io long-polling needs every request of a session on one
+        instance."""
+        if "polling" not in self.transports:
+            return None
+        return ("socket.io long-polling needs session affinity for the socket.io path "
+                f"({self.socketio_path}) at the load balancer (deploy/nginx.conf and "
+                "deploy/kubernetes/ingress.yaml configure it), or set "
+                'transports = ["websocket"]')
 
 
 def parse_options(section: Mapping[str, Any], path: str) -> SocketIOOptions:
@@ -95,6 +114,10 @@ def parse_options(section: Mapping[str, Any], path: str) -> SocketIOOptions:
     max_text = table.integer("max_text_length", DEFAULT_MAX_TEXT_LENGTH, minimum=1,
                              maximum=max_packet // 2)
     prefix = table.boolean("agent_name_prefix", True)
+    per_address = table.integer("connections_per_address", 20, minimum=1, maximum=10_000)
+    transports = table.strings("transports", TRANSPORTS)
+    if not transports or any(t not in TRANSPORTS for t in transports):
+        issues.add(table.at("transports"), 'must name "polling", "websocket" or both')
     tenants = tenant_tables(
         table, _tenant, required="`origins` for each tenant whose pages embed the widget"
     )
@@ -106,6 +129,7 @@ def parse_options(section: Mapping[str, Any], path: str) -> SocketIOOptions:
         bot_message_evt=events["bot_message_evt"], namespace=namespace,
         socketio_path=sio_path, session_persistence=persistence, max_packet_bytes=max_packet,
         max_text_length=max_text, agent_name_prefix=prefix,
+        connections_per_address=per_address, transports=tuple(dict.fromkeys(transports)),
     )
 
 

@@ -7,12 +7,22 @@ the tenant's exact origins: HTTP 404/403, nothing is opened. A new engine.io ses
 also counts against the address's connection rate (HTTP 429). After that every event
 counts against the address's event budget (a flood drops the connection) and citizen
 messages against the session's budget (refused, nothing stored).
+
+Every request must carry an allowed Origin (the widget runs on another site, so the
+browser always sends one); a citizen message must name the session id the connection
+asked for, so an engine.io `sid` alone (it travels in URLs) opens nothing.
+
+Delivery with several instances: a connection bound to a known conversation holds the
+conversation's connection lease, so the outbox hands its items to this instance. A
+delivery for a session with no live connection here fails as transient: the outbox
+keeps it until the widget is connected to some instance, which then emits it.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import hmac
 import uuid
 from collections.abc import Mapping
 from typing import Any
@@ -28,7 +38,7 @@ from adapters.socketio.sessions import Connection, Session, SessionRegistry, cha
 from handover.sdk import events as ev
 from handover.sdk import metrics
 from handover.sdk.contracts import AdapterContext, OutboundMessage
-from handover.sdk.errors import UnknownConversation, UnknownTenant
+from handover.sdk.errors import TransientError, UnknownConversation, UnknownTenant
 from handover.sdk.http import error_body
 from handover.sdk.model import Party
 from handover.sdk.ratelimit import RateLimiter
@@ -69,6 +79,9 @@ class SocketIOEndpoint:
         self._events = {t: RateLimiter(o.events_per_minute) for t, o in options.tenants.items()}
         self._messages = {t: RateLimiter(o.messages_per_minute)
                           for t, o in options.tenants.items()}
+        #: Whether other instances share the store (and may hold this widget next);
+        #: unknown is taken as shared, the safe side (see `_release_if_idle`).
+        self._shared: bool = getattr(ctx, "store_shared", True)
         self.sio = socketio.AsyncServer(
             async_mode="aiohttp",
             # Our own checks run first (per tenant); engine.io's answers the CORS headers.
@@ -79,6 +92,7 @@ class SocketIOEndpoint:
             # One client's events run in order: two quick messages keep their order.
             async_handlers=False,
             namespaces=[options.namespace],
+            transports=list(options.transports),
         )
         ns = options.namespace
         self.sio.on("connect", self._connect, namespace=ns)
@@ -107,16 +121,19 @@ class SocketIOEndpoint:
         tenant = self.options.tenants[tenant_id]
         opening = "sid" not in request.query
         origin = request.headers.get(hdrs.ORIGIN)
-        # A new engine.io session must come from an allowed page. Later requests carry
-        # the session's random `sid`; a browser leaves Origin off a same-origin GET, so
-        # there only a wrong Origin is refused.
-        if (opening or origin is not None) and origin not in tenant.origins:
+        # Every request must come from an allowed page. The widget is embedded on the
+        # municipality's site and talks to the daemon cross-origin, so the browser sends
+        # Origin with each long-poll and the websocket upgrade; a request without one is
+        # not the widget (a leaked `sid` replayed by a script, for instance).
+        if origin not in tenant.origins:
             # Exact match only: a look-alike host or another scheme is another site.
             self.ctx.log.info("socketio.origin_refused", tenant=tenant_id)
             metrics.HTTP_REJECTED.labels("socketio_origin").inc()
             raise web.HTTPForbidden(text="origin not allowed")
-        if opening and not self._connections[tenant_id].allow(
-            request.remote or "?", self._now()
+        address = request.remote or "?"
+        if opening and (
+            self.registry.count_from(address) >= self.options.connections_per_address
+            or not self._connections[tenant_id].allow(address, self._now())
         ):
             metrics.HTTP_REJECTED.labels("socketio_rate").inc()
             raise web.HTTPTooManyRequests(text="too many connections",
@@ -166,13 +183,38 @@ class SocketIOEndpoint:
         tenant = self._tenant_of(request.query)
         if tenant is None:  # checked per request already; a tenant removed meanwhile
             raise socketio.exceptions.ConnectionRefusedError("unknown tenant")
-        self.registry.connect(sid, tenant, request.remote or "?")
+        address = request.remote or "?"
+        # Checked at the handshake too; here it also holds for handshakes that raced.
+        if self.registry.count_from(address) >= self.options.connections_per_address:
+            REFUSED.labels(self.channel, "address_cap").inc()
+            raise socketio.exceptions.ConnectionRefusedError("too many connections")
+        self.registry.connect(sid, tenant, address)
         metrics.WEBSOCKET_CONNECTIONS.labels(self.channel).inc()
 
     async def _disconnect(self, sid: str, reason: Any = None) -> None:
         if self.registry.connection(sid) is not None:
             metrics.WEBSOCKET_CONNECTIONS.labels(self.channel).dec()
-        self.registry.disconnect(sid)
+        session = self.registry.disconnect(sid)
+        if session is not None:
+            await self._release_if_idle(session)
+
+    async def _hold(self, session: Session) -> None:
+        """Take the conversation's connection lease while a connection here holds the
+        session: deliveries for it then come to this instance."""
+        if session.leased or not session.sids or session.conversation_id is None:
+            return
+        session.leased = True
+        await self.ctx.hold_connection(session.conversation_id)
+
+    async def _release_if_idle(self, session: Session) -> None:
+        if session.sids or not session.leased or session.conversation_id is None:
+            return
+        session.leased = False
+        if self._shared:
+            # Another instance may hold the widget next and emit to it; what this one
+            # remembers having sent would then be out of date.
+            session.sent_seq = None
+        await self.ctx.release_connection(session.conversation_id)
 
     async def close_all(self) -> None:
         """The daemon drains: drop every connection (the widget reconnects later)."""
@@ -219,25 +261,40 @@ class SocketIOEndpoint:
         # an unusable or missing id gets a new one, and the widget starts afresh.
         session_id = asked if asked and self.options.session_persistence else (
             wire.new_session_id())
-        session = self.registry.bind(conn, channel_key(session_id))
+        session = await self._bind(conn, session_id)
         async with session.lock:
             await self.sio.emit("session_confirm", session_id, to=sid,
                                 namespace=self.options.namespace)
             if asked is not None and session.conversation_id is not None:
-                await self._replay(session, session.conversation_id, to=sid)
+                await self._hold(session)
+                if session.sent_seq is not None:
+                    await self._replay(session, session.conversation_id, session.sent_seq,
+                                       to=sid)
 
-    async def _replay(self, session: Session, conversation_id: str, to: str | None) -> None:
-        """Emit what the session missed while no connection held it (caller holds the
-        lock). The citizen's own entries are skipped: the widget shows those itself."""
+    async def _bind(self, conn: Connection, session_id: str) -> Session:
+        """Attach the connection to a session, releasing the lease of the one it left."""
+        left = conn.session
+        session = self.registry.bind(conn, channel_key(session_id))
+        conn.session_id = session_id
+        if left is not None and left is not session:
+            await self._release_if_idle(left)
+        return session
+
+    async def _replay(self, session: Session, conversation_id: str, after: int,
+                      to: str | None) -> None:
+        """Emit what the session missed since this instance last emitted to it (caller
+        holds the lock): quicker than waiting for the outbox's next retry of the held
+        items, which are then skipped as sent. The citizen's own entries are skipped:
+        the widget shows those itself."""
         try:
-            entries = await self.ctx.transcript(conversation_id, session.sent_seq)
+            entries = await self.ctx.transcript(conversation_id, after)
         except Exception:
             self.ctx.log.warning("socketio.replay_failed", conversation_id=conversation_id,
                                  exc_info=True)
             return
         replayed = 0
         for entry in entries:
-            if entry.seq <= session.sent_seq:
+            if entry.seq <= after:
                 continue
             if entry.party is not Party.CITIZEN:
                 await self._emit_message(session, wire.entry_message(entry), to)
@@ -248,14 +305,16 @@ class SocketIOEndpoint:
     # --- delivery ----------------------------------------------------------------------------
 
     async def deliver(self, key: str, conversation_id: str, message: OutboundMessage) -> None:
+        """Emit to the connections holding the session here; with none, raise
+        TransientError so the outbox keeps the message for the instance that will hold
+        the widget's connection (here after a reconnect, or another instance)."""
         session = self.registry.session(key)
-        if session is None:
-            return  # no widget held it since this instance started: nothing to show
+        if session is None or not session.sids:
+            raise TransientError("the widget has no live connection on this instance")
         session.conversation_id = conversation_id
-        if not session.sids:
-            return  # replayed from the transcript when the widget comes back
         async with session.lock:
-            if message.seq <= session.sent_seq:
+            await self._hold(session)
+            if session.sent_seq is not None and message.seq <= session.sent_seq:
                 return  # replayed already
             await self._emit_message(session, message, None)
             session.sent_seq = message.seq
@@ -289,19 +348,16 @@ class SocketIOEndpoint:
                 await self._notice(sid, language, exc.code)
             return error_body(exc.code, exc.detail)
         session = conn.session
-        if said.session_id is not None and (
-            session is None or channel_key(said.session_id) != session.key
-        ):
-            # Rasa takes the session id from the message: so do we, once per connection.
-            if session is not None:
-                REFUSED.labels(self.channel, "no_session").inc()
-                return error_body("invalid_field", "session_id differs from this connection's")
-            if not self.options.session_persistence:
-                return error_body("no_session", "send session_request first")
-            session = self.registry.bind(conn, channel_key(said.session_id))
-        if session is None:
+        if said.session_id is None or conn.session_id is None:
+            # The session id binds the message to the session the connection asked for:
+            # whoever knows only the engine.io `sid` (it travels in URLs) cannot speak
+            # in this chat. rasa-webchat sends it with every message.
             REFUSED.labels(self.channel, "no_session").inc()
-            return error_body("no_session", "send session_request first")
+            return error_body("no_session", "send session_request first, then the "
+                              "session_id with every message")
+        if session is None or not hmac.compare_digest(said.session_id, conn.session_id):
+            REFUSED.labels(self.channel, "no_session").inc()
+            return error_body("invalid_field", "session_id differs from this connection's")
         if said.tenant is not None and said.tenant != conn.tenant:
             REFUSED.labels(self.channel, "tenant_mismatch").inc()
             return error_body("invalid_field", "customData.tenant is not the tenant of this socket")
@@ -331,12 +387,12 @@ class SocketIOEndpoint:
         if conv.tenant != conn.tenant:
             raise UnknownConversation(conv.id)
         if session.conversation_id is None:
-            # First contact since this instance started: what came before is taken as
-            # shown (the widget kept it); from here on nothing is missed.
+            # First contact since this instance started. What the widget has not been
+            # shown is still in the outbox (see `deliver`), so nothing is skipped here.
             self.ctx.log.info("socketio.session_bound", conversation_id=conv.id,
                               tenant=conn.tenant)
             session.conversation_id = conv.id
-            session.sent_seq = max(session.sent_seq, conv.seq)
+        await self._hold(session)
         content, payload = wire.citizen_content(said.text, session.offered)
         # Widget ids are unique per session only; the inbox key is global.
         source_id = f"m:{conv.id}:{said.message_id or uuid.uuid4().hex}"

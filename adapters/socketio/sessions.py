@@ -3,15 +3,17 @@ what each session was sent.
 
 A session is keyed by the store's channel key (the SHA-256 of its session id), the same
 value `deliver()` finds on the conversation, so a delivery needs no store read. The
-registry is memory only: after a restart a widget that comes back gets what is
-delivered from then on, not the gap (the README's resume section says why).
+registry is memory only. What a widget missed while it had no connection here is not
+kept here but in the outbox: a delivery to a session without a live connection on this
+instance fails as transient, and the instance that holds the widget's connection (after
+a reconnect, a restart or on another instance) delivers it then, in order, once.
 """
 
 from __future__ import annotations
 
 import asyncio
 import hashlib
-from collections import OrderedDict
+from collections import Counter, OrderedDict
 from dataclasses import dataclass, field
 
 #: Sessions remembered without a connection (for the replay when the widget returns);
@@ -26,12 +28,16 @@ def channel_key(session_id: str) -> str:
 
 @dataclass(slots=True)
 class Session:
-    """One widget session. `sent_seq` is the highest conversation seq emitted to it; the
-    lock orders a resume replay before live deliveries, so nothing is sent twice."""
+    """One widget session. `sent_seq` is the highest conversation seq emitted to it by
+    this instance, None while unknown here (nothing emitted since this instance learnt
+    the session, or forgotten because another instance may have emitted since); the
+    lock orders a resume replay before live deliveries, so nothing is sent twice.
+    `leased`: this instance holds the conversation's connection lease for it."""
 
     key: str
     conversation_id: str | None = None
-    sent_seq: int = 0
+    sent_seq: int | None = None
+    leased: bool = False
     #: The quick replies last offered, payload -> title (a click sends the payload).
     offered: dict[str, str] = field(default_factory=dict)
     sids: set[str] = field(default_factory=set)
@@ -46,24 +52,40 @@ class Connection:
     tenant: str
     address: str
     session: Session | None = None
+    #: The session id the connection asked for (or was given): every citizen message
+    #: must name it. Memory only; the store keeps its hash.
+    session_id: str | None = None
 
 
 class SessionRegistry:
     def __init__(self) -> None:
         self._sessions: OrderedDict[str, Session] = OrderedDict()
         self._connections: dict[str, Connection] = {}
+        self._per_address: Counter[str] = Counter()
 
     def connect(self, sid: str, tenant: str, address: str) -> Connection:
         conn = self._connections[sid] = Connection(sid, tenant, address)
+        self._per_address[address] += 1
         return conn
 
     def connection(self, sid: str) -> Connection | None:
         return self._connections.get(sid)
 
-    def disconnect(self, sid: str) -> None:
+    def disconnect(self, sid: str) -> Session | None:
+        """Forget a connection; returns the session it held (which may now be idle)."""
         conn = self._connections.pop(sid, None)
+        if conn is not None:
+            self._per_address[conn.address] -= 1
+            if self._per_address[conn.address] <= 0:
+                del self._per_address[conn.address]
         if conn is not None and conn.session is not None:
             conn.session.sids.discard(sid)
+            return conn.session
+        return None
+
+    def count_from(self, address: str) -> int:
+        """Open connections from one client address (for the per-address cap)."""
+        return self._per_address.get(address, 0)
 
     def bind(self, conn: Connection, key: str) -> Session:
         """Attach a connection to the session `key` (leaving any session it had)."""

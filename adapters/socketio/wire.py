@@ -15,8 +15,10 @@ The README of this package is the reference.
 
 from __future__ import annotations
 
+import math
 import re
 import secrets
+from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -28,6 +30,11 @@ from handover.sdk.model import Content, Party, TranscriptEntry
 #: A session id names a conversation, so it is a secret: long and random. Rasa issues
 #: 32 hex digits (uuid4), which passes, so widgets moved from Rasa keep their session.
 _SESSION_ID = re.compile(r"^[A-Za-z0-9_-]{32,128}$")
+#: What a client-chosen session id must show to count as random (`valid_session_id`).
+MIN_SESSION_BITS = 96
+MIN_OBSERVED_BITS = 72
+MIN_DISTINCT_CHARS = 8
+_HEX = re.compile(r"^[0-9a-fA-F]+$")
 MAX_ID_LENGTH = 100
 MAX_CONTEXT_VALUE_LENGTH = 2048
 MAX_LANGUAGE_LENGTH = 16
@@ -64,7 +71,29 @@ def new_session_id() -> str:
 
 
 def valid_session_id(value: Any) -> bool:
-    return isinstance(value, str) and _SESSION_ID.match(value) is not None
+    """A usable session id: 32-128 URL-safe characters that look random.
+
+    A client chooses the id it resumes, and the id alone opens the conversation, so a
+    guessable one (`"0" * 32`, `"abab..."`, `"0123456789abcdef" * 2`) is refused and the
+    widget gets a new session. Two measures: the id's length times the bits of its
+    alphabet (hex 4, URL-safe base64 6) must reach MIN_SESSION_BITS (a uuid4 hex as Rasa
+    issues has 128, our own ids 258); and the id itself must look random: at least
+    MIN_DISTINCT_CHARS different characters, MIN_OBSERVED_BITS by its own character
+    frequencies (random hex shows about 113) and no repetition of a shorter block.
+    """
+    if not isinstance(value, str) or _SESSION_ID.match(value) is None:
+        return False
+    n = len(value)
+    alphabet_bits = 4 if _HEX.match(value) else 6
+    if n * alphabet_bits < MIN_SESSION_BITS:
+        return False
+    counts = Counter(value)
+    if len(counts) < MIN_DISTINCT_CHARS:
+        return False
+    observed = -sum(c * math.log2(c / n) for c in counts.values())
+    if observed < MIN_OBSERVED_BITS:
+        return False
+    return not any(n % p == 0 and value == value[:p] * (n // p) for p in range(1, n // 2 + 1))
 
 
 def parse_session_request(data: Any) -> str | None:

@@ -86,6 +86,10 @@ class WebOptions:
     #: and is not resumed within this time counts as the citizen having left: a waiting
     #: or served citizen's thread ends at the desk (`CitizenLeft`). 0 switches it off.
     leave_grace_seconds: float = 60.0
+    #: Open widget sockets per client address on this instance (over it: HTTP 429).
+    #: A household or office behind one address has a few tabs open; a script opening
+    #: thousands must not exhaust the daemon's memory.
+    sockets_per_address: int = 20
 
 
 def parse_options(section: Mapping[str, Any], path: str) -> WebOptions:
@@ -98,6 +102,7 @@ def parse_options(section: Mapping[str, Any], path: str) -> WebOptions:
     hello = table.duration("hello_timeout_seconds", 10.0)
     heartbeat = table.duration("heartbeat_seconds", 30.0)
     grace = table.duration("leave_grace_seconds", 60.0, allow_zero=True)
+    per_address = table.integer("sockets_per_address", 20, minimum=1, maximum=10_000)
     tenants = tenant_tables(
         table, _tenant, required="`origins` for each tenant that embeds the widget"
     )
@@ -106,7 +111,8 @@ def parse_options(section: Mapping[str, Any], path: str) -> WebOptions:
         raise ConfigIssues(issues.items)
     return WebOptions(tenants=tenants, max_frame_bytes=max_frame, max_text_length=max_text,
                       hello_timeout_seconds=hello, heartbeat_seconds=heartbeat,
-                      leave_grace_seconds=grace)
+                      leave_grace_seconds=grace,
+                      sockets_per_address=per_address)
 
 
 def _tenant(t: Table) -> TenantOptions:

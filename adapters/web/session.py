@@ -14,6 +14,7 @@ import hashlib
 import hmac
 import secrets
 import uuid
+from collections import Counter
 from dataclasses import dataclass
 
 from aiohttp import WSMsgType, web
@@ -75,6 +76,8 @@ class WidgetSockets:
         #: Conversation -> the departure being waited out: a socket for it registering
         #: again (here) replaces or removes it, so a stale grace timer does nothing.
         self._away: dict[str, object] = {}
+        #: Open sockets per client address (`sockets_per_address`).
+        self._open_from: Counter[str] = Counter()
 
     def _now(self) -> float:
         return self.ctx.clock.now().timestamp()
@@ -97,7 +100,8 @@ class WidgetSockets:
             raise web.HTTPForbidden(text="origin not allowed")
         limits = self._limits[tenant_id]
         address = request.remote or "?"
-        if not limits.connections.allow(address, self._now()):
+        if (self._open_from[address] >= self.options.sockets_per_address
+                or not limits.connections.allow(address, self._now())):
             metrics.HTTP_REJECTED.labels("web_rate").inc()
             raise web.HTTPTooManyRequests(
                 text="too many connections", headers={"Retry-After": "10"}
@@ -109,6 +113,7 @@ class WidgetSockets:
             autoping=True,
         )
         await ws.prepare(request)
+        self._open_from[address] += 1
         gauge = metrics.WEBSOCKET_CONNECTIONS.labels(self.channel)
         gauge.inc()
         sock: WidgetSocket | None = None
@@ -120,6 +125,9 @@ class WidgetSockets:
             await ws.close(code=exc.code, message=exc.reason.encode()[:120])
         finally:
             gauge.dec()
+            self._open_from[address] -= 1
+            if self._open_from[address] <= 0:
+                del self._open_from[address]
             if sock is not None:
                 hidden = sock in self._hidden
                 self._hidden.discard(sock)

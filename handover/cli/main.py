@@ -115,7 +115,7 @@ def cmd_migrate(args: argparse.Namespace) -> int:
 
 
 def cmd_check_config(args: argparse.Namespace) -> int:
-    from handover.config.load import check_config
+    from handover.config.load import check_config, config_notes, load_config
 
     problems = check_config(args.file)
     for line in problems:
@@ -123,6 +123,8 @@ def cmd_check_config(args: argparse.Namespace) -> int:
     if problems:
         print(f"{len(problems)} problem(s) in {args.file}", file=sys.stderr)
         return 1
+    for note in config_notes(load_config(args.file)):
+        print(f"note: {note}")
     print(f"{args.file}: ok")
     return 0
 

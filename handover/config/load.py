@@ -143,6 +143,22 @@ def check_config(
     return []
 
 
+def config_notes(config: Config) -> list[str]:
+    """What an operator should know about a valid configuration, as "path: note" lines
+    (printed by `handover check-config`; not problems). With PostgreSQL, the store for
+    several instances, an adapter whose options have a `scaleout_note()` says what it
+    needs from the load balancer (session affinity, for instance)."""
+    if config.store.engine != "postgres":
+        return []
+    notes: list[str] = []
+    for name, instance in config.adapters.items():
+        note = getattr(instance.options, "scaleout_note", None)
+        text = note() if callable(note) else None
+        if text:
+            notes.append(f"adapters.{name}: {text}")
+    return notes
+
+
 def _users_of(name: str, tenants_section: Mapping[str, Any] | None) -> list[str]:
     """The tenants whose section names adapter instance `name` as channel, bot or desk.
 

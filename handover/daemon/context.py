@@ -100,6 +100,12 @@ class CoreContext:
     async def release_connection(self, conversation_id: str) -> None:
         await self._daemon.connections.release(conversation_id)
 
+    @property
+    def store_shared(self) -> bool:
+        """Whether other daemon instances share the store (and so a citizen's next
+        connection may land on another instance)."""
+        return bool(self._daemon.store.shared)
+
     def spawn(self, coro: Coroutine[Any, Any, None], name: str) -> asyncio.Task[None]:
         task = asyncio.create_task(self._run(coro, name), name=f"{self._name}.{name}")
         self._tasks.add(task)

@@ -92,7 +92,8 @@ def test_kubernetes_runs_replicas_with_probes_and_a_migrate_job(config: Config) 
     resources = {}
     for name in kustomization["resources"]:
         for doc in documents(DEPLOY / name):
-            resources[doc["kind"]] = doc
+            # The first of a kind: the main Ingress (the socket.io one has its own test).
+            resources.setdefault(doc["kind"], doc)
     [generated] = kustomization["configMapGenerator"]
     assert all((DEPLOY / f).exists() for f in generated["files"])
 
@@ -151,3 +152,25 @@ def test_only_the_proxy_in_front_is_trusted_and_nginx_limits_per_address(config:
     public = re.search(r"location ~ \^/\(web\|rest\|kcc\)/ \{(.*?)\}", nginx, re.S)
     assert public is not None and "limit_req zone=public" in public.group(1)
     assert "limit_conn conns" in public.group(1)
+
+
+def test_socketio_long_polling_is_sticky_at_both_load_balancers() -> None:
+    # engine.io long-polling needs every request of a session on one instance.
+    nginx = (DEPLOY / "nginx.conf").read_text()
+    location = re.search(r"location /socket\.io/ \{(.*?)\}", nginx, re.S)
+    assert location is not None
+    upstream_name = re.search(r"proxy_pass http://(\w+);", location.group(1))
+    assert upstream_name is not None
+    upstream = re.search(rf"upstream {upstream_name.group(1)} \{{(.*?)\}}", nginx, re.S)
+    assert upstream is not None
+    assert re.search(r"^\s*(ip_hash|hash \$binary_remote_addr consistent);", upstream.group(1),
+                     re.M)
+    ingresses = [d for d in documents(DEPLOY / "kubernetes" / "ingress.yaml")
+                 if d["kind"] == "Ingress"]
+    sticky = [i for i in ingresses
+              if any(p["path"] == "/socket.io/" for r in i["spec"]["rules"]
+                     for p in r["http"]["paths"])]
+    assert len(sticky) == 1
+    annotations = sticky[0]["metadata"]["annotations"]
+    assert annotations.get("nginx.ingress.kubernetes.io/upstream-hash-by") == (
+        "$binary_remote_addr") or annotations.get("nginx.ingress.kubernetes.io/affinity")

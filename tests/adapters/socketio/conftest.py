@@ -82,6 +82,17 @@ class Widget:
         await self.client.disconnect()
 
 
+def browser_client(origin: str | None = ORIGIN, **options: Any) -> socketio.AsyncClient:
+    """A python-socketio client that sends Origin with every request, as a browser does
+    for a widget embedded on another site (the client itself sends headers only with the
+    first request)."""
+    headers = {"Origin": origin} if origin else {}
+    return socketio.AsyncClient(
+        reconnection=False, http_session=lambda: aiohttp.ClientSession(headers=headers),
+        **options,
+    )
+
+
 class Running:
     def __init__(self, daemon: Daemon, url: str, http: aiohttp.ClientSession,
                  runner: web.AppRunner) -> None:
@@ -93,7 +104,7 @@ class Running:
 
     async def widget(self, origin: str = ORIGIN, query: str = "?tenant=demo",
                      transports: list[str] | None = None) -> Widget:
-        client = socketio.AsyncClient(reconnection=False)
+        client = browser_client(origin)
         widget = Widget(client)
         await client.connect(f"{self.url}/{query}", headers={"Origin": origin},
                              transports=transports or ["websocket"], wait_timeout=5)

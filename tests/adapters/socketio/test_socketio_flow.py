@@ -6,9 +6,7 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
-import socketio
-
-from tests.adapters.socketio.conftest import ORIGIN, Running
+from tests.adapters.socketio.conftest import ORIGIN, Running, browser_client
 
 
 def has_text(part: str) -> Any:
@@ -122,7 +120,7 @@ async def test_without_session_persistence_every_connection_is_new(start: Any) -
 async def test_event_names_namespace_and_path_are_configurable(start: Any) -> None:
     running = await start(user_message_evt="citizen_says", bot_message_evt="gem_says",
                           namespace="/chat", socketio_path="/gem/sio")
-    client = socketio.AsyncClient(reconnection=False)
+    client = browser_client()
     got: asyncio.Queue[Any] = asyncio.Queue()
     confirmed: asyncio.Queue[Any] = asyncio.Queue()
     client.on("gem_says", got.put, namespace="/chat")

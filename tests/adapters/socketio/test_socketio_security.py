@@ -71,7 +71,7 @@ async def test_malformed_events_get_a_clear_answer_and_store_nothing(running: Ru
     # Before session_request, and without a session id: nothing to attach it to.
     assert (await widget.client.call("user_uttered", {"message": "hallo"}, timeout=5))[
         "error"] == "no_session"
-    await widget.session(None)
+    sid = await widget.session(None)
     for bad, code in [
         ("just a string", "invalid_field"),
         ({"text": "no message key"}, "missing_field"),
@@ -79,7 +79,8 @@ async def test_malformed_events_get_a_clear_answer_and_store_nothing(running: Ru
         ({"message": "   "}, "empty_message"),
         ({"message": "hallo", "customData": "not an object"}, "invalid_field"),
         ({"message": "hallo", "customData": {"url": ["x"]}}, "invalid_field"),
-        ({"message": "hallo", "customData": {"tenant": "elsewhere"}}, "invalid_field"),
+        ({"message": "hallo", "customData": {"tenant": "elsewhere"}, "session_id": sid},
+         "invalid_field"),
         ({"message": "hallo", "session_id": "x" * 40}, "invalid_field"),
         ({"message": "hallo", "message_id": " padded "}, "invalid_field"),
     ]:

@@ -20,7 +20,7 @@ ORIGIN = "https://www.gemeente.example"
 def section(**tenant: Any) -> dict[str, Any]:
     top = {k: tenant.pop(k) for k in list(tenant) if k in
            ("max_frame_bytes", "max_text_length", "hello_timeout_seconds",
-            "leave_grace_seconds")}
+            "leave_grace_seconds", "sockets_per_address")}
     return {**top, "tenants": {TENANT: {"origins": [ORIGIN], **tenant}}}
 
 

@@ -3,6 +3,7 @@ nothing of another conversation leaks."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 
 import aiohttp
@@ -232,3 +233,19 @@ async def test_a_store_failure_on_resume_closes_with_4503_and_leaves_no_socket_b
                       token=welcome["token"])
     assert await widget.closed() == CloseCode.UNAVAILABLE
     assert len(rig.channel.registry.sockets(welcome["conversation_id"])) == 1  # the first only
+
+
+async def test_open_sockets_per_address_are_capped(make_rig: MakeRig):
+    rig = await make_rig(section(sockets_per_address=2, connections_per_minute=100))
+    first = await rig.connect()
+    await rig.connect()
+    with pytest.raises(aiohttp.WSServerHandshakeError) as refused:
+        await rig.connect()
+    assert refused.value.status == 429
+    # A closed socket makes room again.
+    await first.ws.close()
+    for _ in range(100):
+        if rig.channel.sockets._open_from.get("127.0.0.1", 0) < 2:
+            break
+        await asyncio.sleep(0.01)
+    await rig.connect()

@@ -11,12 +11,14 @@ close the HTTP session, close the store.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import os
 import socket
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Coroutine
 from datetime import datetime, timedelta
+from typing import Any
 
 import aiohttp
 import structlog
@@ -30,6 +32,8 @@ from handover.daemon.health import HealthBoard
 from handover.daemon.lifecycle import Lifecycle, StartupFailed
 from handover.daemon.looplag import LoopLagMonitor
 from handover.daemon.supervisor import LoopSupervisor, RestartPolicy
+from handover.daemon.typing_relay import PREFIX as TYPING_PREFIX
+from handover.daemon.typing_relay import TypingHint
 from handover.engine.leases import ConnectionLeases
 from handover.engine.router import Router
 from handover.engine.timers import TimerWorker
@@ -82,6 +86,7 @@ class Daemon:
         # Names this process in outbox and connection leases; unique per start, so a
         # restarted instance never mistakes a predecessor's leases for its own.
         self.instance_id = f"{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:8]}"
+        self._relay_tasks: set[asyncio.Task[None]] = set()
         self._health = HealthBoard()
         self._draining = False
         self._http: aiohttp.ClientSession | None = None
@@ -192,15 +197,29 @@ class Daemon:
         if conv is None:
             return
         if party is Party.AGENT and conv.state is State.AGENT:
-            channel = self.adapters.get(conv.channel)
-            if isinstance(channel, ChannelAdapter) and channel.capabilities.typing:
+            await self._show_agent_typing(conv, on)
+            if self._store.shared:
+                # The citizen's socket may be held by another instance: tell them all.
+                hint = TypingHint(self.instance_id, conv.id, on)
                 with contextlib.suppress(Exception):
-                    await channel.typing(conv, party, on)
+                    await self._store.hint(hint.encode())
         elif party is Party.CITIZEN and conv.state in (State.QUEUED, State.AGENT):
             desk = self.adapters.get(self.config.tenants[conv.tenant].desk)
             if isinstance(desk, DeskAdapter) and conv.desk_thread:
                 with contextlib.suppress(Exception):
                     await desk.typing(conv, conv.desk_thread, on)
+
+    async def _show_agent_typing(self, conv: Conversation, on: bool) -> None:
+        channel = self.adapters.get(conv.channel)
+        if isinstance(channel, ChannelAdapter) and channel.capabilities.typing:
+            with contextlib.suppress(Exception):
+                await channel.typing(conv, Party.AGENT, on)
+
+    async def _typing_from_peer(self, hint: TypingHint) -> None:
+        """Another instance relayed an agent's typing: show it on the sockets held here."""
+        conv = await self._store.get_conversation(hint.conversation_id)
+        if conv is not None and conv.state is State.AGENT:
+            await self._show_agent_typing(conv, hint.on)
 
     # --- lifecycle ------------------------------------------------------------------
 
@@ -240,7 +259,16 @@ class Daemon:
     async def stop(self) -> None:
         """Drain and close everything `start` opened, in reverse order."""
         self._draining = True
+        for task in list(self._relay_tasks):
+            task.cancel()
+        await asyncio.gather(*self._relay_tasks, return_exceptions=True)
         await self._lifecycle.stop()
+
+    def _start_relay(self, coro: Coroutine[Any, Any, None]) -> None:
+        """A short task for a hint from another instance (a store callback cannot await)."""
+        task = asyncio.get_running_loop().create_task(coro)
+        self._relay_tasks.add(task)
+        task.add_done_callback(self._relay_tasks.discard)
 
     # --- start-up steps, in dependency order -------------------------------------------
 
@@ -325,6 +353,11 @@ class Daemon:
         """With a shared database, work committed by another instance wakes ours."""
 
         def on_wake(what: str) -> None:
+            if what.startswith(TYPING_PREFIX):
+                hint = TypingHint.decode(what)
+                if hint is not None and hint.origin != self.instance_id:
+                    self._start_relay(self._typing_from_peer(hint))
+                return
             if what == "timers":
                 self.timers.wake()
             else:

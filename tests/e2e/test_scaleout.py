@@ -208,6 +208,24 @@ async def test_a_desk_webhook_at_one_instance_reaches_the_socket_on_another(
     assert await cluster.deliveries(b, "citizen") >= 1, await cluster.metrics(b)
 
 
+async def test_agent_typing_reported_to_one_instance_shows_on_the_socket_of_another(
+    cluster: Cluster,
+) -> None:
+    """Typing is never stored: it crosses instances as a store hint (NOTIFY)."""
+    a, b, _ = cluster.instances
+    widget = Widget(cluster.http)
+    thread = await queued(cluster, widget, b)
+    cluster.fake.webhook_url = cluster.webhook(a)
+    assert (await cluster.fake.join(thread, name="Sanne"))[0] == 200
+    await widget.until(lambda f: f["type"] == "state" and f["state"] == "agent", timeout=10)
+    assert (await cluster.fake.typing(thread, on=True))[0] == 200
+    await widget.until(lambda f: f["type"] == "typing" and f["party"] == "agent" and f["on"],
+                       timeout=10)
+    assert (await cluster.fake.typing(thread, on=False))[0] == 200
+    await widget.until(lambda f: f["type"] == "typing" and f["party"] == "agent"
+                       and not f["on"], timeout=10)
+
+
 @pytest.mark.parametrize("cluster", [30.0], indirect=True)
 async def test_a_long_poll_on_one_instance_is_answered_by_work_done_on_others(
     cluster: Cluster,

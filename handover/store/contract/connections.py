@@ -49,5 +49,14 @@ class ConnectionLeases:
         such work, until the store closes. Returns False where the engine has no such
         hints (one instance wakes its own workers). A hint only: workers still poll.
         Called once by the daemon after start-up; an error there is logged and the
-        daemon runs on polling alone."""
+        daemon runs on polling alone. `on_wake` also receives what `hint` sends.
+
+        The engine may call `on_wake` with anything else `hint` was given."""
         return False
+
+    async def hint(self, what: str) -> None:
+        """Send `what` (a short string without personal data) to the `wake_hints`
+        listeners of every instance, this one included, now and outside any
+        transaction. Best effort: a hint may be lost; nothing durable may depend on it.
+        The default does nothing (an engine used by one instance only)."""
+        return None

@@ -96,6 +96,9 @@ class PostgresStore(
         await self.listen(on_wake)
         return True
 
+    async def hint(self, what: str) -> None:
+        await self._db.execute("SELECT pg_notify($1, $2)", WAKE_CHANNEL, what)
+
     async def listen(self, on_wake: Callable[[str], None]) -> None:
         """Call `on_wake("outbox")` / `on_wake("timers")` when any instance commits new
         outbox items or timers. A hint only (see the module docstring); the connection

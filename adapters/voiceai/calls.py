@@ -161,7 +161,8 @@ class Answerer:
         return out
 
     def transfer_activity(self, conv: Conversation) -> dict[str, Any]:
-        ref = make_reference(self.options.reference_secret, conv.id, conv.handover_no)
+        expires = self.ctx.clock.now().timestamp() + self.options.reference_ttl_seconds
+        ref = make_reference(self.options.reference_secret, conv.id, conv.handover_no, expires)
         target = self.options.transfer_targets[conv.tenant]
         return wire.transfer(self.ctx.clock.now(), target, [(self.options.reference_header, ref)])
 

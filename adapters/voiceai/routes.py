@@ -64,9 +64,9 @@ class VoiceRoutes:
         call = "/bots/{tenant}/calls/{cid}"
         app.router.add_get("/bots/{tenant}", self.health)
         app.router.add_post("/bots/{tenant}", self.create)
-        app.router.add_post(f"{call}/activities", self.activities)
-        app.router.add_post(f"{call}/refresh", self.refresh)
-        app.router.add_post(f"{call}/disconnect", self.disconnect)
+        app.router.add_post(f"{call}/activities", self.activities, name="activities")
+        app.router.add_post(f"{call}/refresh", self.refresh, name="refresh")
+        app.router.add_post(f"{call}/disconnect", self.disconnect, name="disconnect")
         app.router.add_get("/transcripts/{reference}", self.transcript)
         return app
 
@@ -92,8 +92,17 @@ class VoiceRoutes:
             self.ctx, tenant, key, log_event="voiceai.create_failed", detail=_UNAVAILABLE
         )
         self.ctx.log.info("voiceai.call_started", conversation_id=conv.id, tenant=tenant)
-        base = f"{tenant}/calls/{conv.id}"
-        return web.json_response(wire.created(base, self.options.expires_seconds))
+        urls = {name: self._url(request, name, tenant, conv.id) for name in wire.CALL_URLS}
+        return web.json_response(wire.created(urls, self.options.expires_seconds))
+
+    def _url(self, request: web.Request, route: str, tenant: str, conversation_id: str) -> str:
+        """Absolute under the daemon's public URL when it is configured, else
+        root-relative: never relative to the botURL, which a gateway that joins URLs by
+        concatenation turns into a 404. The route's path includes the prefix the
+        daemon mounted this channel under."""
+        path = str(request.app.router[route].url_for(tenant=tenant, cid=conversation_id))
+        base = self.ctx.public_url
+        return f"{base.rstrip('/')}{path}" if base else path
 
     async def _call(self, request: web.Request) -> tuple[Conversation, dict[str, Any]]:
         tenant = self._tenant(request)
@@ -213,10 +222,12 @@ class VoiceRoutes:
 
     async def transcript(self, request: web.Request) -> web.Response:
         _bearer(request, self.options.transcript_tokens)
-        ref = read_reference(self.options.reference_secret, request.match_info["reference"])
+        ref = read_reference(self.options.reference_secret, request.match_info["reference"],
+                             self.ctx.clock.now().timestamp())
         conv = await self.ctx.get_conversation(ref[0]) if ref else None
         if ref is None or conv is None or conv.channel != self.name:
-            # The same answer for a forged reference and an erased conversation.
+            # The same answer for a forged or expired reference and an erased
+            # conversation.
             raise ApiError(404, "unknown_reference", "no transcript for this reference")
         entries = await self.ctx.transcript(conv.id)
         return web.json_response({

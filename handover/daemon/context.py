@@ -50,6 +50,10 @@ class CoreContext:
     def http(self) -> aiohttp.ClientSession:
         return self._daemon.http_session()
 
+    @property
+    def public_url(self) -> str | None:
+        return self._daemon.config.server.public_url
+
     async def ingest(self, event: Event) -> IngestResult:
         return await self._daemon.router.ingest(event)
 

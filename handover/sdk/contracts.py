@@ -81,6 +81,13 @@ class AdapterContext(Protocol):
     def http(self) -> aiohttp.ClientSession:
         """A shared client session (available after the daemon started)."""
 
+    @property
+    def public_url(self) -> str | None:
+        """The daemon's public address (`[server] public_url`, no trailing slash), or
+        None when not configured. An adapter's routes are under
+        `<public_url>/<instance name>/`; an adapter that hands out URLs to a remote
+        party builds absolute ones from it, and root-relative ones without it."""
+
     async def ingest(self, event: Event) -> IngestResult:
         """Apply an inbound event durably. Returns only after the write; raise on store
         failure (then answer the sender with a retryable error)."""

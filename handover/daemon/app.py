@@ -24,6 +24,7 @@ from aiohttp import web
 
 from handover.clock import Clock, SystemClock
 from handover.config.load import Config
+from handover.daemon.adapter_state import purge_expired_state
 from handover.daemon.context import CoreContext
 from handover.daemon.health import HealthBoard
 from handover.daemon.lifecycle import Lifecycle, StartupFailed
@@ -346,6 +347,8 @@ class Daemon:
                 purged = await self._store.purge_inbox(self.clock.now() - INBOX_RETENTION)
                 log.info("daemon.inbox_purged", count=purged)
                 await retention.purge(self._store, self.config.tenants, self.clock.now())
+                expired = await purge_expired_state(self._store, self.clock)
+                log.info("daemon.adapter_state_purged", count=expired)
             except Exception:
                 log.warning("daemon.housekeeping_failed", exc_info=True)
             await self.clock.sleep(retention.PURGE_INTERVAL.total_seconds())

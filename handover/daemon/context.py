@@ -10,10 +10,12 @@ import aiohttp
 import structlog
 
 from handover.clock import Clock
+from handover.daemon.adapter_state import StoreAdapterState
 from handover.events import Event
 from handover.model import Conversation, Party, TranscriptEntry
 from handover.sdk.contracts import AdapterKind, Health, IngestResult
 from handover.sdk.errors import UnknownTenant
+from handover.sdk.state import AdapterState
 
 if TYPE_CHECKING:
     from handover.daemon.app import Daemon
@@ -33,6 +35,7 @@ class CoreContext:
             if name in t.channels or name in (t.bot, t.desk)
         )
         self._tasks: set[asyncio.Task[None]] = set()
+        self._state: AdapterState | None = None
 
     @property
     def name(self) -> str:
@@ -53,6 +56,13 @@ class CoreContext:
     @property
     def public_url(self) -> str | None:
         return self._daemon.config.server.public_url
+
+    @property
+    def state(self) -> AdapterState:
+        # Made on first use: the store is opened after the contexts are made.
+        if self._state is None:
+            self._state = StoreAdapterState(self._daemon.store, self._name, self._daemon.clock)
+        return self._state
 
     async def ingest(self, event: Event) -> IngestResult:
         return await self._daemon.router.ingest(event)

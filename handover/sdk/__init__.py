@@ -13,6 +13,8 @@ Contents:
   configuration errors;
 - `events`: the inbound events an adapter hands to `AdapterContext.ingest`;
 - `model`: conversations, content, transcript entries;
+- `state`: the adapter's durable records in the core's store (`AdapterState`,
+  `StateRecord`), reached as `AdapterContext.state`;
 - `keys`: dedup and desk echo keys (`desk_message_key`, `scoped_key`);
 - `options`: reading the adapter's configuration section (`Table`, `Issues`,
   `tenant_tables`);
@@ -76,11 +78,13 @@ from handover.sdk.model import (
     State,
     TranscriptEntry,
 )
+from handover.sdk.state import AdapterState, StateRecord
 
 __all__ = [
     "Adapter",
     "AdapterContext",
     "AdapterKind",
+    "AdapterState",
     "AmbiguousSendError",
     "Attachment",
     "AuthError",
@@ -108,6 +112,7 @@ __all__ = [
     "Party",
     "PermanentError",
     "State",
+    "StateRecord",
     "TranscriptEntry",
     "TransferRequest",
     "TransientError",

@@ -30,6 +30,7 @@ if TYPE_CHECKING:
 
     from handover.clock import Clock
     from handover.events import Event
+    from handover.sdk.state import AdapterState
 
 
 class AdapterKind(StrEnum):
@@ -87,6 +88,13 @@ class AdapterContext(Protocol):
         None when not configured. An adapter's routes are under
         `<public_url>/<instance name>/`; an adapter that hands out URLs to a remote
         party builds absolute ones from it, and root-relative ones without it."""
+
+    @property
+    def state(self) -> AdapterState:
+        """Durable key/value records of this adapter instance in the core's store,
+        shared by every daemon instance on it (see handover.sdk.state): keep here what
+        must survive a restart or be seen by another instance, instead of in memory or
+        a file of your own."""
 
     async def ingest(self, event: Event) -> IngestResult:
         """Apply an inbound event durably. Returns only after the write; raise on store

@@ -13,6 +13,7 @@ documents when its methods are called and what they raise.
 from __future__ import annotations
 
 from handover.store.contract import (
+    AdapterStateStore,
     CommitResult,
     ConnectionLeases,
     ConversationStore,
@@ -51,6 +52,7 @@ class Store(
     TimerStore,
     EvaluationStore,
     RetentionStore,
+    AdapterStateStore,
 ):
     """Durable state of the daemon. All methods are coroutine-safe.
 

@@ -40,7 +40,7 @@ _METADATA_BATCH = (
 )
 # Tables that refer to a conversation, children only (the row itself goes last).
 _CHILD_TABLES = ("transcript", "outbox", "dead_letters", "timers", "survey_answers",
-                 "handover_events")  # fmt: skip
+                 "handover_events", "adapter_state")  # fmt: skip
 
 
 class EvaluationSQL:
@@ -119,6 +119,8 @@ class EvaluationSQL:
                 [*id_params, d.time_param(inactive_before)],
             ),
             d.statement(f"UPDATE survey_answers SET comment = NULL WHERE {among}", id_params),
+            # What adapters keep about the conversation (a desk thread, a send log).
+            d.statement(f"DELETE FROM adapter_state WHERE {among}", id_params),
             # version + 1: a step computed before the purge conflicts instead of writing
             # the context back. updated_at stays: metadata retention counts from the last
             # activity.

@@ -55,8 +55,8 @@ async def pg_dsn(pg_server: PgServer) -> str:
 
 # Children before parents (foreign keys).
 _STORE_TABLES = (
-    "connection_leases", "transcript", "inbox", "outbox", "dead_letters", "timers",
-    "survey_answers", "handover_events", "conversations",
+    "adapter_state", "connection_leases", "transcript", "inbox", "outbox", "dead_letters",
+    "timers", "survey_answers", "handover_events", "conversations",
 )
 _shared: dict[str, str] = {}
 

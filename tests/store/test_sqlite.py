@@ -71,7 +71,7 @@ async def test_migrations_are_recorded_once(tmp_path: Path) -> None:
     mode = db.execute("PRAGMA journal_mode").fetchone()
     db.close()
     shipped = load_migrations(MIGRATIONS_PACKAGE)
-    assert [r[0] for r in rows] == [m.version for m in shipped] == [1, 2]
+    assert [r[0] for r in rows] == [m.version for m in shipped] == [1, 2, 3]
     assert mode == ("wal",)
 
 

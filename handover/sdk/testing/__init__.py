@@ -1,6 +1,7 @@
 """The adapter author's test kit.
 
-- `FakeContext`: the core as an adapter sees it (`AdapterContext`), in memory.
+- `FakeContext`: the core as an adapter sees it (`AdapterContext`), in memory (its
+  `state` is a `MemoryState`).
 - `MemoryChannel`, `MemoryBot`, `MemoryDesk`: in-memory adapters for the other sides
   of a conversation, recording what they were given, with injectable faults.
 - `FakeUpstream` and `Fault`: the base for a fake of the remote service an adapter
@@ -23,6 +24,7 @@ from handover.daemon.registry import TEST_ADAPTERS_ENV, TEST_ENTRY_POINT_GROUP
 from handover.sdk.clock import FakeClock
 from handover.sdk.testing.context import TENANT, FakeContext
 from handover.sdk.testing.memory import MemoryBot, MemoryChannel, MemoryDesk, echo_responder
+from handover.sdk.testing.state import MemoryState
 from handover.sdk.testing.upstream import Call, FakeUpstream, Fault, FaultKind
 
 __all__ = [
@@ -38,6 +40,7 @@ __all__ = [
     "MemoryBot",
     "MemoryChannel",
     "MemoryDesk",
+    "MemoryState",
     "echo_responder",
     "enable_test_adapters",
 ]

@@ -25,6 +25,7 @@ from handover.sdk.clock import Clock, SystemClock
 from handover.sdk.contracts import Health, IngestOutcome, IngestResult
 from handover.sdk.errors import UnknownConversation, UnknownTenant
 from handover.sdk.model import Content, Conversation, Party, State, TranscriptEntry
+from handover.sdk.testing.state import MemoryState
 
 #: The tenant a FakeContext serves unless told otherwise.
 TENANT = "demo"
@@ -69,6 +70,9 @@ class FakeContext:
         #: Exceptions that ended spawned tasks (the core would log them).
         self.task_failures: list[tuple[str, BaseException]] = []
         self._ids = itertools.count(1)
+        #: `AdapterContext.state` in memory; assign one context's to another to play
+        #: two daemon instances on one store.
+        self.state: MemoryState = MemoryState(self._clock)
 
     # --- the protocol -----------------------------------------------------------------
 

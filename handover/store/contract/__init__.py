@@ -7,6 +7,7 @@ by an engine) on its own, and so code that needs one concern can say so in its t
 
 from __future__ import annotations
 
+from handover.store.contract.adapter_state import AdapterStateStore
 from handover.store.contract.connections import ConnectionLeases
 from handover.store.contract.conversations import CommitResult, ConversationStore, Step
 from handover.store.contract.dead_letters import DeadLetterStore
@@ -20,6 +21,7 @@ from handover.store.contract.timers import TimerStore
 from handover.store.contract.transcript import TranscriptStore
 
 __all__ = [
+    "AdapterStateStore",
     "CommitResult",
     "ConnectionLeases",
     "ConversationStore",

@@ -15,10 +15,11 @@ class RetentionStore(abc.ABC):
         the admin API on an operator's request.
 
         Removed: the transcript and desk notes, pending outbox items, dead letters,
-        timers, the context, the channel key (the citizen's identity on the channel),
-        the agent's name and survey comments. Kept: the conversation's state and
-        counters, survey scores and handover events (no personal data in them). The
-        version is raised, so a step computed before the erasure conflicts.
+        timers, adapter state records naming it, the context, the channel key (the
+        citizen's identity on the channel), the agent's name and survey comments.
+        Kept: the conversation's state and counters, survey scores and handover events
+        (no personal data in them). The version is raised, so a step computed before
+        the erasure conflicts.
         """
 
     @abc.abstractmethod
@@ -30,6 +31,7 @@ class RetentionStore(abc.ABC):
         a loop by the retention job (evaluation/retention.py) until it returns 0.
 
         Bodies: the transcript, desk notes, dead letters (their payloads carry text),
+        adapter state records naming the conversation,
         survey comments, the context and the agent's name; the channel key is replaced
         so a returning citizen starts a new conversation. Kept: the conversation's
         metadata, survey scores, handover events. A purged conversation is not selected

@@ -93,7 +93,7 @@ class PostgresEvaluation(PostgresDatabase, EvaluationStore, RetentionStore):
             )  # fmt: skip
             if count(status) == 0:
                 return False
-            for table in ("transcript", "outbox", "timers", "dead_letters"):
+            for table in ("transcript", "outbox", "timers", "dead_letters", "adapter_state"):
                 sql = f"DELETE FROM {table} WHERE conversation_id = $1"
                 await conn.execute(sql, conversation_id)
             # The score and outcome stay for statistics; the free text may identify.

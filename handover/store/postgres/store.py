@@ -14,8 +14,9 @@ only: notifications are lost while a listener reconnects, so workers keep pollin
 The store is composed of one part per concern: the pool and wake hints (database.py,
 pool.py), conversations, steps, the inbox and the transcript (conversations.py), the
 outbox, connection leases and dead letters (outbox.py), timers (timers.py), evaluation
-and retention (evaluation.py). SQL text: sql.py and store/evaluation_sql.py. This
-module opens and closes the store.
+and retention (evaluation.py), adapter state (adapter_state.py). SQL text: sql.py,
+store/evaluation_sql.py and store/adapter_state_sql.py. This module opens and closes
+the store.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from collections.abc import Callable
 from handover.store.base import Store
 from handover.store.contract import StoreError
 from handover.store.migrate import load_migrations
+from handover.store.postgres.adapter_state import PostgresAdapterState
 from handover.store.postgres.conversations import PostgresConversations
 from handover.store.postgres.database import WAKE_CHANNEL
 from handover.store.postgres.evaluation import PostgresEvaluation
@@ -44,7 +46,8 @@ __all__ = ["WAKE_CHANNEL", "PostgresStore"]
 
 
 class PostgresStore(
-    PostgresConversations, PostgresOutbox, PostgresTimers, PostgresEvaluation, Store
+    PostgresConversations, PostgresOutbox, PostgresTimers, PostgresEvaluation,
+    PostgresAdapterState, Store,
 ):
     """The scale-out store engine (see the module docstring).
 

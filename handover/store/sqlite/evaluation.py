@@ -97,7 +97,7 @@ class SQLiteEvaluation(SQLiteDatabase, EvaluationStore, RetentionStore):
             )
             if cursor.rowcount == 0:
                 return False
-            for table in ("transcript", "outbox", "timers", "dead_letters"):
+            for table in ("transcript", "outbox", "timers", "dead_letters", "adapter_state"):
                 conn.execute(f"DELETE FROM {table} WHERE conversation_id = ?", (conversation_id,))
             # The score and outcome stay for statistics; the free text may identify.
             conn.execute(

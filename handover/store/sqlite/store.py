@@ -8,7 +8,8 @@ read never sees a batch that is still open (and might yet be rolled back).
 
 The store is composed of one part per concern: the connections (database.py),
 conversations, steps, the inbox and the transcript (conversations.py), the outbox and
-dead letters (outbox.py), timers (timers.py), evaluation and retention (evaluation.py).
+dead letters (outbox.py), timers (timers.py), evaluation and retention (evaluation.py),
+adapter state (adapter_state.py).
 This module opens and closes it.
 """
 
@@ -27,6 +28,7 @@ from handover.store.migrate import (
     load_migrations,
     recorded_version,
 )
+from handover.store.sqlite.adapter_state import SQLiteAdapterState
 from handover.store.sqlite.conversations import SQLiteConversations
 from handover.store.sqlite.evaluation import SQLiteEvaluation
 from handover.store.sqlite.outbox import SQLiteOutbox
@@ -38,7 +40,9 @@ MIGRATIONS_PACKAGE = "handover.store.migrations.sqlite"
 BATCH_MAX = 256
 
 
-class SQLiteStore(SQLiteConversations, SQLiteOutbox, SQLiteTimers, SQLiteEvaluation, Store):
+class SQLiteStore(
+    SQLiteConversations, SQLiteOutbox, SQLiteTimers, SQLiteEvaluation, SQLiteAdapterState, Store
+):
     """The embedded store engine (see the module docstring for the write path).
 
     Construct it with the database file's path and an optional `clock` (see

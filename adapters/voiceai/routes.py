@@ -27,7 +27,14 @@ from adapters.voiceai.reference import read_reference
 from adapters.voiceai.speech import spoken_choice
 from handover.sdk import events as ev
 from handover.sdk.contracts import AdapterContext, IngestOutcome
-from handover.sdk.http import ApiError, ingest_or_error, json_errors, read_json, resolve_or_error
+from handover.sdk.http import (
+    ApiError,
+    Unavailable,
+    ingest_or_error,
+    json_errors,
+    read_json,
+    resolve_or_error,
+)
 from handover.sdk.model import Content, Conversation, Party, State
 
 
@@ -123,7 +130,7 @@ class VoiceRoutes:
         conv, _body = await self._call(request)
         await self._ingest(ev.CitizenLeft(
             conversation_id=conv.id, source=self.name, source_id=f"{conv.id}:disconnect"))
-        self.calls.forget(conv.id)
+        await self.calls.forget(conv.id)
         self.ctx.log.info("voiceai.call_ended", conversation_id=conv.id)
         return web.json_response({})
 
@@ -131,19 +138,39 @@ class VoiceRoutes:
         deadline = asyncio.get_running_loop().time() + self.options.response_budget_seconds
         conv, body = await self._call(request)
         activities = wire.parse_activities(body)
-        call = self.calls.get(conv.id)
-        async with call.lock:
+        local = self.calls.local(conv.id)
+        async with local.lock:
+            call = await self._load(conv.id)
             ids = tuple(a.id for a in activities)
             if ids and ids == call.last_ids:
                 # The gateway retried a POST whose answer it did not get.
                 return web.json_response({"activities": call.last_answer})
             await self.answerer.recover_cursor(call, conv.id)
-            answer = await self._turns(conv, call, activities, deadline)
+            answer = await self._turns(conv, call, local.changed, activities, deadline)
             call.last_ids, call.last_answer = ids, answer
+            await self._save(conv.id, call)
         return web.json_response({"activities": answer})
 
+    async def _load(self, conversation_id: str) -> Call:
+        try:
+            return await self.calls.load(conversation_id)
+        except Exception:
+            self.ctx.log.warning("voiceai.state_failed", conversation_id=conversation_id,
+                                 exc_info=True)
+            raise Unavailable(_UNAVAILABLE) from None
+
+    async def _save(self, conversation_id: str, call: Call) -> None:
+        try:
+            await self.calls.save(conversation_id, call)
+        except Exception:
+            # The answer is built: better spoken than lost. The next request recovers
+            # the cursor from the transcript (at worst something is said again).
+            self.ctx.log.warning("voiceai.state_failed", conversation_id=conversation_id,
+                                 exc_info=True)
+
     async def _turns(
-        self, conv: Conversation, call: Call, activities: list[wire.Activity], deadline: float
+        self, conv: Conversation, call: Call, changed: asyncio.Event,
+        activities: list[wire.Activity], deadline: float,
     ) -> list[dict[str, Any]]:
         before: list[dict[str, Any]] = []
         expect_reply = silence = False
@@ -159,7 +186,7 @@ class VoiceRoutes:
             elif isinstance(event, ev.TransferStatus) and not event.answered:
                 expect_reply = True
         answer = await self.answerer.collect(
-            call, conv.id, expect_reply=expect_reply, deadline=deadline
+            call, changed, conv.id, expect_reply=expect_reply, deadline=deadline
         )
         if silence and not answer:
             answer = await self.answerer.repeat_last(conv.id, conv.language)

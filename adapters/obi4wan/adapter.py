@@ -35,6 +35,7 @@ from handover.sdk.contracts import (
     OutboundMessage,
 )
 from handover.sdk.errors import AuthError
+from handover.sdk.keys import scoped_key
 from handover.sdk.model import Conversation, State, parse_thread_id
 
 __all__ = ["Obi4wanDesk"]
@@ -170,6 +171,12 @@ class Obi4wanDesk(DeskAdapter):
                 self._set_health(Health.CONNECTED)
 
     async def _post(self, post: wire.Post) -> str | None:
+        """Post to the custom channel; OBI4wan's id for the post, scoped to its thread.
+
+        The core records `desk_message_key(<this id>)` to drop the webhook's echo of the
+        post, and the webhook keys agent messages with `scoped_desk_message_key(thread,
+        message id)`: both spell the same key, and a message id OBI4wan reuses in
+        another thread is another message."""
         try:
             desk_id = await self.client.post(post)
         except AuthError:
@@ -177,7 +184,7 @@ class Obi4wanDesk(DeskAdapter):
             self._set_health(Health.AUTH_FAILED, "OBI4wan refused the channel token")
             raise
         self._token_refused = False
-        return desk_id
+        return None if desk_id is None else scoped_key(post.thread_id, desk_id)
 
     # --- availability and queue figures -----------------------------------------------------
 
@@ -281,9 +288,10 @@ class Obi4wanDesk(DeskAdapter):
             thread_id=thread_id,
             message_id=wire.message_id(thread_id, "close"),
             published=self.ctx.clock.now(),
-            content=reason,
+            content=summary.close_text(reason),
             sender=self._system(conversation),
             type=wire.PostType.CLOSE,
+            metadata={"reason": reason},
         ))
 
     def _system(self, conversation: Conversation) -> wire.Sender:

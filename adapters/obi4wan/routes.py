@@ -32,9 +32,9 @@ from adapters.obi4wan import wire
 from adapters.obi4wan.options import Obi4wanOptions
 from handover.sdk import events as ev
 from handover.sdk import metrics
-from handover.sdk.contracts import AdapterContext
+from handover.sdk.contracts import AdapterContext, IngestOutcome
 from handover.sdk.http import ApiError, ingest_if_known, json_errors, read_capped
-from handover.sdk.keys import desk_message_key
+from handover.sdk.keys import scoped_desk_message_key
 from handover.sdk.model import Content, Conversation, Party, parse_thread_id
 
 WEBHOOK_EVENTS = Counter(
@@ -138,18 +138,24 @@ class WebhookRoutes:
             return "echo"
         self.on_thread_event(e.thread_id)
         assert e.message_id is not None  # parse_event requires it for messages
-        return await self._ingest(ev.AgentMessage(
+        outcome = await self._ingest(ev.AgentMessage(
             conversation_id=conv.id,
             source=self.source,
             # The outbox worker records the ids OBI4wan gave our own posts under the
-            # same key: an event about one of them is dropped as a duplicate. Keyed on
-            # the message id rather than the eventId, so a redelivery under a new
-            # eventId cannot show the same message twice either.
-            source_id=desk_message_key(e.message_id),
+            # same key (the adapter returns them thread-scoped): an event about one of
+            # them is dropped as a duplicate. Keyed on the message id rather than the
+            # eventId, so a redelivery under a new eventId cannot show the same message
+            # twice either; and on the thread too, since OBI4wan's message ids may be
+            # unique per thread only.
+            source_id=scoped_desk_message_key(e.thread_id, e.message_id),
             thread=e.thread_id,
             content=Content(text=e.text, attachments=e.attachments),
             agent_name=e.agent_name,
         ))
+        if outcome == IngestOutcome.DUPLICATE.value:
+            self.ctx.log.debug("obi4wan.message_duplicate", thread_id=e.thread_id,
+                               event_id=e.event_id)
+        return outcome
 
     async def _typing(self, e: wire.WebhookEvent, conv: Conversation) -> str:
         try:

@@ -36,6 +36,23 @@ _PARTY_LABELS = {
 }
 
 
+#: What the agent reads when the daemon ends a thread, by the core's reason code (the
+#: code itself goes along in the close post's metadata, for a desk that routes on it).
+CLOSE_TEXTS = {
+    "citizen_left": "Gesprek gesloten: de inwoner heeft het gesprek verlaten.",
+    "queue_timeout": "Gesprek gesloten: de inwoner wachtte te lang in de wachtrij.",
+    "citizen_inactive": "Gesprek gesloten: de inwoner reageerde niet meer.",
+    "agent_inactive": "Gesprek gesloten: er kwam geen reactie van de medewerker; de inwoner "
+                      "is teruggestuurd naar Gem.",
+}
+CLOSE_TEXT_OTHER = "Gesprek gesloten door Gem."
+
+
+def close_text(reason: str) -> str:
+    """Readable text for a close post: a desk that ignores the post's type shows it."""
+    return CLOSE_TEXTS.get(reason, CLOSE_TEXT_OTHER)
+
+
 def metadata(conversation: Conversation, thread: DeskThread) -> dict[str, Any]:
     """The handover's facts as structured data."""
     signal = thread.signal

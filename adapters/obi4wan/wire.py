@@ -36,6 +36,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import math
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -67,6 +68,10 @@ RETRYABLE_STATUSES = frozenset({408, 425, 500, 502, 503, 504})
 TIMESTAMP_HEADER = "X-OBI4wan-Timestamp"
 SIGNATURE_HEADER = "X-OBI4wan-Signature"
 SIGNATURE_PREFIX = "sha256="
+#: A Unix time in seconds: ASCII digits, at most 12 of them (beyond the year 33000).
+#: Anything else is refused before it is converted: `int()` of a few hundred digits
+#: compared with a float raises OverflowError, and `str.isdigit` also takes "²".
+_TIMESTAMP = re.compile(r"[0-9]{1,12}")
 
 
 class SignatureCheck(StrEnum):
@@ -99,7 +104,7 @@ def check_signature(
     given = headers.get(SIGNATURE_HEADER, "").strip()
     if not timestamp or not given:
         return SignatureCheck.MISSING
-    if not timestamp.isdigit() or not given.startswith(SIGNATURE_PREFIX):
+    if not _TIMESTAMP.fullmatch(timestamp) or not given.startswith(SIGNATURE_PREFIX):
         return SignatureCheck.MALFORMED
     if abs(now.timestamp() - int(timestamp)) > tolerance_seconds:
         return SignatureCheck.STALE

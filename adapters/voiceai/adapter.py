@@ -43,7 +43,7 @@ class VoiceAiChannel(ChannelAdapter):
         if not isinstance(config, VoiceOptions):
             raise TypeError("VoiceAiChannel needs the options parse_config returned")
         self.options = config
-        self.calls = Calls()
+        self.calls = Calls(ctx)
 
     @classmethod
     def parse_config(cls, section: Mapping[str, Any], path: str) -> VoiceOptions:

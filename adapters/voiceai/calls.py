@@ -4,14 +4,19 @@ In HTTP mode the gateway hears the bot only in the response to its own POST, whi
 core works asynchronously (ingest -> durable step -> outbox -> `deliver`). So after
 ingesting the caller's turn, `Answerer.collect` waits, at most until the time budget
 runs out, for what the core says to this conversation, and returns it. The transcript
-in the store is the source of truth for what was said: `deliver` only wakes the waiter,
-which reads the transcript after the call's *cursor* (the last seq spoken). What comes
-after the budget stays in the transcript and is spoken on the next activity (a turn or
-the `noUserInput` event the gateway sends after a silence); the caller meanwhile hears a
-short filler.
+in the store is the source of truth for what was said: the waiter reads the transcript
+after the call's *cursor* (the last seq spoken). What comes after the budget stays in
+the transcript and is spoken on the next activity (a turn or the `noUserInput` event
+the gateway sends after a silence); the caller meanwhile hears a short filler.
 
-The cursor lives in memory. After a restart it is recovered as the caller's last turn:
-what the daemon said after it is spoken (again, perhaps), never lost.
+The call's record (cursor, silences, the transfer sent, the last request's answer for
+a retried POST) is adapter state in the daemon's store, so each request of a call may
+reach another daemon instance and the call goes on where it was: nothing spoken twice,
+nothing a turn late, the transfer once. The core's delivery of an answer may run on
+another instance than the one holding the gateway's request, so the waiter does not
+rely on `deliver` waking it: it also looks at the transcript again every few tens of
+milliseconds (backing off to `POLL_MAX_SECONDS`), and a turn's latency does not depend
+on how many instances run.
 """
 
 from __future__ import annotations
@@ -29,17 +34,21 @@ from adapters.voiceai.speech import has_options
 from handover.sdk.contracts import AdapterContext
 from handover.sdk.model import Conversation, Party, State, TranscriptEntry
 
-#: Calls remembered at most (the oldest idle ones are forgotten first; a forgotten call
-#: recovers its cursor from the transcript).
+#: Local locks and wake-ups kept at most (the oldest idle ones are forgotten first;
+#: the call itself is in the store).
 MAX_CALLS = 10_000
+#: How long a call's record outlives its last request (a call is over long before).
+CALL_RECORD_TTL = 86400.0
+#: The first and the longest pause between two looks at the transcript while waiting.
+POLL_MIN_SECONDS = 0.02
+POLL_MAX_SECONDS = 0.2
 
 
 @dataclass(slots=True)
 class Call:
-    """One live call. `lock` serialises the gateway's requests for it."""
+    """One live call's record, as read from the store at the start of a request and
+    written back at its end (`version` is the store's, for the compare-and-set)."""
 
-    lock: asyncio.Lock = field(default_factory=asyncio.Lock)
-    changed: asyncio.Event = field(default_factory=asyncio.Event)
     #: The highest transcript seq already answered to the gateway; None = unknown.
     cursor: int | None = None
     #: noUserInput events in a row.
@@ -50,34 +59,78 @@ class Call:
     #: The last request's activity ids and its answer, for a retried POST.
     last_ids: tuple[str, ...] = ()
     last_answer: list[dict[str, Any]] = field(default_factory=list)
+    version: int = 0
+
+    def value(self) -> dict[str, Any]:
+        return {"cursor": self.cursor, "silences": self.silences,
+                "transferred": self.transferred, "hung_up": self.hung_up,
+                "last_ids": list(self.last_ids), "last_answer": self.last_answer}
+
+    @classmethod
+    def of(cls, value: dict[str, Any], version: int) -> Call:
+        cursor = value.get("cursor")
+        return cls(
+            cursor=cursor if isinstance(cursor, int) else None,
+            silences=int(value.get("silences", 0)),
+            transferred=int(value.get("transferred", 0)),
+            hung_up=bool(value.get("hung_up", False)),
+            last_ids=tuple(str(i) for i in value.get("last_ids", ())),
+            last_answer=list(value.get("last_answer", [])),
+            version=version,
+        )
+
+
+@dataclass(slots=True)
+class _Local:
+    """What only this process has of a call: the lock that serialises the gateway's
+    requests reaching this instance, and the wake-up `deliver` sets."""
+
+    lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+    changed: asyncio.Event = field(default_factory=asyncio.Event)
 
 
 class Calls:
-    """The live calls by conversation id (a bounded LRU map)."""
+    """The calls: records in the adapter's state, local locks in a bounded LRU map."""
 
-    def __init__(self) -> None:
-        self._calls: OrderedDict[str, Call] = OrderedDict()
+    def __init__(self, ctx: AdapterContext) -> None:
+        self.ctx = ctx
+        self._local: OrderedDict[str, _Local] = OrderedDict()
 
-    def get(self, conversation_id: str) -> Call:
-        call = self._calls.get(conversation_id)
-        if call is None:
-            call = self._calls[conversation_id] = Call()
-            while len(self._calls) > MAX_CALLS:
-                self._calls.popitem(last=False)
+    def local(self, conversation_id: str) -> _Local:
+        found = self._local.get(conversation_id)
+        if found is None:
+            found = self._local[conversation_id] = _Local()
+            while len(self._local) > MAX_CALLS:
+                self._local.popitem(last=False)
         else:
-            self._calls.move_to_end(conversation_id)
-        return call
+            self._local.move_to_end(conversation_id)
+        return found
+
+    async def load(self, conversation_id: str) -> Call:
+        record = await self.ctx.state.get(f"call:{conversation_id}")
+        return Call() if record is None else Call.of(record.value, record.version)
+
+    async def save(self, conversation_id: str, call: Call) -> None:
+        """Write the call back. Requests of one call come one at a time from the
+        gateway; if another instance wrote meanwhile (a retried POST raced its
+        original), the later write wins: both answered from the same transcript."""
+        version = await self.ctx.state.put(
+            f"call:{conversation_id}", call.value(), ttl_seconds=CALL_RECORD_TTL,
+            conversation_id=conversation_id)
+        call.version = version or call.version
 
     def wake(self, conversation_id: str) -> None:
-        call = self._calls.get(conversation_id)
-        if call is not None:
-            call.changed.set()
+        local = self._local.get(conversation_id)
+        if local is not None:
+            local.changed.set()
 
-    def forget(self, conversation_id: str) -> None:
-        self._calls.pop(conversation_id, None)
+    async def forget(self, conversation_id: str) -> None:
+        self._local.pop(conversation_id, None)
+        with contextlib.suppress(Exception):
+            await self.ctx.state.delete(f"call:{conversation_id}")
 
     def __len__(self) -> int:
-        return len(self._calls)
+        return len(self._local)
 
 
 class Answerer:
@@ -95,14 +148,18 @@ class Answerer:
         call.cursor = max(citizen, default=0)
 
     async def collect(
-        self, call: Call, conversation_id: str, *, expect_reply: bool, deadline: float
+        self, call: Call, changed: asyncio.Event, conversation_id: str, *,
+        expect_reply: bool, deadline: float,
     ) -> list[dict[str, Any]]:
         """Wait (until `deadline`, loop time) for the answer when one is expected, then
-        return everything said after the cursor, and a transfer or hang-up if due."""
+        return everything said after the cursor, and a transfer or hang-up if due.
+        `changed` is set by this instance's `deliver`; the transcript is looked at
+        again at short intervals too, for a delivery another instance ran."""
         loop = asyncio.get_running_loop()
         settled_at: float | None = None
+        poll = POLL_MIN_SECONDS
         while True:
-            call.changed.clear()
+            changed.clear()
             conv, entries = await self._read(call, conversation_id)
             said = any(e.party is not Party.CITIZEN and e.content.text.strip() for e in entries)
             ready = said or conv.state in (State.TRANSFER, State.CLOSED)
@@ -120,7 +177,8 @@ class Answerer:
                     break
                 return [wire.message(self.ctx.clock.now(), self._filler(conv))]
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(call.changed.wait(), remaining)
+                await asyncio.wait_for(changed.wait(), min(remaining, poll))
+            poll = min(poll * 2, POLL_MAX_SECONDS)
         return self._answer(call, conv, entries)
 
     async def _read(
@@ -161,7 +219,8 @@ class Answerer:
         return out
 
     def transfer_activity(self, conv: Conversation) -> dict[str, Any]:
-        ref = make_reference(self.options.reference_secret, conv.id, conv.handover_no)
+        expires = self.ctx.clock.now().timestamp() + self.options.reference_ttl_seconds
+        ref = make_reference(self.options.reference_secret, conv.id, conv.handover_no, expires)
         target = self.options.transfer_targets[conv.tenant]
         return wire.transfer(self.ctx.clock.now(), target, [(self.options.reference_header, ref)])
 

@@ -47,6 +47,8 @@ class VoiceOptions:
     dtmf_max_digits: int = 5
     #: The SIP header carrying the transcript reference on a transfer.
     reference_header: str = "X-Handover-Reference"
+    #: How long a transfer reference fetches the transcript (a leaked one stops working).
+    reference_ttl_seconds: float = 86400.0
     #: A failed transfer: "bot" (apologise, the bot goes on) or "goodbye" (end the call).
     transfer_failure: str = "bot"
     #: Sent to the bot as a button payload when a call starts, so it greets the caller.
@@ -117,6 +119,7 @@ def parse_options(section: Mapping[str, Any], path: str) -> VoiceOptions:
         max_no_input=t.integer("max_no_input", 3, minimum=1, maximum=10),
         dtmf_max_digits=t.integer("dtmf_max_digits", 5, minimum=1, maximum=30),
         reference_header=header,
+        reference_ttl_seconds=t.duration("reference_ttl_seconds", 86400.0),
         transfer_failure=t.choice("transfer_failure", "bot", ("bot", "goodbye")),
         start_payload=t.string("start_payload", "/greet"),
         filler=_texts(t, "filler", DEFAULT_FILLER),

@@ -27,7 +27,14 @@ from adapters.voiceai.reference import read_reference
 from adapters.voiceai.speech import spoken_choice
 from handover.sdk import events as ev
 from handover.sdk.contracts import AdapterContext, IngestOutcome
-from handover.sdk.http import ApiError, ingest_or_error, json_errors, read_json, resolve_or_error
+from handover.sdk.http import (
+    ApiError,
+    Unavailable,
+    ingest_or_error,
+    json_errors,
+    read_json,
+    resolve_or_error,
+)
 from handover.sdk.model import Content, Conversation, Party, State
 
 
@@ -64,9 +71,9 @@ class VoiceRoutes:
         call = "/bots/{tenant}/calls/{cid}"
         app.router.add_get("/bots/{tenant}", self.health)
         app.router.add_post("/bots/{tenant}", self.create)
-        app.router.add_post(f"{call}/activities", self.activities)
-        app.router.add_post(f"{call}/refresh", self.refresh)
-        app.router.add_post(f"{call}/disconnect", self.disconnect)
+        app.router.add_post(f"{call}/activities", self.activities, name="activities")
+        app.router.add_post(f"{call}/refresh", self.refresh, name="refresh")
+        app.router.add_post(f"{call}/disconnect", self.disconnect, name="disconnect")
         app.router.add_get("/transcripts/{reference}", self.transcript)
         return app
 
@@ -92,8 +99,17 @@ class VoiceRoutes:
             self.ctx, tenant, key, log_event="voiceai.create_failed", detail=_UNAVAILABLE
         )
         self.ctx.log.info("voiceai.call_started", conversation_id=conv.id, tenant=tenant)
-        base = f"{tenant}/calls/{conv.id}"
-        return web.json_response(wire.created(base, self.options.expires_seconds))
+        urls = {name: self._url(request, name, tenant, conv.id) for name in wire.CALL_URLS}
+        return web.json_response(wire.created(urls, self.options.expires_seconds))
+
+    def _url(self, request: web.Request, route: str, tenant: str, conversation_id: str) -> str:
+        """Absolute under the daemon's public URL when it is configured, else
+        root-relative: never relative to the botURL, which a gateway that joins URLs by
+        concatenation turns into a 404. The route's path includes the prefix the
+        daemon mounted this channel under."""
+        path = str(request.app.router[route].url_for(tenant=tenant, cid=conversation_id))
+        base = self.ctx.public_url
+        return f"{base.rstrip('/')}{path}" if base else path
 
     async def _call(self, request: web.Request) -> tuple[Conversation, dict[str, Any]]:
         tenant = self._tenant(request)
@@ -114,7 +130,7 @@ class VoiceRoutes:
         conv, _body = await self._call(request)
         await self._ingest(ev.CitizenLeft(
             conversation_id=conv.id, source=self.name, source_id=f"{conv.id}:disconnect"))
-        self.calls.forget(conv.id)
+        await self.calls.forget(conv.id)
         self.ctx.log.info("voiceai.call_ended", conversation_id=conv.id)
         return web.json_response({})
 
@@ -122,19 +138,39 @@ class VoiceRoutes:
         deadline = asyncio.get_running_loop().time() + self.options.response_budget_seconds
         conv, body = await self._call(request)
         activities = wire.parse_activities(body)
-        call = self.calls.get(conv.id)
-        async with call.lock:
+        local = self.calls.local(conv.id)
+        async with local.lock:
+            call = await self._load(conv.id)
             ids = tuple(a.id for a in activities)
             if ids and ids == call.last_ids:
                 # The gateway retried a POST whose answer it did not get.
                 return web.json_response({"activities": call.last_answer})
             await self.answerer.recover_cursor(call, conv.id)
-            answer = await self._turns(conv, call, activities, deadline)
+            answer = await self._turns(conv, call, local.changed, activities, deadline)
             call.last_ids, call.last_answer = ids, answer
+            await self._save(conv.id, call)
         return web.json_response({"activities": answer})
 
+    async def _load(self, conversation_id: str) -> Call:
+        try:
+            return await self.calls.load(conversation_id)
+        except Exception:
+            self.ctx.log.warning("voiceai.state_failed", conversation_id=conversation_id,
+                                 exc_info=True)
+            raise Unavailable(_UNAVAILABLE) from None
+
+    async def _save(self, conversation_id: str, call: Call) -> None:
+        try:
+            await self.calls.save(conversation_id, call)
+        except Exception:
+            # The answer is built: better spoken than lost. The next request recovers
+            # the cursor from the transcript (at worst something is said again).
+            self.ctx.log.warning("voiceai.state_failed", conversation_id=conversation_id,
+                                 exc_info=True)
+
     async def _turns(
-        self, conv: Conversation, call: Call, activities: list[wire.Activity], deadline: float
+        self, conv: Conversation, call: Call, changed: asyncio.Event,
+        activities: list[wire.Activity], deadline: float,
     ) -> list[dict[str, Any]]:
         before: list[dict[str, Any]] = []
         expect_reply = silence = False
@@ -150,7 +186,7 @@ class VoiceRoutes:
             elif isinstance(event, ev.TransferStatus) and not event.answered:
                 expect_reply = True
         answer = await self.answerer.collect(
-            call, conv.id, expect_reply=expect_reply, deadline=deadline
+            call, changed, conv.id, expect_reply=expect_reply, deadline=deadline
         )
         if silence and not answer:
             answer = await self.answerer.repeat_last(conv.id, conv.language)
@@ -213,10 +249,12 @@ class VoiceRoutes:
 
     async def transcript(self, request: web.Request) -> web.Response:
         _bearer(request, self.options.transcript_tokens)
-        ref = read_reference(self.options.reference_secret, request.match_info["reference"])
+        ref = read_reference(self.options.reference_secret, request.match_info["reference"],
+                             self.ctx.clock.now().timestamp())
         conv = await self.ctx.get_conversation(ref[0]) if ref else None
         if ref is None or conv is None or conv.channel != self.name:
-            # The same answer for a forged reference and an erased conversation.
+            # The same answer for a forged or expired reference and an erased
+            # conversation.
             raise ApiError(404, "unknown_reference", "no transcript for this reference")
         entries = await self.ctx.transcript(conv.id)
         return web.json_response({

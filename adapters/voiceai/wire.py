@@ -178,11 +178,14 @@ def hangup(now: datetime, reason: str) -> dict[str, Any]:
     return _activity(now, type="event", name="hangup", activityParams={"hangupReason": reason})
 
 
-def created(base: str, expires_seconds: int) -> dict[str, Any]:
-    """The answer to a new conversation. URLs are relative to the botURL."""
-    return {
-        "activitiesURL": f"{base}/activities",
-        "refreshURL": f"{base}/refresh",
-        "disconnectURL": f"{base}/disconnect",
-        "expiresSeconds": expires_seconds,
-    }
+#: The call's URLs in the answer to a new conversation: our route name -> wire field.
+CALL_URLS = {"activities": "activitiesURL", "refresh": "refreshURL",
+             "disconnect": "disconnectURL"}
+
+
+def created(urls: Mapping[str, str], expires_seconds: int) -> dict[str, Any]:
+    """The answer to a new conversation; `urls` by route name (see CALL_URLS), each
+    absolute or root-relative."""
+    answer: dict[str, Any] = {CALL_URLS[name]: url for name, url in urls.items()}
+    answer["expiresSeconds"] = expires_seconds
+    return answer

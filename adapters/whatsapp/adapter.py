@@ -62,13 +62,14 @@ class WhatsAppChannel(ChannelAdapter):
             api_version=config.api_version, access_token=config.access_token,
             timeout_seconds=config.request_timeout_seconds, log=ctx.log,
         )
-        self.sends = SendLog(config.state_path)
-        self.sender = Sender(self.client, self.sends, ctx.clock, config.reconcile_seconds)
-        self.media = MediaStore(config.media_dir, config.public_url, config.media_ttl_seconds)
+        self.sends = SendLog(lambda: ctx.state, ctx.clock)
+        self.sender = Sender(self.client, self.sends, ctx.clock, config.reconcile_seconds,
+                             resend_unconfirmed=config.unconfirmed == "resend")
+        self.media = MediaStore(config.media_dir, config.public_url, config.media_ttl_seconds,
+                                lambda: ctx.state)
         self.inbound = InboundHandler(self)
         self._watch: asyncio.Task[None] | None = None
         self._tasks: set[asyncio.Task[None]] = set()
-        self._opened = False
 
     @classmethod
     def parse_config(cls, section: Mapping[str, Any], path: str) -> WhatsAppOptions:
@@ -79,22 +80,9 @@ class WhatsAppChannel(ChannelAdapter):
         check_tenants(options, tuple(tenants), path)
 
     def http_app(self) -> web.Application:
-        app = WebhookRoutes(self).app()
-
-        async def open_log(_app: web.Application) -> None:
-            # Webhooks may arrive before `start`; the send log must be there for them.
-            await self._open()
-
-        app.on_startup.append(open_log)
-        return app
-
-    async def _open(self) -> None:
-        if not self._opened:
-            self._opened = True
-            await self.sends.open()
+        return WebhookRoutes(self).app()
 
     async def start(self) -> None:
-        await self._open()
         if self._watch is None:
             self._watch = self.ctx.spawn(self._watch_loop(), "watch")
         self.ctx.set_health(Health.CONNECTED)
@@ -108,12 +96,10 @@ class WhatsAppChannel(ChannelAdapter):
         for task in list(self._tasks):
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
-        await self.sends.close()
-        self._opened = False
 
     def background(self, work: Coroutine[Any, Any, None], name: str) -> None:
-        """Run best-effort work without awaiting it. `stop` cancels what is left before
-        it closes the send log the work may use (the core cancels only after `stop`)."""
+        """Run best-effort work without awaiting it. `stop` cancels what is left (the
+        core cancels only after `stop`)."""
         task = self.ctx.spawn(work, name)
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
@@ -160,8 +146,8 @@ class WhatsAppChannel(ChannelAdapter):
         """When the citizen's 24-hour window closes (None: they never wrote)."""
         last = await self.sends.last_inbound(conv.id)
         if last is None or last + WINDOW <= self.ctx.clock.now():
-            # Our record may be behind (the message came in through another instance,
-            # or before this file existed): the transcript has every citizen message.
+            # Our record may be behind (written before the record existed, or lost
+            # with a store failure): the transcript has every citizen message.
             for entry in await self.ctx.transcript(conv.id):
                 if entry.party is Party.CITIZEN and entry.created_at is not None and (
                         last is None or entry.created_at > last):

@@ -16,7 +16,8 @@ Meta's error code, never a body (it may quote the citizen's text or number).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+import time
+from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
 import aiohttp
@@ -31,6 +32,8 @@ from handover.sdk.errors import (
     PermanentError,
     TransientError,
 )
+from handover.sdk.metrics import UPSTREAM_DURATION
+from handover.sdk.retry import parse_retry_after
 
 REQUESTS = Counter(
     "handover_whatsapp_requests_total",
@@ -38,6 +41,12 @@ REQUESTS = Counter(
     ["adapter", "operation", "result"],
     registry=metrics.REGISTRY,
 )
+
+
+#: Bytes read from the CDN at a time while a medium streams to disk.
+_CHUNK = 64 * 1024
+#: Where a download's chunks go, in order.
+MediaSink = Callable[[bytes], Awaitable[None]]
 
 
 class WindowClosed(PermanentError):
@@ -59,6 +68,9 @@ class GraphClient:
         self.base = f"{graph_url.rstrip('/')}/{api_version}"
         self._headers = {"Authorization": f"Bearer {access_token}"}
         self._timeout = aiohttp.ClientTimeout(total=timeout_seconds)
+        # A large medium takes longer than an API call: the limit is on silence.
+        self._download_timeout = aiohttp.ClientTimeout(
+            total=None, sock_connect=timeout_seconds, sock_read=timeout_seconds)
         self.log = log
 
     async def send(self, phone_number_id: str, body: Mapping[str, Any]) -> str:
@@ -75,9 +87,10 @@ class GraphClient:
         await self._call("read", "POST", f"{self.base}/{phone_number_id}/messages",
                          wire.read_body(wamid))
 
-    async def download(self, media_id: str, cap: int) -> tuple[bytes, str]:
-        """The medium's bytes and its declared MIME type. Raises MediaTooLarge over
-        `cap` (by the declared size, and again while reading: the declaration may lie)."""
+    async def download(self, media_id: str, cap: int, sink: MediaSink) -> str:
+        """Stream the medium into `sink`; returns its declared MIME type. Raises
+        MediaTooLarge over `cap` (by the declared size, and again while reading: the
+        declaration may lie). Never holds more than one chunk in memory."""
         info = await self._call("media", "GET", f"{self.base}/{media_id}", None)
         if not isinstance(info, Mapping) or not isinstance(info.get("url"), str):
             raise PermanentError("media: answer without a url")
@@ -85,12 +98,38 @@ class GraphClient:
         if isinstance(size, int) and size > cap:
             raise MediaTooLarge(f"{size} bytes")
         mime = str(info.get("mime_type") or "application/octet-stream")
-        # The medium's URL is Meta's CDN, fetched with the same token; the cap is the
-        # medium's, the declared size above may lie.
-        answer = await self._request("media", "GET", info["url"], None, max_bytes=cap)
-        if answer.too_large:
-            raise MediaTooLarge(f"over {cap} bytes")
-        return answer.body, mime
+        # The medium's URL is Meta's CDN, fetched with the same token.
+        started = time.perf_counter()
+        try:
+            async with self._session().get(
+                info["url"], headers=self._headers, timeout=self._download_timeout,
+                allow_redirects=False,
+            ) as resp:
+                if resp.status >= 300:
+                    body = await resp.content.read(upstream.MAX_ANSWER_BYTES)
+                    answer = upstream.Answer(resp.status, body, False, parse_retry_after(
+                        resp.headers.get("Retry-After")))
+                    error = self._refusal("media", answer)
+                    raise error or PermanentError(f"media: Graph API answered {resp.status}")
+                written = 0
+                async for chunk in resp.content.iter_chunked(_CHUNK):
+                    written += len(chunk)
+                    if written > cap:
+                        REQUESTS.labels(self.adapter, "media", "too_large").inc()
+                        raise MediaTooLarge(f"over {cap} bytes")
+                    await sink(chunk)
+        except (aiohttp.ClientConnectorError, aiohttp.ConnectionTimeoutError):
+            REQUESTS.labels(self.adapter, "media", "connect_error").inc()
+            raise upstream.Unreachable("media: cannot connect") from None
+        except (TimeoutError, aiohttp.ClientError) as exc:
+            reason = "timeout" if isinstance(exc, TimeoutError) else "connection_lost"
+            REQUESTS.labels(self.adapter, "media", reason).inc()
+            raise upstream.NoAnswer("media: download interrupted", reason) from None
+        finally:
+            UPSTREAM_DURATION.labels(self.adapter, "media").observe(
+                time.perf_counter() - started)
+        REQUESTS.labels(self.adapter, "media", "ok").inc()
+        return mime
 
     # --- one call ---------------------------------------------------------------------
 
@@ -144,4 +183,4 @@ def _classify(answer: upstream.Answer, code: int | None,
     return ("server_error" if isinstance(error, TransientError) else "rejected"), error
 
 
-__all__ = ["REQUESTS", "GraphClient", "MediaTooLarge", "WindowClosed"]
+__all__ = ["REQUESTS", "GraphClient", "MediaSink", "MediaTooLarge", "WindowClosed"]

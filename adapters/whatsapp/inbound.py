@@ -13,13 +13,15 @@ unsupported, media_refused, ignored, unknown_number.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
 from adapters.whatsapp import wire
 from adapters.whatsapp.client import MediaTooLarge
-from adapters.whatsapp.media import MediaRefused, safe_name, sniff
+from adapters.whatsapp.media import MediaRefused, safe_name, sniff_file
 from adapters.whatsapp.outbound import parse_choice_id, recipient
 from adapters.whatsapp.sends import FAILED
 from handover.sdk import events as ev
@@ -30,7 +32,7 @@ from handover.sdk.errors import (
     UnknownTenant,
 )
 from handover.sdk.http import Unavailable, ingest_if_known
-from handover.sdk.model import Content, Conversation, Party
+from handover.sdk.model import Attachment, Content, Conversation, Party
 
 if TYPE_CHECKING:
     from adapters.whatsapp.adapter import WhatsAppChannel
@@ -55,6 +57,16 @@ Reader = Callable[[wire.Inbound, Conversation], Awaitable[tuple[Content, str | N
 
 #: Seconds Meta is asked to wait before sending a batch again that we could not take.
 RETRY_AFTER = 5
+#: How long what a message's medium became is remembered: Meta resends a webhook for
+#: up to 7 days.
+MEDIUM_RECORD_TTL = 8 * 86400.0
+#: How long one download may hold a message's medium before another request may try
+#: (a crashed instance's claim runs out by itself).
+CLAIM_SECONDS = 300.0
+
+
+def _medium_key(wamid: str) -> str:
+    return f"inbound:{wamid}"
 
 
 def _unavailable() -> Unavailable:
@@ -88,7 +100,12 @@ class InboundHandler:
         conv = await self._conversation(tenant, m)
         if conv is None:
             return "unknown_number"
-        await self.channel.sends.inbound(conv.id, self._sent_at(m))
+        try:
+            await self.channel.sends.inbound(conv.id, self._sent_at(m))
+        except Exception:
+            self.ctx.log.warning("whatsapp.state_failed", conversation_id=conv.id,
+                                 exc_info=True)
+            raise _unavailable() from None
         if reader is None:
             await self._polite(conv, m, "unsupported")
             return "unsupported"
@@ -163,12 +180,67 @@ class InboundHandler:
         media_id = m.part.get("id")
         if not isinstance(media_id, str):
             return "media_refused"
+        caption = m.part.get("caption")
+        text = caption if isinstance(caption, str) else ""
+        # Before any download: Meta sends a webhook again until it gets a 200 (and an
+        # attacker may replay a signed one), and what its medium became is recorded.
+        claim = await self._claim_medium(m.wamid, conv.id)
+        if isinstance(claim, Attachment):
+            return Content(text=text, attachments=(claim,)), None
+        if claim is not None:
+            return claim
+        try:
+            attachment = await self._download(m, media_id, conv)
+        except BaseException:
+            with contextlib.suppress(Exception):
+                await self.ctx.state.delete(_medium_key(m.wamid))  # a retry may try again
+            raise
+        if isinstance(attachment, str):
+            await self.ctx.state.put(_medium_key(m.wamid), {"refused": attachment},
+                                     ttl_seconds=MEDIUM_RECORD_TTL, conversation_id=conv.id)
+            return attachment
+        await self.ctx.state.put(_medium_key(m.wamid), {"attachment": {
+            "url": attachment.url, "name": attachment.name, "mime_type": attachment.mime_type,
+        }}, ttl_seconds=MEDIUM_RECORD_TTL, conversation_id=conv.id)
+        return Content(text=text, attachments=(attachment,)), None
+
+    async def _claim_medium(self, wamid: str, conversation_id: str) -> Attachment | str | None:
+        """The attachment (or refusal) a redelivered message's medium already became;
+        None when this request may download it (it now holds the claim)."""
+        key = _medium_key(wamid)
+        try:
+            for _ in range(2):
+                record = await self.ctx.state.get(key)
+                if record is not None:
+                    done = record.value.get("attachment")
+                    if isinstance(done, dict):
+                        return Attachment(url=str(done["url"]), name=str(done["name"]),
+                                          mime_type=str(done["mime_type"]))
+                    if isinstance(record.value.get("refused"), str):
+                        return str(record.value["refused"])
+                    # Another request (on this or another instance) is downloading it.
+                    raise _unavailable()
+                won = await self.ctx.state.put(key, {"claimed": True}, expect_version=0,
+                                               ttl_seconds=CLAIM_SECONDS,
+                                               conversation_id=conversation_id)
+                if won is not None:
+                    return None
+        except Unavailable:
+            raise
+        except Exception:
+            self.ctx.log.warning("whatsapp.state_failed", conversation_id=conversation_id,
+                                 exc_info=True)
+        raise _unavailable()
+
+    async def _download(self, m: wire.Inbound, media_id: str,
+                        conv: Conversation) -> Attachment | str:
         cap = wire.MEDIA_LIMITS[m.type]
         declared = str(m.part.get("mime_type") or "")
+        media = self.channel.media
         try:
-            data, answered = await self.channel.client.download(media_id, cap)
-            mime = sniff(data, m.type, declared or answered)
-        except (MediaTooLarge, MediaRefused) as exc:
+            path, answered = await media.download_file(
+                lambda sink: self.channel.client.download(media_id, cap, sink))
+        except MediaTooLarge as exc:
             self.ctx.log.info("whatsapp.media_refused", conversation_id=conv.id,
                               media_type=m.type, reason=str(exc)[:80])
             return "media_refused"
@@ -180,11 +252,16 @@ class InboundHandler:
         except DeliveryError:
             self.ctx.log.warning("whatsapp.media_failed", conversation_id=conv.id)
             return "media_refused"
-        attachment = await self.channel.media.save(
-            data, mime, safe_name(m.part.get("filename")), self.ctx.clock.now())
-        caption = m.part.get("caption")
-        return Content(text=caption if isinstance(caption, str) else "",
-                       attachments=(attachment,)), None
+        try:
+            mime = await asyncio.to_thread(sniff_file, path, m.type, declared or answered)
+        except MediaRefused as exc:
+            await media.discard(path)
+            self.ctx.log.info("whatsapp.media_refused", conversation_id=conv.id,
+                              media_type=m.type, reason=str(exc)[:80])
+            return "media_refused"
+        return await media.save(path, mime, safe_name(m.part.get("filename")),
+                                media_id=media_id, kind=m.type, conversation_id=conv.id,
+                                now=self.ctx.clock.now())
 
     async def _payload(self, conv: Conversation, choice: str) -> str | None:
         """The bot's payload behind a choice id `c:<seq>:<n>` (None if unknown)."""
@@ -228,7 +305,12 @@ class InboundHandler:
     async def status(self, s: wire.Status) -> None:
         if s.status not in ("sent", "delivered", "read", "failed"):
             return
-        part, _changed = await self.channel.sends.report(s.callback, s.wamid, s.status)
+        try:
+            part, _changed = await self.channel.sends.report(s.callback, s.wamid, s.status)
+        except Exception:
+            # Meta resends the batch: the status is not lost, only late.
+            self.ctx.log.warning("whatsapp.state_failed", exc_info=True)
+            raise _unavailable() from None
         if part.state != FAILED:
             return
         self.ctx.log.info("whatsapp.send_failed", conversation_id=part.conversation_id,

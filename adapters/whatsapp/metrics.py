@@ -12,3 +12,11 @@ TEMPLATE_FALLBACKS = Counter(
     ["adapter"],
     registry=metrics.REGISTRY,
 )
+UNCONFIRMED_SENDS = Counter(
+    "handover_whatsapp_unconfirmed_sends_total",
+    "Sends whose fate stayed unknown (answer lost, no status from Meta within "
+    "reconcile_seconds), by what the channel did: given_up (the agent is told for an "
+    "agent's message) or resent.",
+    ["adapter", "action"],
+    registry=metrics.REGISTRY,
+)

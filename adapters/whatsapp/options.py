@@ -48,13 +48,16 @@ class WhatsAppOptions:
     tenants: Mapping[str, TenantNumber] = field(default_factory=dict)
     graph_url: str = DEFAULT_GRAPH_URL
     api_version: str = DEFAULT_API_VERSION
-    #: SQLite file with what was sent and what Meta reported about it; None keeps it in
-    #: memory (a restart then forgets which ambiguous sends are being reconciled).
+    #: No longer used (the send log is adapter state in the daemon's store); accepted
+    #: so that older configuration files still load.
     state_path: Path | None = None
     request_timeout_seconds: float = 10.0
-    #: How long a send whose answer was lost waits for a status webhook before it is
-    #: taken as not sent and sent again.
+    #: How long a send whose answer was lost waits for a status webhook.
     reconcile_seconds: float = 120.0
+    #: What a send does when no status came within `reconcile_seconds`: "tell_agent"
+    #: (never sent again; an agent's message tells the agent) or "resend" (sent again:
+    #: a second copy when Meta took it but never reported it).
+    unconfirmed: str = "tell_agent"
     #: How long a downloaded medium stays reachable for the desk.
     media_ttl_seconds: float = 7 * 86400.0
     #: A citizen waiting in the queue is told what happens next this long before the
@@ -122,6 +125,7 @@ def parse_options(section: Mapping[str, Any], path: str) -> WhatsAppOptions:
         state_path=Path(state_path) if state_path else None,
         request_timeout_seconds=t.duration("request_timeout_seconds", 10.0),
         reconcile_seconds=t.duration("reconcile_seconds", 120.0),
+        unconfirmed=t.choice("unconfirmed", "tell_agent", ("tell_agent", "resend")),
         media_ttl_seconds=t.duration("media_ttl_seconds", 7 * 86400.0),
         window_warning_seconds=t.duration("window_warning_seconds", 2 * 3600.0,
                                           allow_zero=True),

@@ -17,7 +17,8 @@ from typing import Any
 
 from adapters.whatsapp import wire
 from adapters.whatsapp.client import GraphClient
-from adapters.whatsapp.sends import AMBIGUOUS, FAILED, SENDING, TAKEN, SendLog
+from adapters.whatsapp.metrics import UNCONFIRMED_SENDS
+from adapters.whatsapp.sends import Decision, SendLog, decide
 from handover.sdk.clock import Clock
 from handover.sdk.contracts import OutboundMessage
 from handover.sdk.errors import (
@@ -97,30 +98,40 @@ class Sender:
     answer was lost waits for a status webhook before it is sent again."""
 
     def __init__(self, client: GraphClient, log: SendLog, clock: Clock,
-                 reconcile_seconds: float) -> None:
+                 reconcile_seconds: float, resend_unconfirmed: bool = False) -> None:
         self.client = client
         self.log = log
         self.clock = clock
         self.reconcile = timedelta(seconds=reconcile_seconds)
+        self.resend_unconfirmed = resend_unconfirmed
 
     async def send_part(self, conv: Conversation, party: str, phone_number_id: str,
                         part_id: str, body: Mapping[str, Any]) -> bool:
-        """Send one part; False when it was already out. Raises DeliveryError subclasses."""
+        """Send one part; False when it was already out. Raises DeliveryError subclasses.
+
+        What a retry does is `sends.decide`'s rule; a part given up on raises
+        PermanentError, which dead-letters it (and tells the agent, for theirs)."""
         now = self.clock.now()
         part = await self.log.get(part_id)
-        if part is not None:
-            if part.state in TAKEN:
-                return False
-            if part.state == FAILED:
-                raise PermanentError("Meta reported this message as failed")
-            if part.state in (SENDING, AMBIGUOUS):
-                waited = now - part.attempted_at
-                if waited < self.reconcile:
-                    # It may be out: a status webhook will tell. Sending now could
-                    # show it twice.
-                    raise TransientError("waiting for a status of an ambiguous send",
-                                         retry_after=(self.reconcile - waited).total_seconds())
-                # No status in all that time: Meta never took it. Send again.
+        decision = decide(part, now, self.reconcile)
+        if decision is Decision.DONE:
+            return False
+        if decision is Decision.FAILED:
+            raise PermanentError("Meta reported this message as failed")
+        if decision is Decision.WAIT:
+            assert part is not None
+            # It may be out: a status webhook will tell. Sending now could show it twice.
+            waited = now - part.attempted_at
+            raise TransientError("waiting for a status of an ambiguous send",
+                                 retry_after=(self.reconcile - waited).total_seconds())
+        if decision is Decision.UNCONFIRMED:
+            UNCONFIRMED_SENDS.labels(self.client.adapter, "resent" if self.resend_unconfirmed
+                                     else "given_up").inc()
+            if not self.resend_unconfirmed:
+                # Meta may have it without ever reporting it: sending again could show
+                # it twice, so the citizen gets it at most once and the agent is told.
+                raise PermanentError("whatsapp: no status from Meta within the reconcile "
+                                     "time; not sent again")
         await self.log.begin(part_id, conv.id, party, now)
         try:
             wamid = await self.client.send(phone_number_id, body)

@@ -3,13 +3,15 @@
     GET  /webhook       the verification handshake (hub.mode, hub.verify_token,
                         hub.challenge): the challenge echoed, or 403
     POST /webhook       a signed batch of messages and statuses
-    GET  /media/{name}  a citizen's medium for the agent (unguessable name, expires)
+    GET  /media/{name}  a citizen's medium for the agent (unguessable name, expires;
+                        an instance without the file fetches it again by media id)
 
 Answers to a POST, and why (Meta retries anything but 2xx, for days):
 
 - 401 a missing or wrong `X-Hub-Signature-256` (checked on the raw bytes against
   every configured app secret, before anything is parsed);
-- 413 a body over 256 KiB; 400 a body that is not a WhatsApp payload;
+- 413 a body over 256 KiB; 400 a body that is not a WhatsApp payload (or JSON nested
+  too deeply);
 - 503 + Retry-After when a message could not be stored, or a medium could not be
   fetched for now: Meta sends the whole batch again and the messages already stored
   are recognised by their wamid;
@@ -21,6 +23,7 @@ Answers to a POST, and why (Meta retries anything but 2xx, for days):
 
 from __future__ import annotations
 
+import asyncio
 import hmac
 import json
 from collections import Counter as Tally
@@ -30,8 +33,11 @@ from aiohttp import web
 from prometheus_client import Counter
 
 from adapters.whatsapp import wire
+from adapters.whatsapp.client import MediaTooLarge
+from adapters.whatsapp.media import MediaRefused, Stored, sniff_file
 from handover.sdk import metrics
-from handover.sdk.http import ApiError, json_errors, read_capped
+from handover.sdk.errors import AuthError, DeliveryError, TransientError
+from handover.sdk.http import ApiError, Unavailable, json_errors, read_capped
 
 if TYPE_CHECKING:
     from adapters.whatsapp.adapter import WhatsAppChannel
@@ -90,6 +96,9 @@ class WebhookRoutes:
             raise ApiError(401, "bad_signature", "X-Hub-Signature-256 missing or wrong")
         try:
             batch = wire.parse_batch(json.loads(body))
+        except RecursionError:  # thousands of nested brackets
+            self.ctx.log.warning("whatsapp.webhook_invalid", detail="nested too deeply")
+            raise ApiError(400, "invalid_payload", "the body is nested too deeply") from None
         except ValueError as exc:  # WireError, JSONDecodeError, UnicodeDecodeError
             self.ctx.log.warning("whatsapp.webhook_invalid", detail=str(exc)[:200])
             raise ApiError(400, "invalid_payload", str(exc)[:200]) from None
@@ -111,6 +120,8 @@ class WebhookRoutes:
                                                self.ctx.clock.now())
         if stored is None:
             raise ApiError(404, "not_found", "no such medium, or it has expired")
+        if not await asyncio.to_thread(stored.path.exists):
+            await self._fetch_again(stored)
         inline = stored.mime_type.startswith("image/")
         disposition = "inline" if inline else "attachment"
         # RFC 6266 with a plain fallback name: the real name may hold any character.
@@ -122,6 +133,32 @@ class WebhookRoutes:
             "Cache-Control": "private, no-store",
             "Referrer-Policy": "no-referrer",
         })
+
+
+    async def _fetch_again(self, stored: Stored) -> None:
+        """Another instance downloaded this medium: fetch this instance's copy from the
+        Graph API by its media id, and serve it only if it is still what was checked."""
+        media, kind = self.channel.media, stored.kind
+        cap = wire.MEDIA_LIMITS.get(kind, 0)
+        if not stored.media_id or not cap:
+            raise ApiError(404, "not_found", "no such medium, or it has expired")
+        try:
+            path, declared = await media.download_file(
+                lambda sink: self.channel.client.download(stored.media_id, cap, sink))
+        except (TransientError, AuthError):
+            raise Unavailable("the medium cannot be fetched now; retry", 5) from None
+        except (DeliveryError, MediaTooLarge):
+            # Meta no longer has it (or it changed): gone for this link, too.
+            self.ctx.log.info("whatsapp.media_gone")
+            raise ApiError(404, "not_found", "no such medium, or it has expired") from None
+        try:
+            mime = await asyncio.to_thread(sniff_file, path, kind, declared)
+        except MediaRefused:
+            mime = ""
+        if mime != stored.mime_type:
+            await media.discard(path)
+            raise ApiError(404, "not_found", "no such medium, or it has expired")
+        await media.adopt(path, stored)
 
 
 __all__ = ["INBOUND", "STATUSES", "WebhookRoutes"]

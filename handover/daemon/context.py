@@ -54,6 +54,10 @@ class CoreContext:
         return self._daemon.http_session()
 
     @property
+    def public_url(self) -> str | None:
+        return self._daemon.config.server.public_url
+
+    @property
     def state(self) -> AdapterState:
         # Made on first use: the store is opened after the contexts are made.
         if self._state is None:

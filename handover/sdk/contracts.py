@@ -83,6 +83,13 @@ class AdapterContext(Protocol):
         """A shared client session (available after the daemon started)."""
 
     @property
+    def public_url(self) -> str | None:
+        """The daemon's public address (`[server] public_url`, no trailing slash), or
+        None when not configured. An adapter's routes are under
+        `<public_url>/<instance name>/`; an adapter that hands out URLs to a remote
+        party builds absolute ones from it, and root-relative ones without it."""
+
+    @property
     def state(self) -> AdapterState:
         """Durable key/value records of this adapter instance in the core's store,
         shared by every daemon instance on it (see handover.sdk.state): keep here what

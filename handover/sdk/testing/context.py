@@ -48,6 +48,8 @@ class FakeContext:
         self._clock: Clock = clock or SystemClock()
         self._log = structlog.get_logger(f"handover.sdk.testing.{name}")
         self.session = http
+        #: What `public_url` answers (the daemon's `[server] public_url`).
+        self.public_url: str | None = None
         self.conversations: dict[str, Conversation] = {}
         self.entries: dict[str, list[TranscriptEntry]] = {}
         #: Events accepted by `ingest`, in order (duplicates are not in it).

@@ -20,6 +20,7 @@ from handover.sdk.errors import (
     PermanentError,
     TransientError,
 )
+from handover.sdk.keys import scoped_key
 from tests.adapters.obi4wan.conftest import Desk
 from tests.fakes.obi4wan_server import Fault
 
@@ -50,7 +51,7 @@ async def test_open_thread_carries_transcript_and_context(desk: Desk) -> None:
     conv, thread = desk.queued(url="https://gemeente.example/afval", name="J. Jansen")
     receipt = await desk.adapter.open_thread(conv, handover(conv, thread))
     [first] = desk.fake.threads[thread]
-    assert receipt.desk_message_id == first["id"]
+    assert receipt.desk_message_id == scoped_key(thread, first["id"])
     assert first["title"] == "demo: afval"
     assert first["url"] == "https://gemeente.example/afval"
     assert first["sender"] == {"username": "Gem", "userId": "system:demo"}
@@ -90,9 +91,22 @@ async def test_citizen_message_with_attachment_note_and_close(desk: Desk) -> Non
     assert posts[0]["attachments"] == [{"url": photo.url, "name": "container.jpg",
                                         "mimeType": "image/jpeg"}]
     assert posts[0]["sender"] == {"username": "Inwoner", "userId": conv.id}
-    assert receipt.desk_message_id == posts[0]["id"]
+    assert receipt.desk_message_id == scoped_key(thread, posts[0]["id"])
     assert posts[1]["content"] == "De inwoner heeft het gesprek verlaten."
-    assert posts[2]["content"] == "citizen_left"
+    # A desk that ignores the post's type shows the agent words, not a code; the code
+    # goes along as metadata.
+    assert posts[2]["content"] == "Gesprek gesloten: de inwoner heeft het gesprek verlaten."
+    assert posts[2]["metadata"] == {"reason": "citizen_left"}
+
+
+async def test_every_close_reason_reads_as_text(desk: Desk) -> None:
+    for reason in ("queue_timeout", "citizen_inactive", "agent_inactive", "something_new"):
+        conv, thread = desk.queued()
+        await desk.adapter.close_thread(conv, thread, reason)
+        [post] = desk.fake.posts(thread, "close")
+        assert post["content"].startswith("Gesprek gesloten")
+        assert "_" not in post["content"]
+        assert post["metadata"] == {"reason": reason}
 
 
 async def test_processed_but_answer_lost_is_ambiguous_and_a_resend_is_not_a_second_message(
@@ -105,7 +119,7 @@ async def test_processed_but_answer_lost_is_ambiguous_and_a_resend_is_not_a_seco
         await desk.adapter.send(conv, thread, message("Eén keer", "c2"))
     receipt = await desk.adapter.send(conv, thread, message("Eén keer", "c2"))
     assert desk.fake.texts(thread) == ["Eén keer"]
-    assert receipt.desk_message_id == desk.fake.threads[thread][0]["id"]
+    assert receipt.desk_message_id == scoped_key(thread, desk.fake.threads[thread][0]["id"])
     # The same for a note (its id comes from its text) and the opening.
     desk.fake.fail_next("ingest", Fault.lost())
     with pytest.raises(AmbiguousSendError):

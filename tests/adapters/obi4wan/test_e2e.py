@@ -222,4 +222,6 @@ async def test_queue_figures_refresh_while_waiting_and_leaving_tells_the_agent(
     await fake.wait_for(lambda: fake.posts(thread, "close"))
     [note] = fake.posts(thread, "note")
     assert note["content"] and note["sender"]["username"] == "Gem"
-    assert fake.posts(thread, "close")[0]["content"] == "citizen_left"
+    [close] = fake.posts(thread, "close")
+    assert close["content"] == "Gesprek gesloten: de inwoner heeft het gesprek verlaten."
+    assert close["metadata"] == {"reason": "citizen_left"}

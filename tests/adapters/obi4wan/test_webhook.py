@@ -6,10 +6,13 @@ import json
 import time
 from collections.abc import Awaitable, Callable
 
+from structlog.testing import capture_logs
+
 from handover import events as ev
 from handover import metrics
-from handover.model import Attachment, Party
-from handover.sdk.contracts import IngestOutcome
+from handover.model import Attachment, Content, Party
+from handover.sdk.contracts import IngestOutcome, OutboundMessage
+from handover.sdk.keys import desk_message_key, scoped_key
 from tests.adapters.obi4wan.conftest import Desk
 
 
@@ -56,14 +59,50 @@ async def test_a_redelivered_event_is_a_duplicate(desk: Desk) -> None:
     assert len(desk.ctx.events) == 2
 
 
+async def test_message_ids_are_unique_per_thread_only(desk: Desk) -> None:
+    """Two citizens whose agents' messages carry the same id both get theirs; a repeat
+    within one thread is dropped and logged at debug with its thread."""
+    _, first = desk.queued()
+    _, second = desk.queued()
+    same = {"id": "1", "content": "Goedemiddag"}
+    assert (await desk.fake.send(desk.fake.event("message.created", first, message=same)))[1] \
+        == {"outcome": "applied"}
+    assert (await desk.fake.send(desk.fake.event("message.created", second, message=same)))[1] \
+        == {"outcome": "applied"}
+    with capture_logs() as logs:
+        again = desk.fake.event("message.created", second, message=same)
+        assert (await desk.fake.send(again))[1] == {"outcome": "duplicate"}
+    assert [e.thread for e in desk.ctx.events if isinstance(e, ev.AgentMessage)] == [
+        first, second]
+    [dropped] = [entry for entry in logs if entry["event"] == "obi4wan.message_duplicate"]
+    assert dropped["log_level"] == "debug" and dropped["thread_id"] == second
+
+
+async def test_the_echo_of_a_post_is_recognised_by_the_id_the_post_returned(
+    desk: Desk,
+) -> None:
+    """The receipt's id and the webhook's key agree, as the core's echo record needs."""
+    conv, thread = desk.queued()
+    receipt = await desk.adapter.send(conv, thread, OutboundMessage(
+        seq=2, message_id="c2", party=Party.CITIZEN, content=Content(text="Mijn container")))
+    assert receipt.desk_message_id is not None
+    desk.ctx.seen.add(("obi", desk_message_key(receipt.desk_message_id)))
+    [post] = desk.fake.threads[thread]
+    echo = desk.fake.event("message.created", thread,
+                           message={"id": post["id"], "content": "Mijn container"})
+    assert await desk.fake.send(echo) == (200, {"outcome": "duplicate"})
+    assert desk.ctx.events == []
+
+
 async def test_echoes_of_our_own_posts_are_dropped(desk: Desk) -> None:
     _, thread = desk.queued()
     # Recognised by our messageId even before the core knows OBI4wan's id for it.
     echo = desk.fake.event("message.created", thread, message={
         "id": "obi-1", "content": "Mijn container", "externalId": "ho-" + "0" * 40})
     assert await desk.fake.send(echo) == (200, {"outcome": "echo"})
-    # And by OBI4wan's id, which the outbox worker records as "msg:<id>".
-    desk.ctx.seen.add(("obi", "msg:obi-2"))
+    # And by OBI4wan's id, which the adapter returns scoped to the thread and the outbox
+    # worker records as desk_message_key(<that>).
+    desk.ctx.seen.add(("obi", desk_message_key(scoped_key(thread, "obi-2"))))
     echo2 = desk.fake.event("message.created", thread, message={"id": "obi-2", "content": "x"})
     assert await desk.fake.send(echo2) == (200, {"outcome": "duplicate"})
     assert desk.ctx.events == []
@@ -104,6 +143,15 @@ async def test_bad_signatures_and_stale_timestamps_are_refused(desk: Desk) -> No
     assert (status, body["error"]) == (401, "bad_signature")
     assert failures() == before + 3
     assert desk.ctx.events == []
+    # A timestamp that is not a short run of ASCII digits is refused before any
+    # arithmetic (400 digits once overflowed a float: a 500, and not counted).
+    raw = json.dumps(event).encode()
+    for stamp in ("9" * 400, "²³", "1e9", "-1", " 12 34"):
+        headers = {**fake.signed_headers(raw), "X-OBI4wan-Timestamp": stamp}
+        status, body = await fake.send(event, headers=headers)
+        assert (status, body["error"]) == (401, "bad_signature"), stamp
+    assert failures() == before + 8
+    assert desk.ctx.events == []
     # A correctly signed copy of the same event still applies (nothing was recorded).
     assert await fake.send(event) == (200, {"outcome": "applied"})
 
@@ -129,6 +177,11 @@ async def test_malformed_bodies_get_a_clear_400(desk: Desk) -> None:
     status, body = await fake.send(bad)
     assert status == 400 and body["error"] == "invalid_event"
     assert "neither content nor attachments" in body["detail"]
+    deep = b"[" * 50_000 + b"]" * 50_000
+    for nested in (deep, b'{"a":' * 20_000 + b"1" + b"}" * 20_000):
+        async with desk.client.post("/obi/webhook", data=nested,
+                                    headers=fake.signed_headers(nested)) as r:
+            assert r.status in (400, 413)
     big = json.dumps({"x": "a" * 70_000}).encode()
     async with desk.client.post("/obi/webhook", data=big, headers=fake.signed_headers(big)) as r:
         assert r.status == 413

@@ -2,8 +2,27 @@
 
 from __future__ import annotations
 
+import uuid
+from datetime import timedelta
+from pathlib import Path
+from unittest.mock import patch
+
+import aiohttp
+from aiohttp.test_utils import TestServer
+
+from handover.daemon.app import Daemon
 from handover.model import Party, State
-from tests.adapters.voiceai.conftest import BUDGET, CLOSED, TARGET, TRANSCRIPT_TOKEN, Phone
+from tests.adapters.voiceai.conftest import (
+    BOT_TOKEN,
+    BUDGET,
+    CLOSED,
+    TARGET,
+    TRANSCRIPT_TOKEN,
+    Phone,
+    voice_config,
+)
+from tests.fakes.voiceai_gateway import FakeGateway
+from tests.harness import make_config
 
 GREETING = "Welkom bij de gemeente. Waarmee kan ik u helpen?"
 
@@ -23,6 +42,49 @@ async def test_a_call_starts_with_settings_and_the_bots_greeting(phone: Phone) -
     # The caller's number is not kept: it is not in the conversation.
     conv = await phone.conversation(call)
     assert "+31612345678" not in repr(conv)
+
+
+async def _created(phone: Phone) -> dict[str, str]:
+    async with phone.session.post(
+        phone.url("/phone/bots/test"), json={"conversation": uuid.uuid4().hex},
+        headers={"Authorization": f"Bearer {BOT_TOKEN}"},
+    ) as resp:
+        assert resp.status == 200
+        body: dict[str, str] = await resp.json()
+    return body
+
+
+async def test_the_call_urls_are_root_relative_or_absolute_never_relative(
+    phone: Phone,
+) -> None:
+    """A gateway that joins URLs by concatenation must not get a 404: without a public
+    URL they start at the root (with the channel's mount prefix), with one they are
+    absolute, as AudioCodes' own bot connectors answer."""
+    body = await _created(phone)
+    cid = body["activitiesURL"].split("/")[-2]
+    for key, last in (("activitiesURL", "activities"), ("refreshURL", "refresh"),
+                      ("disconnectURL", "disconnect")):
+        assert body[key] == f"/phone/bots/test/calls/{cid}/{last}"
+
+
+async def test_with_a_public_url_the_call_urls_are_absolute(tmp_path: Path) -> None:
+    config = voice_config()
+    config["server"] = {"public_url": "https://chat.example.nl/handover/"}
+    daemon = Daemon(make_config(tmp_path, config))
+    server = TestServer(daemon.build_app())
+    await server.start_server()
+    try:
+        async with aiohttp.ClientSession() as session:
+            phone = Phone(daemon, server, session, FakeGateway(session, server.make_url(
+                "/phone/bots/test"), BOT_TOKEN))
+            body = await _created(phone)
+    finally:
+        await server.close()
+    cid = body["refreshURL"].split("/")[-2]
+    assert body["activitiesURL"] == (
+        f"https://chat.example.nl/handover/phone/bots/test/calls/{cid}/activities")
+    assert body["disconnectURL"] == (
+        f"https://chat.example.nl/handover/phone/bots/test/calls/{cid}/disconnect")
 
 
 async def test_turns_are_relayed_to_the_bot_and_its_answer_spoken(phone: Phone) -> None:
@@ -100,6 +162,15 @@ async def test_handover_transfers_the_call_with_a_reference_to_the_transcript(
     assert ("citizen", "Mijn container is niet geleegd") in said
     assert ("bot", "Ik verbind u door.") in said
     assert body["tenant"] == "test" and body["handover_no"] == 1
+
+    # The reference stops working after `reference_ttl_seconds` (a day by default).
+    later = phone.daemon.clock.now() + timedelta(days=1, seconds=1)
+    with patch.object(phone.daemon.clock, "now", return_value=later):
+        async with phone.session.get(
+            phone.url(f"/phone/transcripts/{reference}"),
+            headers={"Authorization": f"Bearer {TRANSCRIPT_TOKEN}"},
+        ) as resp:
+            assert resp.status == 404
 
     status = await call.transfer_status("answered")
     assert status.status == 200 and status.activities == []

@@ -4,6 +4,7 @@ bodies, retried and duplicated activities, a hang-up during the transfer, a rest
 from __future__ import annotations
 
 import asyncio
+import time
 from pathlib import Path
 
 import aiohttp
@@ -48,6 +49,10 @@ async def test_malformed_bodies_get_a_clear_error_and_lose_nothing(phone: Phone)
     url = call.urls["activitiesURL"]
     broken = await phone.gateway.post(url, None, raw=b'{"conversation": "x", "activities": [')
     assert broken.status == 400 and broken.body["error"] == "invalid_json"
+    for deep in (b"[" * 30_000 + b"]" * 30_000,
+                 b'{"conversation": ' + b'{"a": ' * 10_000 + b"1" + b"}" * 10_001):
+        nested = await phone.gateway.post(url, None, raw=deep)
+        assert 400 <= nested.status < 500
     no_list = await phone.gateway.post(url, {"conversation": call.conversation, "activities": {}})
     assert no_list.status == 400 and "activities" in no_list.body["detail"]
     # One bad activity refuses the whole request before any of it is applied.
@@ -125,7 +130,8 @@ async def test_the_transcript_needs_its_token_and_a_genuine_reference(phone: Pho
     answer = await call.say("medewerker")
     assert answer.event("transfer") is not None
     conv = await phone.conversation(call)
-    good = make_reference(REF_SECRET, conv.id, conv.handover_no)
+    expires = time.time() + 60
+    good = make_reference(REF_SECRET, conv.id, conv.handover_no, expires)
 
     async def fetch(reference: str, token: str | None) -> int:
         headers = {"Authorization": f"Bearer {token}"} if token else {}
@@ -136,9 +142,12 @@ async def test_the_transcript_needs_its_token_and_a_genuine_reference(phone: Pho
     assert await fetch(good, TRANSCRIPT_TOKEN) == 200
     assert await fetch(good, None) == 401
     assert await fetch(good, BOT_TOKEN) == 401  # the gateway's token does not open it
-    forged = make_reference("another-secret-of-enough-length", conv.id, conv.handover_no)
+    forged = make_reference("another-secret-of-enough-length", conv.id, conv.handover_no,
+                            expires)
     assert await fetch(forged, TRANSCRIPT_TOKEN) == 404
     assert await fetch(conv.id, TRANSCRIPT_TOKEN) == 404  # the bare id is not a reference
+    expired = make_reference(REF_SECRET, conv.id, conv.handover_no, time.time() - 1)
+    assert await fetch(expired, TRANSCRIPT_TOKEN) == 404
 
 
 async def test_goodbye_after_a_failed_transfer_when_configured(tmp_path: Path) -> None:

@@ -32,12 +32,27 @@ def test_numbered_options_are_recognised() -> None:
     assert not has_options("U heeft 3 vragen gesteld.")
 
 
+NOW = 1_770_000_000.0
+
+
 def test_a_reference_reads_back_and_a_changed_one_does_not() -> None:
-    ref = make_reference(SECRET, "c0ffee", 2)
-    assert read_reference(SECRET, ref) == ("c0ffee", 2)
-    conv, number, mac = ref.split(".")
-    assert read_reference(SECRET, f"{conv}.3.{mac}") is None  # another handover
-    assert read_reference(SECRET, f"deadbeef.{number}.{mac}") is None  # another conversation
-    assert read_reference("another-secret-of-length", ref) is None
-    assert read_reference(SECRET, "c0ffee") is None
-    assert read_reference(SECRET, "a.b.c") is None
+    ref = make_reference(SECRET, "c0ffee", 2, NOW + 60)
+    assert read_reference(SECRET, ref, NOW) == ("c0ffee", 2)
+    conv, number, until, mac = ref.split(".")
+    assert read_reference(SECRET, f"{conv}.3.{until}.{mac}", NOW) is None  # another handover
+    assert read_reference(SECRET, f"deadbeef.{number}.{until}.{mac}", NOW) is None
+    assert read_reference("another-secret-of-length", ref, NOW) is None
+    assert read_reference(SECRET, "c0ffee", NOW) is None
+    assert read_reference(SECRET, "a.b.c", NOW) is None
+    assert read_reference(SECRET, "a.b.c.d", NOW) is None
+
+
+def test_a_reference_expires_and_its_expiry_cannot_be_stretched() -> None:
+    ref = make_reference(SECRET, "c0ffee", 2, NOW + 60)
+    assert read_reference(SECRET, ref, NOW + 59) == ("c0ffee", 2)
+    assert read_reference(SECRET, ref, NOW + 60) is None
+    conv, number, _until, mac = ref.split(".")
+    assert read_reference(SECRET, f"{conv}.{number}.{int(NOW) + 999_999}.{mac}", NOW + 61) \
+        is None
+    # The shape without an expiry (before references expired) is not taken either.
+    assert read_reference(SECRET, f"{conv}.{number}.{mac}", NOW) is None

@@ -4,6 +4,7 @@ statuses in any order, the 24-hour window and the template fallback."""
 from __future__ import annotations
 
 import itertools
+from collections.abc import Awaitable, Callable
 
 import pytest
 
@@ -101,10 +102,27 @@ async def test_a_lost_answer_is_reconciled_through_the_status_webhook(channel: C
     assert c.fake.texts() == ["Komt dit aan?"]
 
 
-async def test_an_ambiguous_send_without_any_status_is_sent_again_after_the_wait(
+async def test_an_ambiguous_send_without_any_status_is_given_up_not_sent_twice(
     channel: Channel,
 ) -> None:
+    """Meta took the message but never reported it: sending again after the wait would
+    show it twice, so the part is given up (PermanentError: the agent is told)."""
     c = channel
+    conv = await citizen(c)
+    msg = out("Eén keer", party=Party.AGENT)
+    c.fake.fail_next("send", Fault.lost())
+    with pytest.raises(TransientError):
+        await c.adapter.deliver(conv, msg)
+    c.clock.advance(31)
+    with pytest.raises(PermanentError, match="no status"):
+        await c.adapter.deliver(conv, msg)
+    assert c.fake.texts() == ["Eén keer"]
+
+
+async def test_with_unconfirmed_resend_a_send_without_any_status_goes_again(
+    channel_factory: Callable[..., Awaitable[Channel]],
+) -> None:
+    c = await channel_factory(unconfirmed="resend")
     conv = await citizen(c)
     msg = out("Tweede poging")
     c.fake.fail_next("send", Fault.lost())

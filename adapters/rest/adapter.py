@@ -34,6 +34,9 @@ __all__ = ["RestChannel", "RestOptions"]
 MAX_LONG_POLL_SECONDS = 60.0
 DEFAULT_LONG_POLL_SECONDS = 25.0
 DEFAULT_MAX_TEXT_LENGTH = 4000
+DEFAULT_CONVERSATIONS_PER_MINUTE = 20
+DEFAULT_TENANT_CONVERSATIONS_PER_MINUTE = 600
+DEFAULT_MESSAGES_PER_MINUTE = 20
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,6 +47,12 @@ class RestOptions:
     long_poll_seconds: float = DEFAULT_LONG_POLL_SECONDS
     #: The longest citizen text accepted, in characters.
     max_text_length: int = DEFAULT_MAX_TEXT_LENGTH
+    #: Conversations one client address may open per minute (bursts up to the same).
+    conversations_per_minute: int = DEFAULT_CONVERSATIONS_PER_MINUTE
+    #: Conversations stored per tenant per minute on this instance, all addresses together.
+    tenant_conversations_per_minute: int = DEFAULT_TENANT_CONVERSATIONS_PER_MINUTE
+    #: Messages and actions one conversation may send per minute.
+    messages_per_minute: int = DEFAULT_MESSAGES_PER_MINUTE
 
 
 class RestChannel(ChannelAdapter):
@@ -68,10 +77,18 @@ class RestChannel(ChannelAdapter):
         limit = table.integer(
             "max_text_length", DEFAULT_MAX_TEXT_LENGTH, minimum=1, maximum=MAX_BODY_BYTES
         )
+        per_address = table.integer(
+            "conversations_per_minute", DEFAULT_CONVERSATIONS_PER_MINUTE, minimum=1)
+        per_tenant = table.integer(
+            "tenant_conversations_per_minute", DEFAULT_TENANT_CONVERSATIONS_PER_MINUTE, minimum=1)
+        messages = table.integer("messages_per_minute", DEFAULT_MESSAGES_PER_MINUTE, minimum=1)
         table.finish()
         if issues:
             raise ConfigIssues(issues.items)
-        return RestOptions(long_poll_seconds=poll, max_text_length=limit)
+        return RestOptions(
+            long_poll_seconds=poll, max_text_length=limit, conversations_per_minute=per_address,
+            tenant_conversations_per_minute=per_tenant, messages_per_minute=messages,
+        )
 
     def http_app(self) -> web.Application:
         return RestRoutes(self.ctx, self.name, self.options, self.wakeups).app()

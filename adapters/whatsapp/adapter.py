@@ -162,7 +162,7 @@ class WhatsAppChannel(ChannelAdapter):
         if last is None or last + WINDOW <= self.ctx.clock.now():
             # Our record may be behind (the message came in through another instance,
             # or before this file existed): the transcript has every citizen message.
-            for entry in await self.ctx.transcript(conv.id):
+            for entry in await self.ctx.transcript_tail(conv.id, 1000):
                 if entry.party is Party.CITIZEN and entry.created_at is not None and (
                         last is None or entry.created_at > last):
                     last = entry.created_at

@@ -28,6 +28,7 @@ from handover.daemon.context import CoreContext
 from handover.daemon.health import HealthBoard
 from handover.daemon.lifecycle import Lifecycle, StartupFailed
 from handover.daemon.looplag import LoopLagMonitor
+from handover.daemon.storage_guard import StorageGuard
 from handover.daemon.supervisor import LoopSupervisor, RestartPolicy
 from handover.engine.leases import ConnectionLeases
 from handover.engine.router import Router
@@ -36,7 +37,7 @@ from handover.engine.worker import OutboxWorker, WorkerSettings
 from handover.evaluation import retention
 from handover.http.admin import admin_routes
 from handover.http.forwarded import forwarded_middleware
-from handover.http.middleware import draining_middleware, error_middleware
+from handover.http.middleware import draining_middleware, drop_server_banner, error_middleware
 from handover.http.ops import ops_routes
 from handover.model import Conversation, Party, State, Target
 from handover.sdk.contracts import (
@@ -115,6 +116,7 @@ class Daemon:
             report_health=self._report_health,
             owner=self.instance_id,
         )
+        self.storage_guard = StorageGuard(self._store, config.store)
         self.connections = ConnectionLeases(self._store, self.instance_id, self.clock)
         self.timers = TimerWorker(self.router, self.clock, d.poll_seconds)
         self.looplag = LoopLagMonitor()
@@ -211,6 +213,7 @@ class Daemon:
             middlewares=middlewares,
             client_max_size=self.config.server.max_body_bytes,
         )
+        app.on_response_prepare.append(drop_server_banner)
         app.add_routes(ops_routes(self))
         app.add_routes(admin_routes(self))
         for name, adapter in self.adapters.items():

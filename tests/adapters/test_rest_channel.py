@@ -14,12 +14,14 @@ from aiohttp import web
 from aiohttp.test_utils import TestClient
 
 from adapters.rest.adapter import RestChannel, RestOptions
+from adapters.rest.opening import channel_key
 from handover import events as ev
 from handover.model import Button, Content, Party, State
 from handover.sdk.contracts import ConfigIssues, ControlUpdate, IngestOutcome, OutboundMessage
 from tests.adapters.conftest import TENANT, FakeContext
 
 MakeCtx = Callable[..., FakeContext]
+JSON = {"Content-Type": "application/json"}
 ClientFactory = Callable[[web.Application], Awaitable[TestClient[Any, Any]]]
 
 
@@ -31,11 +33,16 @@ class Rest:
     ctx: FakeContext
     client: TestClient[Any, Any]
 
-    async def open(self, **body: Any) -> tuple[str, str]:
+    async def open(self, *, stored: bool = True, **body: Any) -> tuple[str, str]:
+        """Open a conversation; with `stored`, also store it the way the first message
+        would (the open itself stores nothing), so a test can add entries to it."""
         resp = await self.client.post("/web/conversations", json={"tenant": TENANT, **body})
         assert resp.status == 201, await resp.text()
         data = await resp.json()
-        return data["conversation_id"], data["token"]
+        cid, token = data["conversation_id"], data["token"]
+        if stored:
+            await self.ctx.resolve_conversation(TENANT, channel_key(token), conversation_id=cid)
+        return cid, token
 
     def auth(self, token: str) -> dict[str, str]:
         return {"Authorization": f"Bearer {token}"}
@@ -103,13 +110,27 @@ def test_declares_what_it_can_show() -> None:
 
 async def test_create_conversation_stores_only_the_token_hash(rest: Rest) -> None:
     context = {"url": "https://gemeente.example/afval", "title": "Afval", "referrer": "https://www.google.nl/"}
-    cid, token = await rest.open(language="en", context=context)
+    cid, token = await rest.open(stored=False, language="en", context=context)
+    # Nothing is stored until the first message.
+    assert not rest.ctx.conversations
+    assert (await rest.say(cid, token, message_id="1", text="hoi")).status == 202
     conv = rest.ctx.conversations[cid]
     assert len(token) >= 43
     assert conv.channel == "web" and conv.tenant == TENANT and conv.language == "en"
     assert conv.channel_key == hashlib.sha256(token.encode()).hexdigest()
     assert token not in conv.channel_key
     assert dict(conv.context) == context
+
+
+async def test_the_page_address_reaches_the_core_without_its_query_string(rest: Rest) -> None:
+    # One rule for every channel (web and socket.io cut it too).
+    cid, token = await rest.open(stored=False, context={
+        "url": "https://gemeente.example/zoeken?q=1234AB+12#resultaat",
+        "referrer": "https://www.google.nl/search?q=mijn+naam", "title": "Zoeken?"})
+    await rest.say(cid, token, message_id="1", text="hoi")
+    assert dict(rest.ctx.conversations[cid].context) == {
+        "url": "https://gemeente.example/zoeken", "referrer": "https://www.google.nl/search",
+        "title": "Zoeken?"}
 
 
 async def test_each_conversation_gets_its_own_token(rest: Rest) -> None:
@@ -142,13 +163,13 @@ async def test_create_conversation_refuses_bad_input(rest: Rest, body: Any, stat
     "raw", [b"", b"   ", b"{", b"[1, 2]", b'"tenant"', b"\xff\xfe{}", b"{'tenant': 'demo'}"]
 )
 async def test_malformed_json_is_400(rest: Rest, raw: bytes) -> None:
-    resp = await rest.client.post("/web/conversations", data=raw)
+    resp = await rest.client.post("/web/conversations", data=raw, headers=JSON)
     assert await error_of(resp, 400) == "invalid_json"
 
 
 async def test_body_over_64_kib_is_413(rest: Rest) -> None:
     big = b'{"tenant": "demo", "context": {"title": "' + b"a" * 70000 + b'"}}'
-    resp = await rest.client.post("/web/conversations", data=big)
+    resp = await rest.client.post("/web/conversations", data=big, headers=JSON)
     assert await error_of(resp, 413) == "body_too_large"
 
     async def chunks() -> Any:  # no Content-Length: the cap holds while streaming
@@ -157,7 +178,7 @@ async def test_body_over_64_kib_is_413(rest: Rest) -> None:
             yield b"a" * 4096
         yield b'"}}'
 
-    resp = await rest.client.post("/web/conversations", data=chunks())
+    resp = await rest.client.post("/web/conversations", data=chunks(), headers=JSON)
     assert await error_of(resp, 413) == "body_too_large"
 
 

@@ -28,6 +28,7 @@ from handover.daemon.context import CoreContext
 from handover.daemon.health import HealthBoard
 from handover.daemon.lifecycle import Lifecycle, StartupFailed
 from handover.daemon.looplag import LoopLagMonitor
+from handover.daemon.serve import InFlight
 from handover.daemon.storage_guard import StorageGuard
 from handover.daemon.supervisor import LoopSupervisor, RestartPolicy
 from handover.engine.leases import ConnectionLeases
@@ -117,6 +118,7 @@ class Daemon:
             owner=self.instance_id,
         )
         self.storage_guard = StorageGuard(self._store, config.store)
+        self.in_flight = InFlight()
         self.connections = ConnectionLeases(self._store, self.instance_id, self.clock)
         self.timers = TimerWorker(self.router, self.clock, d.poll_seconds)
         self.looplag = LoopLagMonitor()
@@ -206,7 +208,7 @@ class Daemon:
     # --- lifecycle ------------------------------------------------------------------
 
     def build_app(self) -> web.Application:
-        middlewares = [error_middleware, draining_middleware(self)]
+        middlewares = [error_middleware, self.in_flight.middleware(), draining_middleware(self)]
         if self.config.server.trusted_proxies:
             middlewares.insert(0, forwarded_middleware(self.config.server.trusted_proxies))
         app = web.Application(
@@ -227,9 +229,14 @@ class Daemon:
         return app
 
     async def _on_shutdown(self, app: web.Application) -> None:
-        # Runs after the listening sockets closed and before cleanup: refuse new work.
-        self._draining = True
-        log.info("daemon.draining")
+        # Refuse new work (serve.py runs it as the drain begins, sockets still open).
+        self.begin_drain()
+
+    def begin_drain(self) -> None:
+        """SIGTERM: readiness fails and new requests get 503 `draining` from now on."""
+        if not self._draining:
+            self._draining = True
+            log.info("daemon.draining")
 
     async def start(self) -> None:
         """Open the store, the HTTP session, the adapters and the background loops.

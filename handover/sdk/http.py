@@ -21,6 +21,7 @@ refuses bad input, and answers a store outage, the same way:
 
 from __future__ import annotations
 
+import asyncio
 import json
 import math
 from collections.abc import Awaitable, Callable, Mapping
@@ -37,6 +38,10 @@ if TYPE_CHECKING:
     from handover.sdk.model import Conversation
 
 MAX_BODY_BYTES = 64 * 1024
+#: The longest a request body may take to arrive, in seconds (then 408, connection
+#: closed). aiohttp has no such deadline of its own: a client trickling a byte at a
+#: time would hold its connection, and a slot of every handler waiting on it, forever.
+BODY_READ_SECONDS = 30.0
 MAX_ID_LENGTH = 100
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
@@ -56,9 +61,12 @@ class ApiError(Exception):
         self.headers = dict(headers or {})
 
     def response(self) -> web.Response:
-        return web.json_response(
+        resp = web.json_response(
             error_body(self.error, self.detail), status=self.status, headers=self.headers
         )
+        if self.headers.get("Connection", "").lower() == "close":
+            resp.force_close()
+        return resp
 
 
 class Unavailable(ApiError):
@@ -91,8 +99,12 @@ async def json_errors(request: web.Request, handler: Handler) -> web.StreamRespo
         return ApiError(exc.status, code, exc.reason, headers).response()
 
 
-async def read_capped(request: web.Request, max_bytes: int = MAX_BODY_BYTES) -> bytes:
-    """The raw request body, at most `max_bytes` (413 `body_too_large` beyond).
+async def read_capped(
+    request: web.Request, max_bytes: int = MAX_BODY_BYTES, *,
+    deadline: float = BODY_READ_SECONDS,
+) -> bytes:
+    """The raw request body, at most `max_bytes` (413 `body_too_large` beyond), within
+    `deadline` seconds (408 `request_timeout` beyond, and the connection is closed).
 
     Content-Length is checked first, so an honest oversized request is refused before a
     byte is read; the bytes read are counted as well, because the header may be absent
@@ -104,10 +116,16 @@ async def read_capped(request: web.Request, max_bytes: int = MAX_BODY_BYTES) -> 
     if request.content_length is not None and request.content_length > max_bytes:
         raise too_large
     body = bytearray()
-    async for chunk in request.content.iter_chunked(16384):
-        body.extend(chunk)
-        if len(body) > max_bytes:
-            raise too_large
+    try:
+        async with asyncio.timeout(deadline):
+            async for chunk in request.content.iter_chunked(16384):
+                body.extend(chunk)
+                if len(body) > max_bytes:
+                    raise too_large
+    except TimeoutError:
+        raise ApiError(408, "request_timeout",
+                       f"the body did not arrive within {deadline:g} seconds",
+                       {"Connection": "close"}) from None
     return bytes(body)
 
 

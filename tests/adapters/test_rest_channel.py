@@ -451,3 +451,115 @@ async def test_unknown_routes_and_methods_answer_json(rest: Rest) -> None:
     resp = await rest.client.delete("/web/conversations")
     assert await error_of(resp, 405) == "method_not_allowed"
     assert "POST" in resp.headers["Allow"]
+
+
+# --- abuse: content type, creation limits, message budget, storage guard -----------------
+
+
+@pytest.fixture
+async def limited(make_ctx: MakeCtx, aiohttp_client: ClientFactory) -> Rest:
+    from handover.sdk.clock import FakeClock
+
+    ctx = make_ctx("web", clock=FakeClock())
+    options = RestOptions(conversations_per_minute=3, tenant_conversations_per_minute=5,
+                          messages_per_minute=4)
+    adapter = RestChannel("web", options, ctx)
+    app = web.Application()
+    app.add_subapp("/web/", adapter.http_app())
+    return Rest(adapter, ctx, await aiohttp_client(app))
+
+
+@pytest.mark.parametrize("content_type", ["text/plain", "application/x-www-form-urlencoded",
+                                          "multipart/form-data; boundary=x", None])
+async def test_every_json_endpoint_requires_application_json(rest: Rest, content_type: str | None) -> None:
+    # A page on another site can post text/plain without a CORS preflight: refused.
+    cid, token = await rest.open(stored=False)
+    headers = {"Content-Type": content_type} if content_type else {}
+    for path, body, auth in (
+        ("/web/conversations", b'{"tenant": "demo"}', {}),
+        (f"/web/conversations/{cid}/messages", b'{"message_id": "1", "text": "hoi"}', rest.auth(token)),
+        (f"/web/conversations/{cid}/actions", b'{"action": "leave", "action_id": "1"}', rest.auth(token)),
+    ):
+        resp = await rest.client.post(path, data=body, headers={**headers, **auth})
+        assert await error_of(resp, 415) == "unsupported_media_type"
+    assert not rest.ctx.conversations
+    ok = await rest.client.post("/web/conversations", data=b'{"tenant": "demo"}',
+                                headers={"Content-Type": "application/json; charset=utf-8"})
+    assert ok.status == 201
+
+
+async def test_opening_is_limited_per_address_with_retry_after(limited: Rest) -> None:
+    for _ in range(3):
+        await limited.open(stored=False)
+    resp = await limited.client.post("/web/conversations", json={"tenant": TENANT})
+    assert await error_of(resp, 429) == "rate_limited"
+    assert 1 <= int(resp.headers["Retry-After"]) <= 20
+    assert not limited.ctx.conversations  # opening stores nothing anyway
+    limited.ctx.clock.advance(20)  # type: ignore[attr-defined]
+    await limited.open(stored=False)
+
+
+async def test_storing_is_limited_per_tenant_and_minted_tokens_count_per_address(
+    limited: Rest,
+) -> None:
+    from adapters.rest.opening import mint
+
+    # Tokens made by the client itself (no open): each first message is an open too.
+    for n in range(3):
+        cid, token = mint(TENANT, None)
+        assert (await limited.say(cid, token, message_id="1", text="hoi")).status == 202, n
+    cid, token = mint(TENANT, None)
+    resp = await limited.say(cid, token, message_id="1", text="hoi")
+    assert await error_of(resp, 429) == "rate_limited"
+    assert len(limited.ctx.conversations) == 3
+    # Opened properly: only the tenant's limit (5 a minute) applies at the first message.
+    limited.ctx.clock.advance(60)  # type: ignore[attr-defined]
+    opened = [await limited.open(stored=False) for _ in range(3)]
+    limited.ctx.clock.advance(60)  # type: ignore[attr-defined]
+    opened += [await limited.open(stored=False) for _ in range(3)]
+    statuses = [(await limited.say(c, t, message_id="1", text="hoi")).status for c, t in opened]
+    assert statuses == [202] * 5 + [429]
+
+
+async def test_a_token_for_another_id_or_tenant_opens_nothing(rest: Rest) -> None:
+    from adapters.rest.opening import mint
+
+    _, token = await rest.open(stored=False)
+    other, _ = await rest.open(stored=False)
+    assert await error_of(await rest.say(other, token, message_id="1", text="x"), 403) == "forbidden"
+    foreign_id, foreign = mint("elders", None)  # a tenant that does not use this channel
+    assert await error_of(await rest.say(foreign_id, foreign, message_id="1", text="x"), 403) == "forbidden"
+    assert not rest.ctx.conversations
+
+
+async def test_a_poll_before_the_first_message_answers_empty(rest: Rest) -> None:
+    cid, token = await rest.open(stored=False)
+    body = await (await rest.poll(cid, token, "?after=0")).json()
+    assert body == {"messages": [], "state": "bot", "agent_name": None, "last_seq": 0}
+    assert not rest.ctx.conversations
+
+
+async def test_messages_are_budgeted_per_conversation(limited: Rest) -> None:
+    cid, token = await limited.open()
+    for n in range(4):
+        assert (await limited.say(cid, token, message_id=str(n), text="hoi")).status == 202
+    resp = await limited.say(cid, token, message_id="5", text="hoi")
+    assert await error_of(resp, 429) == "rate_limited"
+    assert int(resp.headers["Retry-After"]) >= 1
+    action = await limited.client.post(f"/web/conversations/{cid}/actions", headers=limited.auth(token),
+                                       json={"action": "leave", "action_id": "a"})
+    assert await error_of(action, 429) == "rate_limited"
+    assert len(limited.ctx.events) == 4
+    limited.ctx.clock.advance(15)  # type: ignore[attr-defined]
+    assert (await limited.say(cid, token, message_id="5", text="hoi")).status == 202
+
+
+async def test_storage_guard_refuses_new_conversations_but_not_existing_ones(rest: Rest) -> None:
+    old, old_token = await rest.open()
+    new, new_token = await rest.open(stored=False)
+    rest.ctx.storage_full = True
+    resp = await rest.say(new, new_token, message_id="1", text="hoi")
+    assert await error_of(resp, 503) == "storage_full"
+    assert resp.headers["Retry-After"] == "60"
+    assert new not in rest.ctx.conversations
+    assert (await rest.say(old, old_token, message_id="1", text="hoi")).status == 202

@@ -179,8 +179,8 @@ async def test_read_json_requires_application_json(client: Client, content_type:
 
 
 async def test_a_body_that_trickles_in_is_cut_off() -> None:
-    from aiohttp.test_utils import make_mocked_request
     from aiohttp.streams import StreamReader
+    from aiohttp.test_utils import make_mocked_request
 
     from handover.sdk.http import ApiError, read_capped
 

@@ -97,11 +97,15 @@ class PendingContexts:
             self._items.popitem(last=False)
         self._items[conversation_id] = (now, context)
 
-    def take(self, conversation_id: str, now: float) -> dict[str, str] | None:
+    def get(self, conversation_id: str, now: float) -> dict[str, str] | None:
         """The context of an open this instance answered (None if unknown here)."""
         self._expire(now)
-        item = self._items.pop(conversation_id, None)
+        item = self._items.get(conversation_id)
         return None if item is None else item[1]
+
+    def discard(self, conversation_id: str) -> None:
+        """The conversation is stored: its open is no longer pending."""
+        self._items.pop(conversation_id, None)
 
     def _expire(self, now: float) -> None:
         while self._items:

@@ -249,7 +249,8 @@ class RestRoutes:
         if isinstance(found, Conversation):
             return found
         now = self._now()
-        context = self.pending.take(found.conversation_id, now)
+        # Kept until stored: a first message refused (503, 429) may be sent again.
+        context = self.pending.get(found.conversation_id, now)
         if context is None:
             # Not opened through this instance (or a token minted by the client): the
             # open's per-address limit applies here instead.
@@ -263,6 +264,7 @@ class RestRoutes:
         )
         if conv.id != found.conversation_id:  # the id belongs to another identity
             raise ApiError(403, "forbidden", "this token does not open this conversation")
+        self.pending.discard(found.conversation_id)
         self.ctx.log.info("rest.conversation_created", conversation_id=conv.id,
                           tenant=found.tenant)
         return conv

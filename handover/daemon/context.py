@@ -73,9 +73,13 @@ class CoreContext:
                 metrics.CONVERSATIONS_REFUSED.labels(self._name, "storage").inc()
                 raise StorageFull(RETRY_AFTER_SECONDS)
             return existing
-        return await self._daemon.router.resolve_conversation(
+        before = self._daemon.clock.now()
+        conv = await self._daemon.router.resolve_conversation(
             tenant, self._name, channel_key, language, context, conversation_id
         )
+        if conv.created_at is not None and conv.created_at >= before:
+            self._daemon.storage_guard.created()
+        return conv
 
     async def get_conversation(self, conversation_id: str) -> Conversation | None:
         return await self._daemon.store.get_conversation(conversation_id)

@@ -11,8 +11,9 @@ Two limits from `[store]`, either may be off (0):
 - `min_free_bytes`: the free space left on the SQLite database's volume.
 
 The numbers are read at most every `REFRESH_SECONDS` (a count over the conversations
-is not a per-request query), so the ceiling may be overshot by what is created in that
-time: the channels' creation limits bound it.
+is not a per-request query); between two reads the conversations this instance creates
+are added to the last count, so only what other instances create meanwhile can
+overshoot the ceiling.
 """
 
 from __future__ import annotations
@@ -93,6 +94,10 @@ class StorageGuard:
             self.reason = reason
             metrics.STORAGE_GUARD.set(0 if reason is None else 1)
         return reason is None
+
+    def created(self) -> None:
+        """A new conversation was stored (counted until the next read)."""
+        self._count += 1
 
     async def _refresh(self) -> None:
         if self._max:

@@ -270,18 +270,30 @@ class RestRoutes:
         return conv
 
     async def _not_started(self, opening: Opening, after: int, wait: float) -> web.Response:
-        """A poll before the first message: nothing was said yet. Wait (as a long-poll
-        would) for the first message to arrive through this instance, then answer."""
-        if wait > 0:
+        """A poll before the first message: nothing was said yet.
+
+        With `wait`, look every `_NOT_STARTED_CHECK_SECONDS` whether the first message
+        came (through any instance); from then on it is an ordinary long-poll for the
+        rest of the wait (holding the connection lease, so deliveries come here)."""
+        deadline = asyncio.get_running_loop().time() + wait
+        while True:
+            remaining = deadline - asyncio.get_running_loop().time()
+            if remaining <= 0:
+                return web.json_response(
+                    {"messages": [], "state": State.BOT.value, "agent_name": None,
+                     "last_seq": after}
+                )
             with self.wakeups.watch(opening.conversation_id) as woken:
-                await asyncio.wait([woken], timeout=wait)
+                await asyncio.wait([woken], timeout=min(remaining, _NOT_STARTED_CHECK_SECONDS))
             conv = await self.ctx.get_conversation(opening.conversation_id)
             if conv is not None:
-                entries = [e for e in await self.ctx.transcript(conv.id, after) if e.seq > after]
-                return self._page(conv, entries, after)
-        return web.json_response(
-            {"messages": [], "state": State.BOT.value, "agent_name": None, "last_seq": after}
-        )
+                remaining = max(0.0, deadline - asyncio.get_running_loop().time())
+                with self.wakeups.watch(conv.id) as woken:
+                    entries = await self.ctx.transcript(conv.id, after)
+                    if not entries and remaining > 0:
+                        entries = await self._wait(conv, after, remaining, woken)
+                        conv = await self.ctx.get_conversation(conv.id) or conv
+                return self._page(conv, [e for e in entries if e.seq > after], after)
 
     async def _ingest(self, event: ev.Event) -> web.Response:
         # An unknown conversation here was erased between the token check and now.
@@ -317,6 +329,8 @@ _ACTIONS: dict[str, Callable[..., ev.Event]] = {
 
 
 _UNAVAILABLE = "the message could not be stored; retry with the same id"
+#: How often a poll before the first message looks whether it came meanwhile.
+_NOT_STARTED_CHECK_SECONDS = 0.5
 
 
 def _page_context(raw: Any) -> dict[str, str] | None:

@@ -78,14 +78,15 @@ async def test_sigterm_answers_503_closes_sockets_and_exits_when_idle(tmp_path: 
 
 
 async def test_a_webhook_during_the_drain_gets_503_draining(tmp_path: Path) -> None:
-    d = DaemonProcess(tmp_path / "data")
+    d = DaemonProcess(tmp_path / "data", 'delay_seconds = 1.0\nslow_trigger = "traag"')
     await d.start()
     try:
         async with aiohttp.ClientSession() as http:
             citizen = Citizen(http, d.url)
             await citizen.open()
-            # A long-poll keeps the drain open for a moment.
             poll = asyncio.ensure_future(citizen.messages(after=10_000, wait=20))
+            # A slow bot turn in flight keeps the drain open for a moment.
+            await citizen.say("traag")
             await asyncio.sleep(0.2)
             assert d.proc is not None
             d.proc.send_signal(signal.SIGTERM)

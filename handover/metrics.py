@@ -169,6 +169,25 @@ HTTP_REJECTED = Counter(
     ["reason"],
     registry=REGISTRY,
 )
+STORAGE_GUARD = Gauge(
+    "handover_storage_guard_refusing",
+    "1 while the storage guard refuses new conversations (the [store] max_conversations "
+    "ceiling or min_free_bytes threshold is reached), else 0. Existing conversations "
+    "keep working.",
+    registry=REGISTRY,
+)
+STORAGE_FREE_BYTES = Gauge(
+    "handover_storage_free_bytes",
+    "Free bytes on the SQLite database's volume, as the storage guard last read it.",
+    registry=REGISTRY,
+)
+CONVERSATIONS_REFUSED = Counter(
+    "handover_conversations_refused_total",
+    "New conversations refused: reason = storage (the storage guard) or rate (a "
+    "channel's creation limit per address or tenant).",
+    ["channel", "reason"],
+    registry=REGISTRY,
+)
 CIRCUIT_STATE = Gauge(
     "handover_circuit_state",
     "State of a circuit breaker guarding an upstream: 0 closed, 1 half-open (probing), 2 open.",

@@ -163,7 +163,7 @@ class AgentApi:
     async def get_thread(self, request: web.Request) -> web.Response:
         row = await self._row(request)
         conv = await self.ctx.get_conversation(row.conversation_id)
-        entries = await self.ctx.transcript(row.conversation_id) if conv else []
+        entries = await self.ctx.transcript_tail(row.conversation_id, 1000) if conv else []
         notes = [] if erased(conv) else await self.journal.notes(row.thread_id)
         return _json(detail(row, conv, entries, notes, self.ctx.clock.now()))
 

@@ -34,6 +34,9 @@ __all__ = ["RestChannel", "RestOptions"]
 MAX_LONG_POLL_SECONDS = 60.0
 DEFAULT_LONG_POLL_SECONDS = 25.0
 DEFAULT_MAX_TEXT_LENGTH = 4000
+DEFAULT_CONVERSATIONS_PER_MINUTE = 20
+DEFAULT_TENANT_CONVERSATIONS_PER_MINUTE = 600
+DEFAULT_MESSAGES_PER_MINUTE = 20
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,6 +52,12 @@ class RestOptions:
     #: (a few with several tabs); thousands would hold the daemon's memory and loop.
     long_polls_per_conversation: int = 4
     long_polls_per_address: int = 50
+    #: Conversations one client address may open per minute (bursts up to the same).
+    conversations_per_minute: int = DEFAULT_CONVERSATIONS_PER_MINUTE
+    #: Conversations stored per tenant per minute on this instance, all addresses together.
+    tenant_conversations_per_minute: int = DEFAULT_TENANT_CONVERSATIONS_PER_MINUTE
+    #: Messages and actions one conversation may send per minute.
+    messages_per_minute: int = DEFAULT_MESSAGES_PER_MINUTE
 
 
 class RestChannel(ChannelAdapter):
@@ -75,13 +84,22 @@ class RestChannel(ChannelAdapter):
         )
         per_conversation = table.integer("long_polls_per_conversation", 4, minimum=1,
                                          maximum=1000)
-        per_address = table.integer("long_polls_per_address", 50, minimum=1, maximum=100_000)
+        polls_per_address = table.integer("long_polls_per_address", 50, minimum=1,
+                                          maximum=100_000)
+        per_address = table.integer(
+            "conversations_per_minute", DEFAULT_CONVERSATIONS_PER_MINUTE, minimum=1)
+        per_tenant = table.integer(
+            "tenant_conversations_per_minute", DEFAULT_TENANT_CONVERSATIONS_PER_MINUTE, minimum=1)
+        messages = table.integer("messages_per_minute", DEFAULT_MESSAGES_PER_MINUTE, minimum=1)
         table.finish()
         if issues:
             raise ConfigIssues(issues.items)
-        return RestOptions(long_poll_seconds=poll, max_text_length=limit,
-                           long_polls_per_conversation=per_conversation,
-                           long_polls_per_address=per_address)
+        return RestOptions(
+            long_poll_seconds=poll, max_text_length=limit, conversations_per_minute=per_address,
+            tenant_conversations_per_minute=per_tenant, messages_per_minute=messages,
+            long_polls_per_conversation=per_conversation,
+            long_polls_per_address=polls_per_address,
+        )
 
     def http_app(self) -> web.Application:
         return RestRoutes(self.ctx, self.name, self.options, self.wakeups).app()

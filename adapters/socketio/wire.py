@@ -22,10 +22,10 @@ from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
 
 from handover.sdk.contracts import OutboundMessage
 from handover.sdk.model import Content, Party, TranscriptEntry
+from handover.sdk.pagecontext import clean_page_context
 
 #: A session id names a conversation, so it is a secret: long and random. Rasa issues
 #: 32 hex digits (uuid4), which passes, so widgets moved from Rasa keep their session.
@@ -158,12 +158,9 @@ def _context(custom: Mapping[str, Any]) -> dict[str, str]:
         value = _short(custom, key, MAX_CONTEXT_VALUE_LENGTH)
         if value is None:
             continue
-        if key in ("url", "referrer"):
-            # A query string or fragment may hold what the citizen searched for or typed.
-            parts = urlsplit(value)
-            value = urlunsplit((parts.scheme, parts.netloc, parts.path, "", ""))
         out[key] = value
-    return out
+    # The same rule as every channel: addresses without their query string.
+    return clean_page_context(out)
 
 
 # --- daemon -> widget ----------------------------------------------------------------

@@ -143,7 +143,7 @@ class Answerer:
     async def recover_cursor(self, call: Call, conversation_id: str) -> None:
         if call.cursor is not None:
             return
-        entries = await self.ctx.transcript(conversation_id)
+        entries = await self.ctx.transcript_tail(conversation_id, 1000)
         citizen = [e.seq for e in entries if e.party is Party.CITIZEN]
         call.cursor = max(citizen, default=0)
 
@@ -226,7 +226,7 @@ class Answerer:
 
     async def repeat_last(self, conversation_id: str, language: str) -> list[dict[str, Any]]:
         """After a silence with nothing new to say: say the last thing again."""
-        entries = await self.ctx.transcript(conversation_id)
+        entries = await self.ctx.transcript_tail(conversation_id, 1000)
         for entry in reversed(entries):
             if entry.party is not Party.CITIZEN and entry.content.text.strip():
                 text = entry.content.text.strip()

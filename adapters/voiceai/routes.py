@@ -256,7 +256,7 @@ class VoiceRoutes:
             # The same answer for a forged or expired reference and an erased
             # conversation.
             raise ApiError(404, "unknown_reference", "no transcript for this reference")
-        entries = await self.ctx.transcript(conv.id)
+        entries = await self.ctx.transcript_tail(conv.id, 1000)
         return web.json_response({
             "reference": request.match_info["reference"],
             "tenant": conv.tenant,

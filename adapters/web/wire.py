@@ -19,6 +19,7 @@ from typing import Any
 
 from handover.sdk.contracts import ControlUpdate, OutboundMessage
 from handover.sdk.model import Party, State, TranscriptEntry
+from handover.sdk.pagecontext import clean_page_context
 
 __all__ = [
     "CONTEXT_KEYS",
@@ -197,7 +198,8 @@ class _Reader:
                 raise FrameError("invalid_field", f"{key}.{name} must be a string of at most "
                                  f"{MAX_CONTEXT_VALUE_LENGTH} characters", self.ref)
             out[name] = value
-        return out
+        # The same rule as every channel: addresses without their query string.
+        return clean_page_context(out)
 
 
 def parse_hello(raw: str) -> Hello:

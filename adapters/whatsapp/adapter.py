@@ -146,9 +146,10 @@ class WhatsAppChannel(ChannelAdapter):
         """When the citizen's 24-hour window closes (None: they never wrote)."""
         last = await self.sends.last_inbound(conv.id)
         if last is None or last + WINDOW <= self.ctx.clock.now():
-            # Our record may be behind (written before the record existed, or lost
-            # with a store failure): the transcript has every citizen message.
-            for entry in await self.ctx.transcript(conv.id):
+            # Our record may be behind (the message came in through another instance,
+            # or was written before the record existed): the transcript has every
+            # citizen message.
+            for entry in await self.ctx.transcript_tail(conv.id, 1000):
                 if entry.party is Party.CITIZEN and entry.created_at is not None and (
                         last is None or entry.created_at > last):
                     last = entry.created_at

@@ -19,10 +19,11 @@ if TYPE_CHECKING:
 
 def _serve(config: Config, *, demo_page: bool = False) -> int:
     # Imported here so that `check-config` and `--help` stay fast.
-    from aiohttp import web
+    import asyncio
 
     from handover.daemon.app import Daemon
     from handover.daemon.lifecycle import StartupFailed
+    from handover.daemon.serve import serve
     from handover.observability.logs import RedactingAccessLogger, configure_logging
 
     configure_logging(config.logging.level, config.logging.format)
@@ -33,14 +34,13 @@ def _serve(config: Config, *, demo_page: bool = False) -> int:
 
         add_demo_page(app)
     try:
-        web.run_app(
-            app,
-            host=config.server.host,
-            port=config.server.port,
+        asyncio.run(serve(
+            app, config.server.host, config.server.port, in_flight=daemon.in_flight,
+            begin_drain=daemon.begin_drain, drain_seconds=config.server.drain_seconds,
+            deliveries_idle=daemon.worker.idle,
             access_log_class=RedactingAccessLogger,
-            shutdown_timeout=config.server.drain_seconds,
-            print=lambda msg: print(msg, file=sys.stderr),
-        )
+            announce=lambda msg: print(msg, file=sys.stderr),
+        ))
     except StartupFailed as exc:
         # Everything opened before the failing part is closed again by now; what the
         # operator needs is which part and why, in one line (the log has the details).

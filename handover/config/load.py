@@ -285,11 +285,13 @@ def _store(t: Table, base_dir: Path) -> StoreConfig:
             # The value carries a password: describe the problem, never show it.
             t.issues.add(t.at("dsn"), "expected a postgresql:// connection URL")
     migrate = t.choice("migrate", defaults.migrate, get_args(MigrateMode))
+    max_conversations = t.integer("max_conversations", defaults.max_conversations, minimum=0)
+    min_free_bytes = t.integer("min_free_bytes", defaults.min_free_bytes, minimum=0)
     if path != ":memory:":
         file = Path(path).expanduser()
         path = str(file if file.is_absolute() else base_dir / file)
     t.finish()
-    return StoreConfig(engine, path, dsn, migrate)
+    return StoreConfig(engine, path, dsn, migrate, max_conversations, min_free_bytes)
 
 
 def _delivery(t: Table) -> DeliveryConfig:

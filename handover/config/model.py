@@ -91,12 +91,19 @@ class StoreConfig:
     #: "auto": the daemon applies pending migrations at start. "manual": it refuses to
     #: start until `handover migrate` applied them (PostgreSQL; SQLite always migrates).
     migrate: MigrateMode = "auto"
+    #: The storage guard: at this many conversations, new ones are refused (503
+    #: storage_full) while existing ones keep working. 0: no ceiling.
+    max_conversations: int = 0
+    #: The storage guard (SQLite): with less free space than this on the database's
+    #: volume, new conversations are refused. 0: not checked.
+    min_free_bytes: int = 512 * 1024 * 1024
 
     def __repr__(self) -> str:
         dsn = None if self.dsn is None else "<hidden>"
         return (
             f"StoreConfig(engine={self.engine!r}, path={self.path!r}, dsn={dsn!r}, "
-            f"migrate={self.migrate!r})"
+            f"migrate={self.migrate!r}, max_conversations={self.max_conversations}, "
+            f"min_free_bytes={self.min_free_bytes})"
         )
 
 

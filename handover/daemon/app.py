@@ -31,6 +31,8 @@ from handover.daemon.context import CoreContext
 from handover.daemon.health import HealthBoard
 from handover.daemon.lifecycle import Lifecycle, StartupFailed
 from handover.daemon.looplag import LoopLagMonitor
+from handover.daemon.serve import InFlight
+from handover.daemon.storage_guard import StorageGuard
 from handover.daemon.supervisor import LoopSupervisor, RestartPolicy
 from handover.daemon.typing_relay import PREFIX as TYPING_PREFIX
 from handover.daemon.typing_relay import TypingHint
@@ -41,7 +43,7 @@ from handover.engine.worker import OutboxWorker, WorkerSettings
 from handover.evaluation import retention
 from handover.http.admin import admin_routes
 from handover.http.forwarded import forwarded_middleware
-from handover.http.middleware import draining_middleware, error_middleware
+from handover.http.middleware import draining_middleware, drop_server_banner, error_middleware
 from handover.http.ops import ops_routes
 from handover.model import Conversation, Party, State, Target
 from handover.sdk.contracts import (
@@ -121,6 +123,8 @@ class Daemon:
             report_health=self._report_health,
             owner=self.instance_id,
         )
+        self.storage_guard = StorageGuard(self._store, config.store)
+        self.in_flight = InFlight()
         self.connections = ConnectionLeases(self._store, self.instance_id, self.clock)
         self.timers = TimerWorker(self.router, self.clock, d.poll_seconds)
         self.looplag = LoopLagMonitor()
@@ -224,13 +228,14 @@ class Daemon:
     # --- lifecycle ------------------------------------------------------------------
 
     def build_app(self) -> web.Application:
-        middlewares = [error_middleware, draining_middleware(self)]
+        middlewares = [error_middleware, self.in_flight.middleware(), draining_middleware(self)]
         if self.config.server.trusted_proxies:
             middlewares.insert(0, forwarded_middleware(self.config.server.trusted_proxies))
         app = web.Application(
             middlewares=middlewares,
             client_max_size=self.config.server.max_body_bytes,
         )
+        app.on_response_prepare.append(drop_server_banner)
         app.add_routes(ops_routes(self))
         app.add_routes(admin_routes(self))
         for name, adapter in self.adapters.items():
@@ -244,9 +249,14 @@ class Daemon:
         return app
 
     async def _on_shutdown(self, app: web.Application) -> None:
-        # Runs after the listening sockets closed and before cleanup: refuse new work.
-        self._draining = True
-        log.info("daemon.draining")
+        # Refuse new work (serve.py runs it as the drain begins, sockets still open).
+        self.begin_drain()
+
+    def begin_drain(self) -> None:
+        """SIGTERM: readiness fails and new requests get 503 `draining` from now on."""
+        if not self._draining:
+            self._draining = True
+            log.info("daemon.draining")
 
     async def start(self) -> None:
         """Open the store, the HTTP session, the adapters and the background loops.

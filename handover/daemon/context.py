@@ -9,12 +9,14 @@ from typing import TYPE_CHECKING, Any
 import aiohttp
 import structlog
 
+from handover import metrics
 from handover.clock import Clock
 from handover.daemon.adapter_state import StoreAdapterState
+from handover.daemon.storage_guard import RETRY_AFTER_SECONDS
 from handover.events import Event
 from handover.model import Conversation, Party, TranscriptEntry
 from handover.sdk.contracts import AdapterKind, Health, IngestResult
-from handover.sdk.errors import UnknownTenant
+from handover.sdk.errors import StorageFull, UnknownTenant
 from handover.sdk.state import AdapterState
 
 if TYPE_CHECKING:
@@ -73,19 +75,34 @@ class CoreContext:
         channel_key: str,
         language: str | None = None,
         context: Mapping[str, Any] | None = None,
+        conversation_id: str | None = None,
     ) -> Conversation:
         if tenant not in self._tenants:
             # A channel may only open conversations for tenants that list it.
             raise UnknownTenant(tenant)
-        return await self._daemon.router.resolve_conversation(
-            tenant, self._name, channel_key, language, context
+        if not await self._daemon.storage_guard.allows_new():
+            # Only new conversations are refused: the citizens already talking go on.
+            existing = await self._daemon.store.find_conversation(tenant, self._name, channel_key)
+            if existing is None:
+                metrics.CONVERSATIONS_REFUSED.labels(self._name, "storage").inc()
+                raise StorageFull(RETRY_AFTER_SECONDS)
+            return existing
+        before = self._daemon.clock.now()
+        conv = await self._daemon.router.resolve_conversation(
+            tenant, self._name, channel_key, language, context, conversation_id
         )
+        if conv.created_at is not None and conv.created_at >= before:
+            self._daemon.storage_guard.created()
+        return conv
 
     async def get_conversation(self, conversation_id: str) -> Conversation | None:
         return await self._daemon.store.get_conversation(conversation_id)
 
     async def transcript(self, conversation_id: str, after_seq: int = 0) -> list[TranscriptEntry]:
         return await self._daemon.store.transcript(conversation_id, after_seq)
+
+    async def transcript_tail(self, conversation_id: str, limit: int) -> list[TranscriptEntry]:
+        return await self._daemon.store.transcript_tail(conversation_id, limit)
 
     def tenants(self) -> Sequence[str]:
         return self._tenants

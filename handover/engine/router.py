@@ -82,15 +82,17 @@ class Router:
         channel_key: str,
         language: str | None = None,
         context: Mapping[str, Any] | None = None,
+        conversation_id: str | None = None,
     ) -> Conversation:
-        """Find or create the conversation of a citizen identity on a channel."""
+        """Find or create the conversation of a citizen identity on a channel; a new
+        one gets `conversation_id` (a random id by default)."""
         cfg = self.tenants.get(tenant)
         if cfg is None:
             raise UnknownTenant(tenant)
         lang = language if language in cfg.languages else cfg.default_language
         now = self.clock.now()
         candidate = Conversation(
-            id=uuid.uuid4().hex,
+            id=conversation_id or uuid.uuid4().hex,
             tenant=tenant,
             channel=channel,
             channel_key=channel_key,

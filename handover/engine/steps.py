@@ -249,7 +249,8 @@ class StepBuilder:
         self._queue(DeskCheckPayload(queue=e.signal.queue))
 
     async def open_thread(self, e: fx.OpenThread) -> None:
-        earlier = await self.store.transcript(self.conv.id)
+        # The latest entries, however long the conversation: the desk shows the end.
+        earlier = await self.store.transcript_tail(self.conv.id, TRANSCRIPT_LIMIT)
         entries = [*earlier, *self.transcript][-TRANSCRIPT_LIMIT:]
         self._queue(
             DeskOpenPayload(

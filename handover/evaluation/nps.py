@@ -111,4 +111,6 @@ async def _mask_for(store: Store, tenant: TenantConfig, conversation_id: str) ->
     conv = await store.get_conversation(conversation_id)
     if conv is None:
         return PersonalData((), ())
-    return PersonalData.of(conv, await store.transcript(conv.id), tenant.catalogue)
+    # Every entry: a name said after the first page must be masked too.
+    entries = [entry async for entry in store.transcript_all(conv.id)]
+    return PersonalData.of(conv, entries, tenant.catalogue)

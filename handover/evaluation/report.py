@@ -5,9 +5,12 @@ made for any period within the metadata retention, also after the bodies are gon
 
 Counting rules:
 - conversations: started in the period.
-- handed over: conversations queued at the desk at least once in the period; the share
-  is over the conversations started in the period, so a conversation started just
-  before the period and handed over in it counts in the numerator only.
+- handed over: conversations queued at the desk, or put through to the desk's phone
+  line (a transfer, whatever its outcome), at least once in the period; the share is
+  over the conversations started in the period, so a conversation started just before
+  the period and handed over in it counts in the numerator only.
+- transferred / transfer failed: calls the phone line took / did not take (a transfer
+  that hung up before the gateway confirmed it counts as neither).
 - wait: from queueing at the desk until an agent answered (answered handovers only);
   percentiles by nearest rank.
 - abandoned: the citizen left while queued; the share is over the handovers queued.
@@ -32,6 +35,9 @@ from handover.store.base import Store
 
 PERCENTILES = (50, 75, 90, 95)
 ALL = "all"
+#: The events that mean "handed to a person": queued at the desk (chat), or a transfer
+#: to the desk's phone line started (spoken channels; see handover/control/transfer.py).
+_HANDED_OVER = frozenset({"queued", "transferring"})
 
 
 def percentile(values: Sequence[float], p: float) -> float:
@@ -52,6 +58,8 @@ class ChannelReport:
     unavailable: int = 0
     declined: int = 0
     desk_failed: int = 0
+    transferred: int = 0
+    transfer_failed: int = 0
     waits: list[float] = field(default_factory=list)
     nps: NpsSummary = field(default_factory=lambda: summarise(()))
 
@@ -83,6 +91,8 @@ class ChannelReport:
             "no_agents_available": self.unavailable,
             "consent_declined": self.declined,
             "desk_failures": self.desk_failed,
+            "transferred": self.transferred,
+            "transfer_failures": self.transfer_failed,
             "outside_hours_requests": self.outside_hours,
             "nps": self.nps.to_json(),
         }
@@ -129,9 +139,10 @@ def tally(
     for e in events:
         for key in (e.channel, ALL):
             r = reports[key]
+            if e.event in _HANDED_OVER:
+                handed_over[key].add(e.conversation_id)
             if e.event == "queued":
                 r.queued += 1
-                handed_over[key].add(e.conversation_id)
             elif e.event == "answered":
                 r.answered += 1
                 if e.wait_seconds is not None:
@@ -148,6 +159,10 @@ def tally(
                 r.declined += 1
             elif e.event == "desk_failed":
                 r.desk_failed += 1
+            elif e.event == "transferred":
+                r.transferred += 1
+            elif e.event == "transfer_failed":
+                r.transfer_failed += 1
     for a in answers:
         per_channel_answers[a.channel].append(a)
         per_channel_answers[ALL].append(a)
@@ -189,6 +204,8 @@ def render_text(report: Report) -> str:
     row("no agents available", (str(r.unavailable) for r in rs))
     row("consent declined", (str(r.declined) for r in rs))
     row("desk failures", (str(r.desk_failed) for r in rs))
+    row("transferred by phone", (str(r.transferred) for r in rs))
+    row("failed transfers", (str(r.transfer_failed) for r in rs))
     row("outside-hours requests", (str(r.outside_hours) for r in rs))
     row("NPS", (_fmt(r.nps.score) for r in rs))
     row("survey answers", (str(r.nps.answered) for r in rs))

@@ -89,12 +89,7 @@ async def sample(
 
 
 async def _transcript(store: Store, conversation_id: str) -> list[TranscriptEntry]:
-    entries: list[TranscriptEntry] = []
-    while True:
-        page = await store.transcript(conversation_id, entries[-1].seq if entries else 0, _PAGE)
-        entries.extend(page)
-        if len(page) < _PAGE:
-            return entries
+    return [entry async for entry in store.transcript_all(conversation_id, _PAGE)]
 
 
 async def conversation_record(

@@ -136,6 +136,15 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
         )
 
 
+async def drop_server_banner(_request: web.Request, response: web.StreamResponse) -> None:
+    """An `on_response_prepare` hook: send no `Server` header.
+
+    aiohttp announces `Python/3.x aiohttp/3.y` on every answer, which tells a scanner
+    which known weaknesses to try; nothing a client needs depends on it.
+    """
+    response.headers.popall(hdrs.SERVER, None)
+
+
 class DrainFlag(Protocol):
     """What the draining middleware needs from the daemon (OpsView satisfies it)."""
 
@@ -175,6 +184,7 @@ __all__ = [
     "DRAIN_EXEMPT_PATHS",
     "DrainFlag",
     "draining_middleware",
+    "drop_server_banner",
     "error_middleware",
     "json_error",
 ]

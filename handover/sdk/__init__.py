@@ -19,6 +19,8 @@ Contents:
 - `options`: reading the adapter's configuration section (`Table`, `Issues`,
   `tenant_tables`);
 - `origins`: browser origins in channel configuration (`read_origins`);
+- `pagecontext`: the page a citizen chats from (`clean_page_context`: the same rule on
+  every channel);
 - `http`: the adapters' own routes: JSON errors, capped bodies, fields,
   `ingest_or_error`;
 - `upstream`: one classified HTTP call to an upstream API, with metrics;

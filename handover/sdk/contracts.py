@@ -102,14 +102,25 @@ class AdapterContext(Protocol):
 
     async def resolve_conversation(
         self, tenant: str, channel_key: str, language: str | None = None,
-        context: Mapping[str, Any] | None = None,
+        context: Mapping[str, Any] | None = None, conversation_id: str | None = None,
     ) -> Conversation:
-        """Find or create the conversation for a citizen identity on this channel."""
+        """Find or create the conversation for a citizen identity on this channel.
+
+        `conversation_id` is the id a new conversation gets (32 lowercase hex digits;
+        by default a random one), for a channel that gave the citizen an id before
+        anything was stored. Raises UnknownTenant, StorageFull (only when it would
+        create one: the store takes no new conversations now), or a store error."""
 
     async def get_conversation(self, conversation_id: str) -> Conversation | None: ...
 
     async def transcript(self, conversation_id: str, after_seq: int = 0) -> list[TranscriptEntry]:
-        """Citizen-visible entries after `after_seq` (for resume and replay)."""
+        """Citizen-visible entries after `after_seq` (for resume and replay), in seq
+        order: at most the store's page (1000 entries); read on from the last seq
+        returned for more."""
+
+    async def transcript_tail(self, conversation_id: str, limit: int) -> list[TranscriptEntry]:
+        """The last `limit` citizen-visible entries, in seq order (what a window or a
+        recovery needs, however long the conversation is)."""
 
     def tenants(self) -> Sequence[str]:
         """The tenants that use this adapter instance."""

@@ -51,6 +51,17 @@ class UnknownTenant(LookupError):
     """A channel names a tenant that is not configured."""
 
 
+class StorageFull(Exception):
+    """The store refuses new conversations for now (its configured ceiling or free-disk
+    threshold is reached; see the `[store]` section). Conversations that exist keep
+    working. Raised by `AdapterContext.resolve_conversation` only when it would create
+    one; `retry_after` is the seconds a client should wait before trying again."""
+
+    def __init__(self, retry_after: int = 60) -> None:
+        super().__init__("the store takes no new conversations now")
+        self.retry_after = retry_after
+
+
 class ConfigIssue(Exception):
     """A configuration value is wrong; `path` is its dotted path in the file."""
 

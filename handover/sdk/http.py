@@ -7,16 +7,21 @@ use these instead of each writing their own, so every citizen- and agent-facing 
 refuses bad input, and answers a store outage, the same way:
 
 - `read_capped` / `read_json`: the request body with a byte cap (413 `body_too_large`);
+  `read_json` also requires `Content-Type: application/json` (415
+  `unsupported_media_type`): a web page can send `text/plain` and form bodies to any
+  site without the browser asking first (no CORS preflight), but not JSON;
 - `ingest_or_error` / `ingest_if_known`: apply an event; an unknown conversation is a
   404 `unknown_conversation` (or None), any other failure is logged and answered 503
   `unavailable` with Retry-After (`Unavailable`): nothing was acknowledged, so the
   sender's retry loses nothing;
 - `resolve_or_error`: the same for finding or opening a conversation (404
-  `unknown_tenant`).
+  `unknown_tenant`; 503 `storage_full` with Retry-After while the store takes no new
+  conversations).
 """
 
 from __future__ import annotations
 
+import asyncio
 import json
 import math
 from collections.abc import Awaitable, Callable, Mapping
@@ -25,7 +30,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from aiohttp import web
 
-from handover.sdk.errors import UnknownConversation, UnknownTenant
+from handover.sdk.errors import StorageFull, UnknownConversation, UnknownTenant
 
 if TYPE_CHECKING:
     from handover.sdk.contracts import AdapterContext, IngestResult
@@ -33,6 +38,10 @@ if TYPE_CHECKING:
     from handover.sdk.model import Conversation
 
 MAX_BODY_BYTES = 64 * 1024
+#: The longest a request body may take to arrive, in seconds (then 408, connection
+#: closed). aiohttp has no such deadline of its own: a client trickling a byte at a
+#: time would hold its connection, and a slot of every handler waiting on it, forever.
+BODY_READ_SECONDS = 30.0
 MAX_ID_LENGTH = 100
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
@@ -52,9 +61,12 @@ class ApiError(Exception):
         self.headers = dict(headers or {})
 
     def response(self) -> web.Response:
-        return web.json_response(
+        resp = web.json_response(
             error_body(self.error, self.detail), status=self.status, headers=self.headers
         )
+        if self.headers.get("Connection", "").lower() == "close":
+            resp.force_close()
+        return resp
 
 
 class Unavailable(ApiError):
@@ -87,8 +99,12 @@ async def json_errors(request: web.Request, handler: Handler) -> web.StreamRespo
         return ApiError(exc.status, code, exc.reason, headers).response()
 
 
-async def read_capped(request: web.Request, max_bytes: int = MAX_BODY_BYTES) -> bytes:
-    """The raw request body, at most `max_bytes` (413 `body_too_large` beyond).
+async def read_capped(
+    request: web.Request, max_bytes: int = MAX_BODY_BYTES, *,
+    deadline: float = BODY_READ_SECONDS,
+) -> bytes:
+    """The raw request body, at most `max_bytes` (413 `body_too_large` beyond), within
+    `deadline` seconds (408 `request_timeout` beyond, and the connection is closed).
 
     Content-Length is checked first, so an honest oversized request is refused before a
     byte is read; the bytes read are counted as well, because the header may be absent
@@ -100,15 +116,37 @@ async def read_capped(request: web.Request, max_bytes: int = MAX_BODY_BYTES) -> 
     if request.content_length is not None and request.content_length > max_bytes:
         raise too_large
     body = bytearray()
-    async for chunk in request.content.iter_chunked(16384):
-        body.extend(chunk)
-        if len(body) > max_bytes:
-            raise too_large
+    try:
+        async with asyncio.timeout(deadline):
+            async for chunk in request.content.iter_chunked(16384):
+                body.extend(chunk)
+                if len(body) > max_bytes:
+                    raise too_large
+    except TimeoutError:
+        raise ApiError(408, "request_timeout",
+                       f"the body did not arrive within {deadline:g} seconds",
+                       {"Connection": "close"}) from None
     return bytes(body)
 
 
+def require_json_type(request: web.Request) -> None:
+    """415 `unsupported_media_type` unless the body is declared `application/json`.
+
+    A browser sends `text/plain`, `application/x-www-form-urlencoded` and
+    `multipart/form-data` bodies to any site without a CORS preflight, so a page on
+    another site could make its visitors post to a JSON endpoint that parsed those too;
+    `application/json` needs the preflight, which the daemon does not answer.
+    Parameters (`; charset=utf-8`) are allowed.
+    """
+    if request.content_type != "application/json":
+        raise ApiError(415, "unsupported_media_type",
+                       "send the body as JSON with Content-Type: application/json")
+
+
 async def read_json(request: web.Request) -> dict[str, Any]:
-    """The request body as a JSON object, read with `read_capped`."""
+    """The request body as a JSON object, read with `read_capped`, declared as
+    `application/json` (see `require_json_type`)."""
+    require_json_type(request)
     body = await read_capped(request)
     if not body.strip():
         raise ApiError(400, "invalid_json", "the body is empty; send a JSON object")
@@ -166,18 +204,26 @@ async def ingest_or_error(
 async def resolve_or_error(
     ctx: AdapterContext, tenant: str, channel_key: str, *, log_event: str,
     language: str | None = None, context: Mapping[str, Any] | None = None,
+    conversation_id: str | None = None,
     detail: str = "could not be stored now; retry", retry_after: int = 1,
 ) -> Conversation:
     """`ctx.resolve_conversation(...)`: 404 `unknown_tenant` for a tenant that is not
-    configured; any other failure logged as `log_event` and raised as `Unavailable`."""
+    configured; 503 `storage_full` (with the store's Retry-After) while the store takes
+    no new conversations; any other failure logged as `log_event` and raised as
+    `Unavailable`."""
     try:
         return await ctx.resolve_conversation(
             tenant, channel_key=channel_key, language=language,
-            context=context,
+            context=context, conversation_id=conversation_id,
         )
     except UnknownTenant:
         raise ApiError(404, "unknown_tenant", f"no tenant {tenant!r} uses this channel") \
             from None
+    except StorageFull as exc:
+        raise ApiError(
+            503, "storage_full", "no new conversations can be started now; try again later",
+            {"Retry-After": str(exc.retry_after)},
+        ) from None
     except Exception:
         ctx.log.warning(log_event, tenant=tenant, exc_info=True)
         raise Unavailable(detail, retry_after) from None

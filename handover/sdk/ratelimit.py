@@ -39,6 +39,14 @@ class RateLimiter:
         bucket.tokens -= 1.0
         return True
 
+    def wait_seconds(self, key: str, now: float) -> float:
+        """Seconds until `key` may go again (0 when it may now): for Retry-After."""
+        bucket = self._buckets.get(key)
+        if bucket is None:
+            return 0.0
+        tokens = min(self.capacity, bucket.tokens + (now - bucket.at) * self.rate)
+        return max(0.0, (1.0 - tokens) / self.rate)
+
     def _forget_full(self, now: float) -> None:
         for key, b in list(self._buckets.items()):
             if b.tokens + (now - b.at) * self.rate >= self.capacity:

@@ -390,7 +390,8 @@ async def test_attachments_alone_are_a_message(desk: Desk) -> None:
 async def test_malformed_json_is_400(desk: Desk, raw: bytes) -> None:
     conv, thread = desk.handover()
     await desk.open(conv, thread)
-    resp = await desk.client.post(f"/desk/threads/{thread}/join", data=raw)
+    resp = await desk.client.post(f"/desk/threads/{thread}/join", data=raw,
+                                  headers={"Content-Type": "application/json"})
     assert await error_of(resp, 400) == "invalid_json"
 
 

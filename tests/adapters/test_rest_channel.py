@@ -14,12 +14,14 @@ from aiohttp import web
 from aiohttp.test_utils import TestClient
 
 from adapters.rest.adapter import RestChannel, RestOptions
+from adapters.rest.opening import channel_key
 from handover import events as ev
 from handover.model import Button, Content, Party, State
 from handover.sdk.contracts import ConfigIssues, ControlUpdate, IngestOutcome, OutboundMessage
 from tests.adapters.conftest import TENANT, FakeContext
 
 MakeCtx = Callable[..., FakeContext]
+JSON = {"Content-Type": "application/json"}
 ClientFactory = Callable[[web.Application], Awaitable[TestClient[Any, Any]]]
 
 
@@ -31,11 +33,16 @@ class Rest:
     ctx: FakeContext
     client: TestClient[Any, Any]
 
-    async def open(self, **body: Any) -> tuple[str, str]:
+    async def open(self, *, stored: bool = True, **body: Any) -> tuple[str, str]:
+        """Open a conversation; with `stored`, also store it the way the first message
+        would (the open itself stores nothing), so a test can add entries to it."""
         resp = await self.client.post("/web/conversations", json={"tenant": TENANT, **body})
         assert resp.status == 201, await resp.text()
         data = await resp.json()
-        return data["conversation_id"], data["token"]
+        cid, token = data["conversation_id"], data["token"]
+        if stored:
+            await self.ctx.resolve_conversation(TENANT, channel_key(token), conversation_id=cid)
+        return cid, token
 
     def auth(self, token: str) -> dict[str, str]:
         return {"Authorization": f"Bearer {token}"}
@@ -103,13 +110,27 @@ def test_declares_what_it_can_show() -> None:
 
 async def test_create_conversation_stores_only_the_token_hash(rest: Rest) -> None:
     context = {"url": "https://gemeente.example/afval", "title": "Afval", "referrer": "https://www.google.nl/"}
-    cid, token = await rest.open(language="en", context=context)
+    cid, token = await rest.open(stored=False, language="en", context=context)
+    # Nothing is stored until the first message.
+    assert not rest.ctx.conversations
+    assert (await rest.say(cid, token, message_id="1", text="hoi")).status == 202
     conv = rest.ctx.conversations[cid]
     assert len(token) >= 43
     assert conv.channel == "web" and conv.tenant == TENANT and conv.language == "en"
     assert conv.channel_key == hashlib.sha256(token.encode()).hexdigest()
     assert token not in conv.channel_key
     assert dict(conv.context) == context
+
+
+async def test_the_page_address_reaches_the_core_without_its_query_string(rest: Rest) -> None:
+    # One rule for every channel (web and socket.io cut it too).
+    cid, token = await rest.open(stored=False, context={
+        "url": "https://gemeente.example/zoeken?q=1234AB+12#resultaat",
+        "referrer": "https://www.google.nl/search?q=mijn+naam", "title": "Zoeken?"})
+    await rest.say(cid, token, message_id="1", text="hoi")
+    assert dict(rest.ctx.conversations[cid].context) == {
+        "url": "https://gemeente.example/zoeken", "referrer": "https://www.google.nl/search",
+        "title": "Zoeken?"}
 
 
 async def test_each_conversation_gets_its_own_token(rest: Rest) -> None:
@@ -142,13 +163,13 @@ async def test_create_conversation_refuses_bad_input(rest: Rest, body: Any, stat
     "raw", [b"", b"   ", b"{", b"[1, 2]", b'"tenant"', b"\xff\xfe{}", b"{'tenant': 'demo'}"]
 )
 async def test_malformed_json_is_400(rest: Rest, raw: bytes) -> None:
-    resp = await rest.client.post("/web/conversations", data=raw)
+    resp = await rest.client.post("/web/conversations", data=raw, headers=JSON)
     assert await error_of(resp, 400) == "invalid_json"
 
 
 async def test_body_over_64_kib_is_413(rest: Rest) -> None:
     big = b'{"tenant": "demo", "context": {"title": "' + b"a" * 70000 + b'"}}'
-    resp = await rest.client.post("/web/conversations", data=big)
+    resp = await rest.client.post("/web/conversations", data=big, headers=JSON)
     assert await error_of(resp, 413) == "body_too_large"
 
     async def chunks() -> Any:  # no Content-Length: the cap holds while streaming
@@ -157,7 +178,7 @@ async def test_body_over_64_kib_is_413(rest: Rest) -> None:
             yield b"a" * 4096
         yield b'"}}'
 
-    resp = await rest.client.post("/web/conversations", data=chunks())
+    resp = await rest.client.post("/web/conversations", data=chunks(), headers=JSON)
     assert await error_of(resp, 413) == "body_too_large"
 
 
@@ -430,3 +451,115 @@ async def test_unknown_routes_and_methods_answer_json(rest: Rest) -> None:
     resp = await rest.client.delete("/web/conversations")
     assert await error_of(resp, 405) == "method_not_allowed"
     assert "POST" in resp.headers["Allow"]
+
+
+# --- abuse: content type, creation limits, message budget, storage guard -----------------
+
+
+@pytest.fixture
+async def limited(make_ctx: MakeCtx, aiohttp_client: ClientFactory) -> Rest:
+    from handover.sdk.clock import FakeClock
+
+    ctx = make_ctx("web", clock=FakeClock())
+    options = RestOptions(conversations_per_minute=3, tenant_conversations_per_minute=5,
+                          messages_per_minute=4)
+    adapter = RestChannel("web", options, ctx)
+    app = web.Application()
+    app.add_subapp("/web/", adapter.http_app())
+    return Rest(adapter, ctx, await aiohttp_client(app))
+
+
+@pytest.mark.parametrize("content_type", ["text/plain", "application/x-www-form-urlencoded",
+                                          "multipart/form-data; boundary=x", None])
+async def test_every_json_endpoint_requires_application_json(rest: Rest, content_type: str | None) -> None:
+    # A page on another site can post text/plain without a CORS preflight: refused.
+    cid, token = await rest.open(stored=False)
+    headers = {"Content-Type": content_type} if content_type else {}
+    for path, body, auth in (
+        ("/web/conversations", b'{"tenant": "demo"}', {}),
+        (f"/web/conversations/{cid}/messages", b'{"message_id": "1", "text": "hoi"}', rest.auth(token)),
+        (f"/web/conversations/{cid}/actions", b'{"action": "leave", "action_id": "1"}', rest.auth(token)),
+    ):
+        resp = await rest.client.post(path, data=body, headers={**headers, **auth})
+        assert await error_of(resp, 415) == "unsupported_media_type"
+    assert not rest.ctx.conversations
+    ok = await rest.client.post("/web/conversations", data=b'{"tenant": "demo"}',
+                                headers={"Content-Type": "application/json; charset=utf-8"})
+    assert ok.status == 201
+
+
+async def test_opening_is_limited_per_address_with_retry_after(limited: Rest) -> None:
+    for _ in range(3):
+        await limited.open(stored=False)
+    resp = await limited.client.post("/web/conversations", json={"tenant": TENANT})
+    assert await error_of(resp, 429) == "rate_limited"
+    assert 1 <= int(resp.headers["Retry-After"]) <= 20
+    assert not limited.ctx.conversations  # opening stores nothing anyway
+    limited.ctx.clock.advance(20)  # type: ignore[attr-defined]
+    await limited.open(stored=False)
+
+
+async def test_storing_is_limited_per_tenant_and_minted_tokens_count_per_address(
+    limited: Rest,
+) -> None:
+    from adapters.rest.opening import mint
+
+    # Tokens made by the client itself (no open): each first message is an open too.
+    for n in range(3):
+        cid, token = mint(TENANT, None)
+        assert (await limited.say(cid, token, message_id="1", text="hoi")).status == 202, n
+    cid, token = mint(TENANT, None)
+    resp = await limited.say(cid, token, message_id="1", text="hoi")
+    assert await error_of(resp, 429) == "rate_limited"
+    assert len(limited.ctx.conversations) == 3
+    # Opened properly: only the tenant's limit (5 a minute) applies at the first message.
+    limited.ctx.clock.advance(60)  # type: ignore[attr-defined]
+    opened = [await limited.open(stored=False) for _ in range(3)]
+    limited.ctx.clock.advance(60)  # type: ignore[attr-defined]
+    opened += [await limited.open(stored=False) for _ in range(3)]
+    statuses = [(await limited.say(c, t, message_id="1", text="hoi")).status for c, t in opened]
+    assert statuses == [202] * 5 + [429]
+
+
+async def test_a_token_for_another_id_or_tenant_opens_nothing(rest: Rest) -> None:
+    from adapters.rest.opening import mint
+
+    _, token = await rest.open(stored=False)
+    other, _ = await rest.open(stored=False)
+    assert await error_of(await rest.say(other, token, message_id="1", text="x"), 403) == "forbidden"
+    foreign_id, foreign = mint("elders", None)  # a tenant that does not use this channel
+    assert await error_of(await rest.say(foreign_id, foreign, message_id="1", text="x"), 403) == "forbidden"
+    assert not rest.ctx.conversations
+
+
+async def test_a_poll_before_the_first_message_answers_empty(rest: Rest) -> None:
+    cid, token = await rest.open(stored=False)
+    body = await (await rest.poll(cid, token, "?after=0")).json()
+    assert body == {"messages": [], "state": "bot", "agent_name": None, "last_seq": 0}
+    assert not rest.ctx.conversations
+
+
+async def test_messages_are_budgeted_per_conversation(limited: Rest) -> None:
+    cid, token = await limited.open()
+    for n in range(4):
+        assert (await limited.say(cid, token, message_id=str(n), text="hoi")).status == 202
+    resp = await limited.say(cid, token, message_id="5", text="hoi")
+    assert await error_of(resp, 429) == "rate_limited"
+    assert int(resp.headers["Retry-After"]) >= 1
+    action = await limited.client.post(f"/web/conversations/{cid}/actions", headers=limited.auth(token),
+                                       json={"action": "leave", "action_id": "a"})
+    assert await error_of(action, 429) == "rate_limited"
+    assert len(limited.ctx.events) == 4
+    limited.ctx.clock.advance(15)  # type: ignore[attr-defined]
+    assert (await limited.say(cid, token, message_id="5", text="hoi")).status == 202
+
+
+async def test_storage_guard_refuses_new_conversations_but_not_existing_ones(rest: Rest) -> None:
+    old, old_token = await rest.open()
+    new, new_token = await rest.open(stored=False)
+    rest.ctx.storage_full = True
+    resp = await rest.say(new, new_token, message_id="1", text="hoi")
+    assert await error_of(resp, 503) == "storage_full"
+    assert resp.headers["Retry-After"] == "60"
+    assert new not in rest.ctx.conversations
+    assert (await rest.say(old, old_token, message_id="1", text="hoi")).status == 202

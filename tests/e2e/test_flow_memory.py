@@ -249,3 +249,25 @@ async def test_bot_and_desk_see_the_page_context_not_the_engines_bookkeeping(
         await r.settle()
         metadata = r.bot.turns[-1].metadata
         assert metadata["context"] == page
+
+
+async def test_the_desk_gets_the_end_of_a_long_conversation(tmp_path: Path) -> None:
+    from handover.model import Content, TranscriptEntry
+    from handover.store.base import Step
+
+    async with running(tmp_path) as r:
+        conv = await r.chat.open(TENANT)
+        await r.chat.say(conv.id, "eerste vraag")
+        await r.settle()
+        # Over a thousand entries: the store's page is 1000, the desk must see the end.
+        stored = await r.daemon.store.get_conversation(conv.id)
+        assert stored is not None
+        extra = [TranscriptEntry(conv.id, stored.seq + n, Party.CITIZEN, Content(f"regel {n}"),
+                                 message_id=f"bulk-{n}") for n in range(1, 1501)]
+        await r.daemon.store.commit(Step(stored.evolve(seq=stored.seq + 1500), transcript=extra))
+        await r.chat.say(conv.id, "/handover")
+        thread = thread_id(conv.id, 1)
+        await r.desk.wait_for(lambda: thread in r.desk.threads)
+        said = [e.content.text for e in r.desk.threads[thread].transcript]
+        assert "/handover" in said[-3:]
+        assert "regel 1500" in said and "eerste vraag" not in said

@@ -264,6 +264,36 @@ async def test_transcript_after_seq_and_desk_notes(store: Store) -> None:
     assert await store.transcript("other") == []
 
 
+async def test_a_long_transcript_reads_its_tail_and_all_of_it(store: Store) -> None:
+    # A conversation of a few thousand entries: more than one page of `transcript`.
+    c = await stored(store)
+    total = 2500
+    entries = [entry("c1", n, f"m{n}", Party.CITIZEN if n % 2 else Party.AGENT)
+               for n in range(1, total + 1)]
+    await store.commit(Step(c.evolve(seq=total), transcript=[
+        *entries, entry("c1", 0, "a note", Party.SYSTEM)]))
+
+    tail = await store.transcript_tail("c1", 5)
+    assert [e.seq for e in tail] == [2496, 2497, 2498, 2499, 2500]
+    assert tail[-1].content.text == "m2500"
+    assert [e.seq for e in await store.transcript_tail("c1", 10_000)] == list(range(1, total + 1))
+    everything = [e.seq async for e in store.transcript_all("c1", page=700)]
+    assert everything == list(range(1, total + 1))
+    assert [e.seq async for e in store.transcript_all("c1")] == everything
+    assert await store.transcript_tail("other", 5) == []
+    assert [e async for e in store.transcript_all("other")] == []
+
+
+async def test_find_and_count_conversations_never_create(store: Store) -> None:
+    assert await store.count_conversations() == 0
+    assert await store.find_conversation("tenant-a", "web", "key-c1") is None
+    await stored(store)
+    found = await store.find_conversation("tenant-a", "web", "key-c1")
+    assert found is not None and found.id == "c1"
+    assert await store.find_conversation("tenant-a", "sms", "key-c1") is None
+    assert await store.count_conversations() == 1
+
+
 async def test_duplicate_visible_seq_is_refused(store: Store) -> None:
     c = await stored(store)
     await store.commit(Step(c.evolve(seq=1), transcript=[entry("c1", 1)]))

@@ -119,6 +119,23 @@ def test_tally_per_channel_and_for_all() -> None:
     assert empty[ALL].wait_percentiles()["p50"] is None
 
 
+def test_phone_transfers_count_as_handed_over() -> None:
+    # Three of four calls were put through to the desk's line (one of them failed): the
+    # report shows 75 % handed over on the phone channel, not 0 %.
+    events = [
+        ev("c1", "transferring", "phone"), ev("c1", "transferred", "phone"),
+        ev("c2", "transferring", "phone"), ev("c2", "transferred", "phone"),
+        ev("c3", "transferring", "phone"), ev("c3", "transfer_failed", "phone"),
+    ]  # fmt: skip
+    phone = tally({"phone": 4}, events, [])["phone"]
+    assert (phone.handed_over, phone.handover_share) == (3, 0.75)
+    assert (phone.transferred, phone.transfer_failed, phone.queued) == (2, 1, 0)
+    text = render_text(Report("t", parse_period("2026-03-02"), tally({"phone": 4}, events, [])))
+    lines = {line.split("  ")[0].strip(): line.split() for line in text.splitlines()[2:]}
+    assert lines["share handed over"][-1] == "75.0%"
+    assert lines["failed transfers"][-1] == "1"
+
+
 def test_report_as_text_and_json() -> None:
     reports = tally({"web": 4}, [ev("a", "queued"), ev("a", "answered", wait=20)], [answer(10)])
     report = Report("utrecht", parse_period("2026-03-02"), reports)

@@ -3,6 +3,7 @@ the store could not take (`handover.sdk.http`)."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
@@ -48,7 +49,7 @@ async def client(aiohttp_client: MakeClient) -> Client:
 
 
 async def post(client: Client, path: str, body: Any) -> tuple[int, Any]:
-    resp = await client.post(path, data=body)
+    resp = await client.post(path, data=body, headers={"Content-Type": "application/json"})
     return resp.status, await resp.json()
 
 
@@ -166,3 +167,28 @@ async def test_resolve_or_error() -> None:
     ctx = Ctx(OSError("disk"))
     with pytest.raises(Unavailable):
         await resolve_or_error(ctx, "t", "k", log_event="x")
+
+
+@pytest.mark.parametrize("content_type", ["text/plain", "application/x-www-form-urlencoded", ""])
+async def test_read_json_requires_application_json(client: Client, content_type: str) -> None:
+    # text/plain and form bodies cross sites without a CORS preflight; JSON does not.
+    headers = {"Content-Type": content_type} if content_type else {}
+    resp = await client.post("/echo", data=b'{"a": 1}', headers=headers)
+    assert resp.status == 415
+    assert (await resp.json())["error"] == "unsupported_media_type"
+
+
+async def test_a_body_that_trickles_in_is_cut_off() -> None:
+    from aiohttp.streams import StreamReader
+    from aiohttp.test_utils import make_mocked_request
+
+    from handover.sdk.http import ApiError, read_capped
+
+    request = make_mocked_request("POST", "/echo", headers={"Content-Type": "application/json"})
+    stream = StreamReader(request.protocol, 2**16, loop=asyncio.get_running_loop())
+    stream.feed_data(b'{"a": ')  # ...and nothing more ever comes
+    request._payload = stream
+    with pytest.raises(ApiError) as exc:
+        await read_capped(request, deadline=0.2)
+    assert (exc.value.status, exc.value.error) == (408, "request_timeout")
+    assert exc.value.response().keep_alive is False

@@ -23,7 +23,7 @@ import structlog
 from handover.sdk import events as ev
 from handover.sdk.clock import Clock, SystemClock
 from handover.sdk.contracts import Health, IngestOutcome, IngestResult
-from handover.sdk.errors import UnknownConversation, UnknownTenant
+from handover.sdk.errors import StorageFull, UnknownConversation, UnknownTenant
 from handover.sdk.model import Content, Conversation, Party, State, TranscriptEntry
 from handover.sdk.testing.state import MemoryState
 
@@ -61,6 +61,8 @@ class FakeContext:
         self.outcome = IngestOutcome.APPLIED
         #: Raised by ingest (a store failure) while set.
         self.ingest_error: Exception | None = None
+        #: While set, `resolve_conversation` refuses to create (the storage guard).
+        self.storage_full = False
         self.health: list[tuple[Health, str]] = []
         self.typing: list[tuple[str, Party, bool]] = []
         #: Live connections held per conversation (hold_connection minus release).
@@ -111,23 +113,28 @@ class FakeContext:
 
     async def resolve_conversation(
         self, tenant: str, channel_key: str, language: str | None = None,
-        context: Mapping[str, Any] | None = None,
+        context: Mapping[str, Any] | None = None, conversation_id: str | None = None,
     ) -> Conversation:
         if tenant not in self._tenants:
             raise UnknownTenant(tenant)
         for conv in self.conversations.values():
             if conv.channel == self._name and conv.channel_key == channel_key:
                 return conv
+        if self.storage_full:
+            raise StorageFull(60)
         return self.add_conversation(
             tenant=tenant, channel_key=channel_key, language=language or "nl",
-            context=dict(context or {}),
+            context=dict(context or {}), conversation_id=conversation_id,
         )
 
     async def get_conversation(self, conversation_id: str) -> Conversation | None:
         return self.conversations.get(conversation_id)
 
     async def transcript(self, conversation_id: str, after_seq: int = 0) -> list[TranscriptEntry]:
-        return [e for e in self.entries.get(conversation_id, []) if e.seq > after_seq]
+        return [e for e in self.entries.get(conversation_id, []) if e.seq > after_seq][:1000]
+
+    async def transcript_tail(self, conversation_id: str, limit: int) -> list[TranscriptEntry]:
+        return self.entries.get(conversation_id, [])[-limit:] if limit > 0 else []
 
     def tenants(self) -> Sequence[str]:
         return self._tenants
@@ -179,11 +186,11 @@ class FakeContext:
     def add_conversation(
         self, *, tenant: str = TENANT, channel: str | None = None, channel_key: str = "",
         language: str = "nl", context: Mapping[str, Any] | None = None,
-        state: State = State.BOT, handover_no: int = 0,
+        state: State = State.BOT, handover_no: int = 0, conversation_id: str | None = None,
     ) -> Conversation:
         """A conversation as the store would hold it (by default on this channel)."""
         conv = Conversation(
-            id=uuid.uuid4().hex,
+            id=conversation_id or uuid.uuid4().hex,
             tenant=tenant,
             channel=channel or self._name,
             channel_key=channel_key or f"key-{next(self._ids)}",

@@ -55,6 +55,20 @@ class ConversationStore(abc.ABC):
         `candidate.id` already belongs to another identity.
         """
 
+    async def find_conversation(
+        self, tenant: str, channel: str, channel_key: str
+    ) -> Conversation | None:
+        """The conversation of (tenant, channel, channel_key), or None; never creates.
+
+        Called instead of `resolve_conversation` while the storage guard refuses new
+        conversations, so existing ones keep working. Raises StoreError."""
+        raise NotImplementedError
+
+    async def count_conversations(self) -> int:
+        """How many conversations the store holds (for the storage guard's ceiling;
+        read every few seconds, not per request). Raises StoreError."""
+        raise NotImplementedError
+
     @abc.abstractmethod
     async def get_conversation(self, conversation_id: str) -> Conversation | None:
         """The conversation as last committed, or None when unknown. Called by the

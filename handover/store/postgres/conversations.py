@@ -61,6 +61,15 @@ class PostgresConversations(PostgresDatabase, ConversationStore, TranscriptStore
             raise StoreError(f"conversation id {candidate.id} is taken by another identity")
         return conversation_from(row)
 
+    async def find_conversation(
+        self, tenant: str, channel: str, channel_key: str
+    ) -> Conversation | None:
+        row = await self._db.fetchrow(BY_IDENTITY, tenant, channel, channel_key)
+        return conversation_from(row) if row is not None else None
+
+    async def count_conversations(self) -> int:
+        return int(await self._db.fetchval("SELECT COUNT(*) FROM conversations") or 0)
+
     async def get_conversation(self, conversation_id: str) -> Conversation | None:
         row = await self._db.fetchrow(
             f"SELECT {CONVERSATION_COLUMNS} FROM conversations WHERE id = $1", conversation_id
@@ -162,6 +171,14 @@ class PostgresConversations(PostgresDatabase, ConversationStore, TranscriptStore
             conversation_id, after_seq, limit,
         )  # fmt: skip
         return [entry_from(r) for r in rows]
+
+    async def transcript_tail(self, conversation_id: str, limit: int) -> list[Entry]:
+        rows = await self._db.fetch(
+            "SELECT * FROM transcript WHERE conversation_id = $1 AND seq > 0 "
+            "ORDER BY seq DESC LIMIT $2",
+            conversation_id, limit,
+        )  # fmt: skip
+        return [entry_from(r) for r in reversed(rows)]
 
     async def desk_notes(self, conversation_id: str) -> list[Entry]:
         rows = await self._db.fetch(

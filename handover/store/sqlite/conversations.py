@@ -56,6 +56,16 @@ class SQLiteConversations(SQLiteDatabase, ConversationStore, TranscriptStore, In
 
         return await self._write(op)
 
+    async def find_conversation(
+        self, tenant: str, channel: str, channel_key: str
+    ) -> Conversation | None:
+        row = await self._one(_BY_IDENTITY, (tenant, channel, channel_key))
+        return conversation_from(row) if row is not None else None
+
+    async def count_conversations(self) -> int:
+        row = await self._one("SELECT COUNT(*) FROM conversations", ())
+        return int(row[0]) if row is not None else 0
+
     async def get_conversation(self, conversation_id: str) -> Conversation | None:
         row = await self._one(
             f"SELECT {_CONVERSATION_COLUMNS} FROM conversations WHERE id = ?", (conversation_id,)
@@ -193,6 +203,14 @@ class SQLiteConversations(SQLiteDatabase, ConversationStore, TranscriptStore, In
             (conversation_id, after_seq, limit),
         )
         return [entry_from(r) for r in rows]
+
+    async def transcript_tail(self, conversation_id: str, limit: int) -> list[TranscriptEntry]:
+        rows = await self._all(
+            "SELECT * FROM transcript WHERE conversation_id = ? AND seq > 0 "
+            "ORDER BY seq DESC LIMIT ?",
+            (conversation_id, limit),
+        )
+        return [entry_from(r) for r in reversed(rows)]
 
     async def desk_notes(self, conversation_id: str) -> list[TranscriptEntry]:
         rows = await self._all(

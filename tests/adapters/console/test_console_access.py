@@ -80,7 +80,8 @@ async def test_bad_input_gets_a_clear_error(tmp_path: Path) -> None:
             status, body = await c.post(f"threads/{thread}/messages", body_in)
             assert (status, body["error"]) == (400, error), body_in
         resp = await c.client.post(f"/desk/api/threads/{thread}/messages", data=b"{not json",
-                                   headers={"Authorization": f"Bearer {TOKENS['sanne']}"})
+                                   headers={"Authorization": f"Bearer {TOKENS['sanne']}",
+                                            "Content-Type": "application/json"})
         assert resp.status == 400 and (await resp.json())["error"] == "invalid_json"
         status, body = await c.post(f"threads/{thread}/typing", {"on": "yes"})
         assert (status, body["error"]) == (400, "invalid_field")

@@ -308,14 +308,15 @@ class AgentApi:
         return thread
 
     async def announce(self, tenant: str, event: Mapping[str, Any]) -> None:
-        """Push `event` to the pages that see `tenant`: this instance's at once, the
-        other instances' through the feed (feed.py). A failed feed write is logged:
-        the push is a hint, pages re-fetch when they reconnect."""
-        self.hub.publish(tenant, event)
+        """Push `event` to the pages that see `tenant`, on every instance, through the
+        feed (feed.py), which keeps events in order across instances. When the feed
+        cannot be written, this instance's pages get it directly and the others miss
+        it: a push is a hint, pages re-fetch when they reconnect."""
         try:
             await self.feed.publish(tenant, event)
         except Exception:
             self.ctx.log.warning("console.feed_write_failed", exc_info=True)
+            self.hub.publish(tenant, event)
 
     def _count(self, action: str, result: str) -> None:
         CONSOLE_ACTIONS.labels(self.source, action, result).inc()

@@ -53,17 +53,34 @@ def shaped(**fields: st.SearchStrategy[Any]) -> st.SearchStrategy[dict[str, Any]
     )
 
 
+#: JSON nested deeper than Python's parser recurses (a 500 once, on every surface),
+#: and just short of it; small enough for every body cap.
+nested_json = st.builds(
+    lambda depth, opener, leaf: (opener * depth + leaf + _CLOSERS[opener] * depth).encode(),
+    st.sampled_from([50, 900, 1200, 5000, 20_000]),
+    st.sampled_from(["[", '{"a":']),
+    st.sampled_from(["1", "null", '"x"']),
+)
+_CLOSERS = {"[": "]", '{"a":': "}"}
+
+
 def bodies(obj: st.SearchStrategy[Any]) -> st.SearchStrategy[bytes]:
-    """Request bodies: the object as JSON, any JSON, broken JSON, or raw bytes."""
+    """Request bodies: the object as JSON, any JSON, broken JSON, deeply nested JSON,
+    or raw bytes."""
     return st.one_of(
         obj.map(lambda o: json.dumps(o).encode()),
         json_values.map(lambda o: json.dumps(o).encode()),
         obj.map(lambda o: json.dumps(o).encode()[:-1]),  # truncated
+        nested_json,
         st.binary(max_size=200),
     )
 
 
 ids = st.one_of(st.text(alphabet="0123456789abcdef", min_size=1, max_size=40), text)
-#: What a client can put in a header (aiohttp refuses control characters itself).
-header_text = st.text(alphabet=st.characters(min_codepoint=0x20, max_codepoint=0x7E),
-                      max_size=80)
+#: What a client can put in a header (aiohttp refuses control characters itself),
+#: including oversized values: a 400-digit timestamp once overflowed before a signature
+#: check, and a header past aiohttp's 8 KiB line limit must be refused, not crash.
+header_text = st.one_of(
+    st.text(alphabet=st.characters(min_codepoint=0x20, max_codepoint=0x7E), max_size=80),
+    st.sampled_from(["9" * 400, "1" * 8000, "-" + "9" * 30, "1e999", "NaN"]),
+)

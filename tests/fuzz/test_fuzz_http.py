@@ -12,7 +12,16 @@ from hypothesis import event, given
 from hypothesis import strategies as st
 
 from tests.fuzz.stack import ADMIN_TOKEN, AGENT_TOKEN, CALLBACK_TOKEN, FuzzStack
-from tests.fuzz.strategies import FUZZ, bodies, header_text, ids, json_values, shaped, text
+from tests.fuzz.strategies import (
+    FUZZ,
+    bodies,
+    header_text,
+    ids,
+    json_values,
+    nested_json,
+    shaped,
+    text,
+)
 
 JSON = {"Content-Type": "application/json"}
 
@@ -122,15 +131,18 @@ webhook_events = shaped(
 
 
 @FUZZ
-@given(event=webhook_events, raw=st.binary(max_size=100))
+@given(event=webhook_events, raw=st.one_of(st.binary(max_size=100), nested_json),
+       stamp=header_text, signature=header_text)
 def test_obi4wan_webhook_signed_and_unsigned(stack: FuzzStack, event: dict[str, Any],
-                                             raw: bytes) -> None:
+                                             raw: bytes, stamp: str, signature: str) -> None:
     body = json.dumps(event).encode()
     # Signed with the right secret: it reaches the parser.
     check(*stack.call(stack.request("POST", "/desk/webhook", data=body,
                                     headers=stack.obi.signed_headers(body))))
-    # Unsigned or signed with another secret: refused before anything is read.
-    for headers in (JSON, stack.obi.signed_headers(raw, secret="not-the-secret")):
+    # Unsigned, signed with another secret, or with junk (huge, non-numeric) timestamp
+    # and signature headers: refused before anything is read.
+    junk = {**JSON, "X-OBI4wan-Timestamp": stamp, "X-OBI4wan-Signature": signature}
+    for headers in (JSON, stack.obi.signed_headers(raw, secret="not-the-secret"), junk):
         status, answer = stack.call(stack.request("POST", "/desk/webhook", data=raw,
                                                   headers=headers))
         assert 400 <= status < 500, answer

@@ -6,6 +6,7 @@
 // A notification never carries a message, a name or a municipality: it is shown on a
 // screen others may see, and goes through the operating system's notification centre.
 
+const $ = (id) => document.getElementById(id);
 const SETTINGS_KEY = "handover.console.settings";
 const DEFAULTS = { enterSends: true, sound: true };
 /** At most one tone in this many milliseconds: a burst of messages is one sound. */
@@ -15,7 +16,7 @@ export const NEW_WAITING = "Nieuw gesprek wacht";
 export const NEW_MESSAGE = "Nieuw bericht";
 
 /** The agent's console settings (`enterSends`, `sound`). */
-export function loadSettings() {
+function loadSettings() {
   let stored = {};
   try { stored = JSON.parse(localStorage.getItem(SETTINGS_KEY) || "{}") || {}; } catch { stored = {}; }
   const out = { ...DEFAULTS };
@@ -25,7 +26,10 @@ export function loadSettings() {
   return out;
 }
 
-export function saveSettings(settings) {
+/** The agent's settings, read once; changed only by the settings panel (`wireSettings`). */
+export const settings = loadSettings();
+
+function saveSettings() {
   try { localStorage.setItem(SETTINGS_KEY, JSON.stringify(settings)); } catch { /* private mode */ }
 }
 
@@ -78,7 +82,7 @@ export async function askNotificationPermission() {
 }
 
 /** Alert the agent: `title` is NEW_WAITING or NEW_MESSAGE, never anything of a citizen. */
-export function alertAgent(title, settings) {
+export function alertAgent(title) {
   if (settings.sound) tone();
   if (notificationPermission() !== "granted") return;
   try {
@@ -97,8 +101,7 @@ const PERMISSION_TEXT = {
 
 /** The settings panel and the reply hint as `settings` say; the button that asks for
  * notifications only while the browser has not been asked (and someone is signed in). */
-export function renderSettingsPanel(settings, signedIn) {
-  const $ = (id) => document.getElementById(id);
+export function renderSettingsPanel(signedIn) {
   $("setting-enter-sends").checked = settings.enterSends;
   $("setting-sound").checked = settings.sound;
   $("reply-hint").textContent = settings.enterSends
@@ -107,6 +110,30 @@ export function renderSettingsPanel(settings, signedIn) {
   const permission = notificationPermission();
   $("notify-state").textContent = PERMISSION_TEXT[permission] || "";
   $("notify-enable").hidden = permission !== "default" || !signedIn;
+}
+
+/** The settings panel's controls; `signedIn()` says whether an agent is signed in. */
+export function wireSettings(signedIn) {
+  $("settings-toggle").addEventListener("click", () => {
+    const open = $("settings").hidden;
+    $("settings").hidden = !open;
+    $("settings-toggle").setAttribute("aria-expanded", String(open));
+  });
+  for (const [id, key] of [["setting-enter-sends", "enterSends"], ["setting-sound", "sound"]]) {
+    $(id).addEventListener("change", (e) => {
+      settings[key] = e.target.checked;
+      saveSettings();
+      renderSettingsPanel(signedIn());
+    });
+  }
+  $("notify-enable").addEventListener("click", async () => {
+    await askNotificationPermission(); // on the agent's click, as browsers require
+    renderSettingsPanel(signedIn());
+  });
+  // Browsers play sound only after a user gesture: any click or key of the agent's.
+  for (const type of ["pointerdown", "keydown"]) {
+    document.addEventListener(type, () => { if (settings.sound) unlockAudio(); }, { capture: true });
+  }
 }
 
 /** The tab title: what waits and what is unread, so an agent in another tab sees both. */

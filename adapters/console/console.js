@@ -9,8 +9,7 @@ import {
   tenantName, threadButton, topicText, waitingText, waitLine,
 } from "./render.js";
 import {
-  NEW_MESSAGE, NEW_WAITING, alertAgent, askNotificationPermission, loadSettings, pageTitle,
-  renderSettingsPanel, saveSettings, unlockAudio,
+  NEW_MESSAGE, NEW_WAITING, alertAgent, pageTitle, renderSettingsPanel, settings, wireSettings,
 } from "./alerts.js";
 
 const TOKEN_KEY = "handover.console.token";
@@ -48,7 +47,6 @@ const state = {
   loaded: false,
   // The thread and outcome the close dialog asks about.
   closing: null,
-  settings: loadSettings(),
 };
 
 // --- HTTP -------------------------------------------------------------------------
@@ -97,7 +95,7 @@ async function signIn(token) {
   $("settings-toggle").hidden = false;
   $("agent-name").hidden = false;
   $("agent-name").textContent = "Aangemeld als " + me.agent.name;
-  renderSettings();
+  renderSettingsPanel(true);
   $("close-outcome").replaceChildren(...outcomeOptions(me.outcomes));
   connect();
   await refreshAll();
@@ -205,7 +203,7 @@ function onEvent(event) {
 function newWaiting(t) {
   $("list-announcer").textContent = "Nieuw wachtend gesprek (" + tenantName(t) + ", "
     + topicText(t) + ")";
-  alertAgent(NEW_WAITING, state.settings);
+  alertAgent(NEW_WAITING);
 }
 
 const inView = (threadId) => threadId === state.selected && document.visibilityState === "visible";
@@ -226,7 +224,7 @@ function onMessage(threadId, entry) {
     if (threadId !== state.selected) {
       $("list-announcer").textContent = "Nieuw bericht in een ander gesprek (" + tenantName(t) + ")";
     }
-    if (mine(t)) alertAgent(NEW_MESSAGE, state.settings);
+    if (mine(t)) alertAgent(NEW_MESSAGE);
   }
   renderLists();
 }
@@ -474,7 +472,7 @@ async function sendReply() {
 function sendsReply(e) {
   if (e.key !== "Enter" || e.isComposing) return false;
   if (e.ctrlKey || e.metaKey) return true;
-  return state.settings.enterSends && !e.shiftKey && !e.altKey;
+  return settings.enterSends && !e.shiftKey && !e.altKey;
 }
 
 // --- closing ----------------------------------------------------------------------
@@ -525,18 +523,6 @@ async function focusAfterClose(closedId) {
   }
 }
 
-// --- settings ---------------------------------------------------------------------
-
-function renderSettings() {
-  renderSettingsPanel(state.settings, Boolean(state.me));
-}
-
-function changeSetting(key, value) {
-  state.settings = { ...state.settings, [key]: value };
-  saveSettings(state.settings);
-  renderSettings();
-}
-
 // --- wiring -----------------------------------------------------------------------
 
 function wire() {
@@ -582,22 +568,7 @@ function wire() {
     if (state.closing) { state.closing = null; $("close-thread").focus(); }
     $("close-dialog-text").textContent = "";
   });
-  $("settings-toggle").addEventListener("click", () => {
-    const open = $("settings").hidden;
-    $("settings").hidden = !open;
-    $("settings-toggle").setAttribute("aria-expanded", String(open));
-  });
-  $("setting-enter-sends").addEventListener("change", (e) => changeSetting("enterSends", e.target.checked));
-  $("setting-sound").addEventListener("change", (e) => changeSetting("sound", e.target.checked));
-  $("notify-enable").addEventListener("click", async () => {
-    await askNotificationPermission(); // on the agent's click, as browsers require
-    renderSettings();
-  });
-  // Browsers play sound only after a user gesture: any click or key of the agent's.
-  for (const type of ["pointerdown", "keydown"]) {
-    document.addEventListener(type, () => { if (state.settings.sound) unlockAudio(); },
-                              { capture: true });
-  }
+  wireSettings(() => Boolean(state.me));
   document.addEventListener("visibilitychange", () => {
     if (document.visibilityState === "visible" && state.unread.has(state.selected)) {
       state.unread.delete(state.selected);
@@ -619,7 +590,7 @@ function wire() {
 }
 
 wire();
-renderSettings();
+renderSettingsPanel(false);
 if (state.token) {
   signIn(state.token).catch(() => signOut(""));
 } else {

@@ -5,8 +5,12 @@
 // The workstation may be shared: reply drafts are kept in memory only, one per thread, and
 // signing out forgets every thread, draft and token and empties the page.
 import {
-  clearThreadView, entryItem, explain, label, renderDetailFields, threadButton, waitingText,
+  clearThreadView, closeQuestion, entryItem, explain, outcomeOptions, renderDetailFields,
+  tenantName, threadButton, topicText, waitingText, waitLine,
 } from "./render.js";
+import {
+  NEW_MESSAGE, NEW_WAITING, alertAgent, pageTitle, renderSettingsPanel, settings, wireSettings,
+} from "./alerts.js";
 
 const TOKEN_KEY = "handover.console.token";
 const TYPING_IDLE_MS = 3000;
@@ -33,7 +37,16 @@ const state = {
   typingTimer: null,
   citizenTypingTimer: null,
   pendingReply: null,
-  unread: new Set(),
+  // thread id -> messages the agent has not seen (the thread was not in view).
+  unread: new Map(),
+  // thread id -> the last message (for the list) and whether consent was asked, as the
+  // thread's detail or a live event told; the list's summary does not carry them.
+  lasts: new Map(),
+  consentAsked: new Map(),
+  // The list has been fetched once since sign-in: later arrivals are news.
+  loaded: false,
+  // The thread and outcome the close dialog asks about.
+  closing: null,
 };
 
 // --- HTTP -------------------------------------------------------------------------
@@ -79,17 +92,15 @@ async function signIn(token) {
   $("signin").hidden = true;
   $("workspace").hidden = false;
   $("signout").hidden = false;
+  $("settings-toggle").hidden = false;
   $("agent-name").hidden = false;
   $("agent-name").textContent = "Aangemeld als " + me.agent.name;
-  const select = $("close-outcome");
-  select.replaceChildren(...me.outcomes.map((o) => {
-    const option = document.createElement("option");
-    option.value = o;
-    option.textContent = label("outcome", o);
-    return option;
-  }));
+  renderSettingsPanel(true);
+  $("close-outcome").replaceChildren(...outcomeOptions(me.outcomes));
   connect();
   await refreshAll();
+  // The agent starts from the list: the first waiting (or own) conversation.
+  focusList();
 }
 
 function signOut(message) {
@@ -102,17 +113,24 @@ function signOut(message) {
   if (state.ws) { const ws = state.ws; state.ws = null; ws.close(1000); }
   Object.assign(state, {
     token: null, me: null, threads: new Map(), selected: null, detail: null,
-    shown: new Set(), drafts: new Map(), unread: new Set(), pendingReply: null,
-    typingOn: false, retryMs: 1000, retryTimer: null,
+    shown: new Set(), drafts: new Map(), unread: new Map(), pendingReply: null,
+    typingOn: false, retryMs: 1000, retryTimer: null, lasts: new Map(),
+    consentAsked: new Map(), loaded: false, closing: null,
   });
   // The next person at this workstation must find nothing of these conversations, not
   // even in hidden nodes.
+  if ($("close-dialog").open) $("close-dialog").close();
+  $("close-dialog-text").textContent = "";
   renderLists();
   $("list-announcer").textContent = "";
   clearThreadView();
   $("close-outcome").replaceChildren();
   $("workspace").hidden = true;
   $("signout").hidden = true;
+  $("settings").hidden = true;
+  $("settings-toggle").hidden = true;
+  $("settings-toggle").setAttribute("aria-expanded", "false");
+  $("notify-enable").hidden = true;
   $("agent-name").hidden = true;
   $("agent-name").textContent = "";
   $("signin").hidden = false;
@@ -166,29 +184,23 @@ function onEvent(event) {
     case "thread": {
       const before = state.threads.get(event.thread.thread_id);
       state.threads.set(event.thread.thread_id, event.thread);
-      forgetEndedDrafts();
-      if (!before && event.thread.status === "queued") {
-        $("list-announcer").textContent = "Nieuw wachtend gesprek (" + event.thread.tenant + ")";
-      }
+      forgetEnded();
+      if (!before && event.thread.status === "queued") newWaiting(event.thread);
       renderLists();
+      if (!before) refreshLast(event.thread.thread_id); // what the citizen said so far
       if (event.thread.thread_id === state.selected) refreshDetail();
       break;
     }
     case "message":
-      if (event.thread_id === state.selected) {
-        appendEntry(event.entry);
-        showCitizenTyping(false);
-      } else if (state.threads.has(event.thread_id)) {
-        // An agent with several chats must see where the citizen answered.
-        state.unread.add(event.thread_id);
-        $("list-announcer").textContent = "Nieuw bericht in een ander gesprek ("
-          + state.threads.get(event.thread_id).tenant + ")";
-        renderLists();
-      }
+      onMessage(event.thread_id, event.entry);
       break;
     case "note":
+      if (event.thread_id === state.selected) refreshDetail();
+      else refreshLast(event.thread_id);
+      break;
     case "changed":
       if (event.thread_id === state.selected) refreshDetail();
+      else refreshLast(event.thread_id);
       break;
     case "typing":
       if (event.thread_id === state.selected) showCitizenTyping(event.on);
@@ -196,18 +208,80 @@ function onEvent(event) {
   }
 }
 
+function newWaiting(t) {
+  $("list-announcer").textContent = "Nieuw wachtend gesprek (" + tenantName(t) + ", "
+    + topicText(t) + ")";
+  alertAgent(NEW_WAITING);
+}
+
+const inView = (threadId) => threadId === state.selected && document.visibilityState === "visible";
+const mine = (t) => Boolean(t && t.agent && state.me && t.agent.id === state.me.agent.id);
+/** Unread counts matter for what the agent may take or holds, not a colleague's chats. */
+const followed = (t) => Boolean(t && (t.status === "queued" || (t.status === "active" && mine(t))));
+
+function onMessage(threadId, entry) {
+  if (["citizen", "agent", "note"].includes(entry.party)) state.lasts.set(threadId, entry);
+  if (threadId === state.selected) {
+    appendEntry(entry);
+    showCitizenTyping(false);
+  }
+  const t = state.threads.get(threadId);
+  if (!inView(threadId) && followed(t)) {
+    // An agent with several chats must see (and hear) where the citizen answered.
+    state.unread.set(threadId, (state.unread.get(threadId) || 0) + 1);
+    if (threadId !== state.selected) {
+      $("list-announcer").textContent = "Nieuw bericht in een ander gesprek (" + tenantName(t) + ")";
+    }
+    if (mine(t)) alertAgent(NEW_MESSAGE);
+  }
+  renderLists();
+}
+
 // --- the list ---------------------------------------------------------------------
 
 async function refreshAll() {
   try {
     const data = await api("threads");
+    const known = state.threads;
     state.threads = new Map(data.threads.map((t) => [t.thread_id, t]));
-    forgetEndedDrafts();
+    for (const t of state.threads.values()) if (t.last_message) state.lasts.set(t.thread_id, t.last_message);
+    // Arrived while the connection was down: as much news as a live one.
+    const arrived = [...state.threads.values()].filter(
+      (t) => t.status === "queued" && !known.has(t.thread_id));
+    if (state.loaded && arrived.length) newWaiting(arrived[arrived.length - 1]);
+    state.loaded = true;
+    forgetEnded();
     renderLists();
     if (state.selected) await refreshDetail();
+    fillLasts();
   } catch (err) {
     if (!silent(err)) $("connection-status").textContent = explain(err);
   }
+}
+
+/** The last message of open threads the list has none for, one request at a time. */
+async function fillLasts() {
+  const session = state.session;
+  for (const t of [...state.threads.values()]) {
+    if (session !== state.session) return;
+    if (t.status !== "closed" && !state.lasts.has(t.thread_id)) await refreshLast(t.thread_id);
+  }
+}
+
+async function refreshLast(threadId) {
+  const t = state.threads.get(threadId);
+  if (!t || t.status === "closed") return;
+  try {
+    const d = await api("threads/" + encodeURIComponent(threadId));
+    noteDetail(d);
+    renderLists();
+  } catch (err) { /* the list shows the thread without its last message */ }
+}
+
+/** What a thread's detail tells the list. */
+function noteDetail(d) {
+  if (d.last_message) state.lasts.set(d.thread_id, d.last_message);
+  state.consentAsked.set(d.thread_id, d.consent_asked === true);
 }
 
 function renderLists() {
@@ -216,10 +290,14 @@ function renderLists() {
     if (!t._seen) t._seen = Date.now();
     groups[t.status].push(t);
   }
+  // The agent's own chats first: those are the ones being worked on.
+  groups.active.sort((a, b) => Number(mine(b)) - Number(mine(a)));
   fill("list-waiting", "waiting-count", groups.queued);
   fill("list-active", "active-count", groups.active);
   fill("list-closed", "closed-count", groups.closed.reverse());
-  document.title = (groups.queued.length ? "(" + groups.queued.length + ") " : "") + "Agentconsole";
+  let unread = 0;
+  for (const [id, n] of state.unread) if (followed(state.threads.get(id))) unread += n;
+  document.title = pageTitle(groups.queued.length, unread);
 }
 
 function fill(listId, countId, threads) {
@@ -230,13 +308,23 @@ function fill(listId, countId, threads) {
   list.replaceChildren(...threads.map((t) => {
     const li = document.createElement("li");
     const button = threadButton(t, {
-      selected: t.thread_id === state.selected, unread: state.unread.has(t.thread_id),
+      selected: t.thread_id === state.selected,
+      unread: followed(t) ? state.unread.get(t.thread_id) || 0 : 0,
+      last: state.lasts.get(t.thread_id),
+      consentAsked: state.consentAsked.get(t.thread_id),
     });
     button.addEventListener("click", () => select(t.thread_id, true));
     li.append(button);
     return li;
   }));
   if (focused) { const again = $("thread-item-" + focused); if (again) again.focus(); }
+}
+
+/** Focus the first conversation of the lists (waiting ones first), else the list itself. */
+function focusList(except) {
+  const items = [...document.querySelectorAll("#list-waiting .thread-item, #list-active .thread-item")]
+    .filter((el) => el.dataset.threadId !== except);
+  (items[0] || $("threads")).focus();
 }
 
 // --- drafts -----------------------------------------------------------------------
@@ -247,11 +335,14 @@ function dropDraft(threadId) {
   if (state.selected === threadId) $("reply-text").value = "";
 }
 
-/** A closed (or forgotten) thread takes its draft with it. */
-function forgetEndedDrafts() {
+/** A closed (or forgotten) thread takes its draft and its unread count with it. */
+function forgetEnded() {
   for (const id of [...state.drafts.keys()]) {
     const t = state.threads.get(id);
     if (!t || t.status === "closed") dropDraft(id);
+  }
+  for (const id of [...state.unread.keys()]) {
+    if (!followed(state.threads.get(id))) state.unread.delete(id);
   }
 }
 
@@ -265,6 +356,8 @@ async function select(threadId, moveFocus) {
     state.detail = null;
     // The reply box now holds this thread's own draft (it was kept on every keystroke).
     $("reply-text").value = state.drafts.get(threadId) || "";
+    // No outcome is chosen for the agent, and none carries over from another thread.
+    $("close-outcome").value = "";
     // Until this thread's details are in, no action of the previous one is offered.
     $("pickup").hidden = true;
     $("reply-form").hidden = true;
@@ -302,13 +395,15 @@ function renderDetail(d) {
   $("thread-body").hidden = false;
   renderDetailFields(d);
   if (d.status === "closed") dropDraft(d.thread_id);
+  noteDetail(d);
 
-  const mine = d.agent && state.me && d.agent.id === state.me.agent.id;
+  const holder = mine(d);
   $("pickup").hidden = d.status !== "queued";
-  $("reply-form").hidden = !(mine && d.status === "active");
-  $("close-form").hidden = !(mine && d.status === "active");
+  $("reply-form").hidden = !(holder && d.status === "active");
+  $("close-form").hidden = !(holder && d.status === "active");
   if (d.status !== "active") showCitizenTyping(false);
   for (const entry of d.transcript) appendEntry(entry);
+  renderLists();
 }
 
 function appendEntry(entry) {
@@ -380,6 +475,64 @@ async function sendReply() {
   $("reply-text").focus();
 }
 
+/** Whether this key press in the reply box sends: Ctrl/Cmd+Enter always; Enter alone when
+ * the agent chose so (Shift+Enter then breaks the line); never while an IME composes. */
+function sendsReply(e) {
+  if (e.key !== "Enter" || e.isComposing) return false;
+  if (e.ctrlKey || e.metaKey) return true;
+  return settings.enterSends && !e.shiftKey && !e.altKey;
+}
+
+// --- closing ----------------------------------------------------------------------
+
+function askClose() {
+  const outcome = $("close-outcome").value;
+  const d = state.detail;
+  if (!d || !state.selected) return;
+  if (!outcome) {
+    $("thread-error").textContent = "Kies eerst een uitkomst voor dit gesprek.";
+    $("close-outcome").focus();
+    return;
+  }
+  $("thread-error").textContent = "";
+  state.closing = { threadId: state.selected, outcome };
+  $("close-dialog-text").textContent = closeQuestion(d, outcome);
+  $("close-dialog").showModal();
+  $("close-cancel").focus(); // the safe choice first: closing cannot be undone
+}
+
+async function confirmClose() {
+  const closing = state.closing;
+  state.closing = null;
+  $("close-dialog").close();
+  $("close-dialog-text").textContent = "";
+  if (!closing || closing.threadId !== state.selected) return;
+  const { threadId, outcome } = closing;
+  await act($("close-thread"), async () => {
+    stopTyping();
+    await api("threads/" + encodeURIComponent(threadId) + "/close", {
+      method: "POST", body: { outcome },
+    });
+    dropDraft(threadId);
+    await refreshAll();
+    await focusAfterClose(threadId);
+  });
+}
+
+/** After closing: on to the agent's next own chat, else back to the list. */
+async function focusAfterClose(closedId) {
+  if (state.selected !== closedId) return;
+  const next = [...state.threads.values()].find(
+    (t) => t.thread_id !== closedId && t.status === "active" && mine(t));
+  if (next) {
+    await select(next.thread_id, true);
+  } else {
+    focusList(closedId);
+  }
+}
+
+// --- wiring -----------------------------------------------------------------------
+
 function wire() {
   $("signin-form").addEventListener("submit", async (e) => {
     e.preventDefault();
@@ -401,10 +554,9 @@ function wire() {
     act($("reply-send"), sendReply);
   });
   $("reply-text").addEventListener("keydown", (e) => {
-    if (e.key === "Enter" && (e.ctrlKey || e.metaKey)) {
-      e.preventDefault();
-      act($("reply-send"), sendReply);
-    }
+    if (!sendsReply(e)) return;
+    e.preventDefault();
+    act($("reply-send"), sendReply);
   });
   $("reply-text").addEventListener("input", () => {
     const text = $("reply-text").value;
@@ -416,18 +568,20 @@ function wire() {
     clearTimeout(state.typingTimer);
     state.typingTimer = setTimeout(() => sendTyping(false), TYPING_IDLE_MS);
   });
-  $("close-form").addEventListener("submit", (e) => {
-    e.preventDefault();
-    const outcome = $("close-outcome").value;
-    const threadId = state.selected;
-    act($("close-thread"), async () => {
-      stopTyping();
-      await api("threads/" + encodeURIComponent(threadId) + "/close", {
-        method: "POST", body: { outcome },
-      });
-      dropDraft(threadId);
-      await refreshAll();
-    });
+  $("close-form").addEventListener("submit", (e) => { e.preventDefault(); askClose(); });
+  $("close-confirm").addEventListener("click", () => confirmClose());
+  $("close-cancel").addEventListener("click", () => $("close-dialog").close());
+  $("close-dialog").addEventListener("close", () => {
+    // Cancelled (button or Escape): back where the agent was.
+    if (state.closing) { state.closing = null; $("close-thread").focus(); }
+    $("close-dialog-text").textContent = "";
+  });
+  wireSettings(() => Boolean(state.me));
+  document.addEventListener("visibilitychange", () => {
+    if (document.visibilityState === "visible" && state.unread.has(state.selected)) {
+      state.unread.delete(state.selected);
+      renderLists();
+    }
   });
   // Waiting times count on between updates.
   setInterval(() => {
@@ -435,7 +589,7 @@ function wire() {
     for (const el of document.querySelectorAll(".thread-item")) {
       const t = state.threads.get(el.dataset.threadId);
       const wait = el.querySelector(".wait");
-      if (t && t.status === "queued" && wait) wait.textContent = "Wacht " + waitingText(t);
+      if (t && t.status === "queued" && wait) wait.textContent = waitLine(t);
     }
     if (state.detail && state.detail.status === "queued") {
       $("detail-waiting").textContent = waitingText(state.detail);
@@ -444,6 +598,7 @@ function wire() {
 }
 
 wire();
+renderSettingsPanel(false);
 if (state.token) {
   signIn(state.token).catch(() => signOut(""));
 } else {

@@ -15,6 +15,10 @@ const LABELS = {
                   citizen_inactive: "inwoner reageerde niet", agent_inactive: "geen antwoord",
                   queue_timeout: "wachttijd verstreken", ended: "beëindigd" },
   language: { nl: "Nederlands", en: "Engels" },
+  // Channels by their usual instance names; any other name shows as configured.
+  channel: { web: "Website", widget: "Website", rest: "App (REST)",
+             whatsapp: "WhatsApp", socketio: "Website", telefoon: "Telefoon",
+             phone: "Telefoon", voice: "Telefoon", voiceai: "Telefoon" },
 };
 
 export const label = (group, key) => (key && LABELS[group][key]) || key || "–";
@@ -43,25 +47,80 @@ export function line(parent, text, cls) {
   span.className = "line" + (cls ? " " + cls : "");
   span.textContent = text;
   parent.append(span);
+  return span;
 }
 
-/** One thread of the lists, as a button. */
-export function threadButton(t, { selected, unread }) {
+/** The municipality as people say it; its configuration id when the name is not known. */
+export const tenantName = (t) => t.tenant_name || t.tenant;
+/** The topic in words (the server's `topic_label`), else why the citizen came. */
+export const topicText = (t) => t.topic_label || label("reason", t.reason);
+/** Consent shows as given only when it was asked and given; the signal alone defaults to yes. */
+export const consentGiven = (t) => t.consent === true && t.consent_asked === true;
+
+function snippetText(last) {
+  const who = last.party === "agent" && last.sender_name ? last.sender_name : label("party", last.party);
+  const text = last.text || (last.attachments ? "(bijlage)" : "");
+  return who + ": " + text;
+}
+
+/** The waiting time, live: `.wait` is updated every second for a waiting thread. */
+export const waitLine = (t) => "Wacht " + waitingText(t);
+
+/**
+ * One thread of the lists, as a button: the municipality, channel and waiting time, the
+ * topic in words, the last message, and the unread count. `last` is the last message
+ * (from the summary, the thread's detail or a live event), `consentAsked` what the
+ * thread's detail said.
+ */
+export function threadButton(t, { selected, unread, last, consentAsked }) {
   const button = document.createElement("button");
   button.type = "button";
   button.className = "thread-item";
   button.dataset.threadId = t.thread_id;
   button.id = "thread-item-" + t.thread_id;
   if (selected) button.setAttribute("aria-current", "true");
-  line(button, t.tenant + " · " + t.channel + " · " + label("language", t.language));
-  line(button, t.topic ? t.topic + " — " + label("reason", t.reason) : label("reason", t.reason));
-  const meta = t.status === "queued" ? "Wacht " + waitingText(t)
+  const head = document.createElement("span");
+  head.className = "line head";
+  line(head, tenantName(t) + " · " + label("channel", t.channel), "where");
+  const meta = t.status === "queued" ? waitLine(t)
     : t.status === "active" ? "Bij " + (t.agent ? t.agent.name : "–")
     : t.outcome ? label("outcome", t.outcome) : label("close_reason", t.close_reason);
-  line(button, meta, "meta wait");
-  if (unread) line(button, "Nieuw bericht", "unread");
+  line(head, meta, "meta" + (t.status === "queued" ? " wait" : ""));
+  button.append(head);
+  line(button, topicText(t), "topic");
+  if (last) {
+    const snippet = line(button, snippetText(last), "snippet");
+    snippet.dir = "auto";
+  }
+  const marks = [];
+  if (t.language && t.language !== "nl") marks.push(label("language", t.language));
+  if (consentGiven({ ...t, consent_asked: consentAsked })) marks.push("Toestemming: Ja");
+  if (marks.length) line(button, marks.join(" · "), "meta");
+  if (unread) {
+    const badge = line(button, String(unread), "unread");
+    const words = document.createElement("span");
+    words.className = "visually-hidden";
+    words.textContent = unread === 1 ? " nieuw bericht" : " nieuwe berichten";
+    badge.append(words);
+  }
   return button;
 }
+
+/** The outcomes to choose from, with no choice made: closing needs a conscious one. */
+export function outcomeOptions(outcomes) {
+  return [["", "Kies een uitkomst…"], ...outcomes.map((o) => [o, label("outcome", o)])]
+    .map(([value, text]) => {
+      const option = document.createElement("option");
+      option.value = value;
+      option.textContent = text;
+      return option;
+    });
+}
+
+/** What the close dialog asks: which conversation, with which outcome, and that it is final. */
+export const closeQuestion = (d, outcome) => "Het gesprek (" + tenantName(d) + ", "
+  + topicText(d) + ") wordt afgesloten met de uitkomst “" + label("outcome", outcome)
+  + "”. De inwoner kan daarna in dit gesprek niet meer met u chatten.";
 
 function link(url, text) {
   const a = document.createElement("a");
@@ -114,6 +173,7 @@ export function clearThreadView() {
   $("thread-body").hidden = true;
   for (const field of DETAIL_FIELDS) $("detail-" + field).replaceChildren();
   $("bot-details-box").hidden = true;
+  $("bot-details-box").open = false;
   $("bot-details").replaceChildren();
   $("thread-error").textContent = "";
   $("pickup").hidden = true;
@@ -128,20 +188,20 @@ export function clearThreadView() {
 export function renderDetailFields(d) {
   $("thread-empty").hidden = true;
   $("thread-body").hidden = false;
-  $("thread-title").textContent = "Gesprek " + d.tenant + " · " + d.channel;
+  $("thread-title").textContent = "Gesprek " + tenantName(d) + " · " + label("channel", d.channel);
   let status = label("status", d.status);
   if (d.status === "closed") {
     status += " (" + (d.outcome ? label("outcome", d.outcome) : label("close_reason", d.close_reason)) + ")";
   }
   $("detail-status").textContent = status;
-  $("detail-tenant").textContent = d.tenant;
-  $("detail-channel").textContent = d.channel;
+  $("detail-tenant").textContent = tenantName(d);
+  $("detail-channel").textContent = label("channel", d.channel);
   $("detail-language").textContent = label("language", d.language);
   $("detail-reason").textContent = label("reason", d.reason);
-  $("detail-topic").textContent = d.topic || "–";
+  $("detail-topic").textContent = d.topic_label || "–";
   $("detail-consent").textContent = d.consent === false
     ? "Nee: de inwoner gaf geen toestemming om het gesprek te delen"
-    : d.consent === true ? "Ja" : "–";
+    : consentGiven(d) ? "Ja" : "Niet gevraagd";
   pageLink($("detail-page-url"), d.page.url);
   $("detail-page-title").textContent = d.page.title || "–";
   pageLink($("detail-referrer"), d.page.referrer);
@@ -150,6 +210,7 @@ export function renderDetailFields(d) {
 
   const extra = Object.entries(d.details || {});
   $("bot-details-box").hidden = extra.length === 0;
+  $("bot-details-title").textContent = "Van de chatbot (" + extra.length + ")";
   $("bot-details").replaceChildren(...extra.flatMap(([k, v]) => {
     const dt = document.createElement("dt");
     dt.textContent = k;

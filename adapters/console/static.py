@@ -1,4 +1,4 @@
-"""The console page itself: four static files, served with a strict CSP.
+"""The console page itself: five static files, served with a strict CSP.
 
 The page holds no data of its own (everything comes from the API after sign-in), so it
 is served without a token. The CSP allows only this origin's own script, style and
@@ -23,6 +23,7 @@ _FILES = {
     "": ("console.html", "text/html"),
     "console.js": ("console.js", "text/javascript"),
     "render.js": ("render.js", "text/javascript"),
+    "alerts.js": ("alerts.js", "text/javascript"),
     "console.css": ("console.css", "text/css"),
 }
 _HEADERS = {

@@ -212,6 +212,7 @@ async def test_a_reply_draft_stays_with_its_own_conversation(
     await expect(reply).to_have_value("Nog een vraag over KL-4821-A (concept 9902)?")
     await page.locator("#close-outcome").select_option("resolved")
     await page.locator("#close-thread").click()
+    await page.locator("#close-confirm").click()
     await expect(page.locator(f"#list-closed #thread-item-{a.thread_id}")).to_have_count(
         1, timeout=WAIT_MS)
     await expect(page.locator("#reply-form")).to_be_hidden()

@@ -156,9 +156,11 @@ async def test_demo_citizen_and_agent_from_bot_to_survey(
     assert_each_once(after)
     await screenshot(citizen, "demo-04-citizen-with-agent")
 
-    # The agent closes with an outcome: the citizen gets the NPS question.
-    await agent.locator("#close-outcome").select_option(index=0)
+    # The agent closes with an outcome (chosen, and confirmed): the citizen gets the NPS
+    # question.
+    await agent.locator("#close-outcome").select_option("resolved")
     await agent.locator("#close-thread").click()
+    await agent.locator("#close-confirm").click()
     await expect(agent.locator("#list-closed button.thread-item")).to_have_count(
         1, timeout=WAIT_MS)
     await assert_page_accessible(agent, axe_source, "the console, a closed conversation")

@@ -169,5 +169,6 @@ class ConsoleDesk(DeskAdapter):
     async def _publish(self, thread_id: str, conversation: Conversation) -> None:
         row = await self.journal.get(thread_id)
         if row is not None:
-            thread = summary(row, conversation, self.ctx.clock.now())
+            thread = summary(row, conversation, self.ctx.clock.now(),
+                             tenant_name=self.ctx.tenant_name(row.tenant))
             await self.api.announce(row.tenant, {"type": "thread", "thread": thread})

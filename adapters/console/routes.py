@@ -33,7 +33,14 @@ from adapters.console.journal import Journal, Status, ThreadRow
 from adapters.console.live import LiveHub
 from adapters.console.options import Agent, ConsoleOptions
 from adapters.console.presence import Presence
-from adapters.console.view import detail, effective_status, erased, summary
+from adapters.console.view import (
+    detail,
+    effective_status,
+    entry_json,
+    erased,
+    last_message,
+    summary,
+)
 from handover.sdk import events as ev
 from handover.sdk.contracts import AdapterContext, IngestOutcome, IngestResult
 from handover.sdk.http import (
@@ -48,6 +55,10 @@ from handover.sdk.metrics import REGISTRY
 from handover.sdk.model import Content, Conversation, Party
 
 __all__ = ["CONSOLE_ACTIONS", "AgentApi"]
+
+#: Transcript entries read per thread for its line in the list: enough to pass over the
+#: bot's and the queue's standard lines to the last thing someone said.
+LIST_TAIL = 20
 
 CONSOLE_ACTIONS = Counter(
     "handover_console_actions_total",
@@ -157,7 +168,8 @@ class AgentApi:
                 # dead-lettered): record it, so the thread leaves the list in time.
                 await self.journal.close_thread(row.thread_id, now, reason="ended")
                 row = await self.journal.get(row.thread_id) or row
-            out.append(summary(row, conv, now))
+            out.append(summary(row, conv, now, tenant_name=self.ctx.tenant_name(row.tenant),
+                               last=await self._last(row, conv)))
         return _json({"threads": out, "now": now.isoformat()})
 
     async def get_thread(self, request: web.Request) -> web.Response:
@@ -165,7 +177,8 @@ class AgentApi:
         conv = await self.ctx.get_conversation(row.conversation_id)
         entries = await self.ctx.transcript_tail(row.conversation_id, 1000) if conv else []
         notes = [] if erased(conv) else await self.journal.notes(row.thread_id)
-        return _json(detail(row, conv, entries, notes, self.ctx.clock.now()))
+        return _json(detail(row, conv, entries, notes, self.ctx.clock.now(),
+                            tenant_name=self.ctx.tenant_name(row.tenant)))
 
     # --- agent actions ----------------------------------------------------------------
 
@@ -303,9 +316,19 @@ class AgentApi:
         if row is None:
             return None
         conv = await self.ctx.get_conversation(row.conversation_id)
-        thread = summary(row, conv, self.ctx.clock.now())
+        thread = summary(row, conv, self.ctx.clock.now(),
+                         tenant_name=self.ctx.tenant_name(row.tenant),
+                         last=await self._last(row, conv))
         await self.announce(row.tenant, {"type": "thread", "thread": thread})
         return thread
+
+    async def _last(self, row: ThreadRow, conv: Conversation | None) -> dict[str, Any] | None:
+        """The last thing said in the thread, for its line in the list: read from the
+        transcript's tail (the list must not page through long conversations)."""
+        if conv is None or erased(conv) or row.status is Status.CLOSED:
+            return None
+        entries = await self.ctx.transcript_tail(row.conversation_id, LIST_TAIL)
+        return last_message([entry_json(e) for e in entries])
 
     async def announce(self, tenant: str, event: Mapping[str, Any]) -> None:
         """Push `event` to the pages that see `tenant`, on every instance, through the

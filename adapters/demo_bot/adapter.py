@@ -106,10 +106,15 @@ class DemoBot(BotAdapter):
         person = Button(texts["handover_button"][lang], script.HANDOVER_PAYLOAD)
         topics = [Button(t.title[lang], t.payload) for t in script.TOPICS]
         if found.intent is script.Intent.HANDOVER:
+            topic = self._last_topic.get(conversation_id)
+            titles = {t.key: t.title for t in script.TOPICS}
             signal = HandoverSignal(
                 reason="citizen_request",
-                topic=self._last_topic.get(conversation_id),
+                topic=topic,
                 language=language,
+                # The topic in words, in the agents' language (Dutch), for the desk's
+                # list: agents scan for "Afval", not the key "waste".
+                details={"topic_label": titles[topic]["nl"]} if topic in titles else {},
             )
             return BotResponse(messages=(Content(text=texts["handover"][lang]),), handover=signal)
         if found.intent is script.Intent.TOPIC and found.topic is not None:

@@ -107,6 +107,10 @@ class CoreContext:
     def tenants(self) -> Sequence[str]:
         return self._tenants
 
+    def tenant_name(self, tenant: str) -> str:
+        config = self._daemon.config.tenants.get(tenant)
+        return config.name if config is not None else tenant
+
     def set_health(self, health: Health, detail: str = "") -> None:
         self._daemon.health.set(self._name, self._kind.value, health, detail)
 

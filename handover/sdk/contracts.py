@@ -125,6 +125,10 @@ class AdapterContext(Protocol):
     def tenants(self) -> Sequence[str]:
         """The tenants that use this adapter instance."""
 
+    def tenant_name(self, tenant: str) -> str:
+        """The municipality's name (`[tenants.<id>] name`), for people to read; the id
+        itself for a tenant that is not configured."""
+
     def set_health(self, health: Health, detail: str = "") -> None: ...
 
     async def relay_typing(self, conversation_id: str, party: Party, on: bool) -> None:

@@ -194,7 +194,8 @@ async def test_handover_answer_is_what_a_rasa_bot_would_send(make_ctx: MakeCtx) 
     assert rasa[-1] == {
         "recipient_id": conv.id,
         "custom": {"handover": {"reason": "citizen_request", "topic": "parking", "queue": None,
-                                "language": "en", "consent": True}},
+                                "language": "en", "consent": True,
+                                "details": {"topic_label": "Parkeren"}}},
     }
     assert parse_rasa_messages(rasa) == response
 

@@ -50,6 +50,8 @@ class FakeContext:
         self.session = http
         #: What `public_url` answers (the daemon's `[server] public_url`).
         self.public_url: str | None = None
+        #: What `tenant_name` answers per tenant (the id when absent).
+        self.tenant_names: dict[str, str] = {}
         self.conversations: dict[str, Conversation] = {}
         self.entries: dict[str, list[TranscriptEntry]] = {}
         #: Events accepted by `ingest`, in order (duplicates are not in it).
@@ -138,6 +140,9 @@ class FakeContext:
 
     def tenants(self) -> Sequence[str]:
         return self._tenants
+
+    def tenant_name(self, tenant: str) -> str:
+        return self.tenant_names.get(tenant, tenant)
 
     def set_health(self, health: Health, detail: str = "") -> None:
         self.health.append((health, detail))

@@ -26,6 +26,10 @@ async def test_waiting_pickup_reply_live_typing_and_close_with_outcome(tmp_path:
         assert (waiting["reason"], waiting["topic"], waiting["consent"]) == ("citizen_request", "test", True)
         assert waiting["page"] == PAGE
         assert waiting["agent"] is None
+        # What an agent scans the list for: the municipality by name, the last words.
+        assert waiting["tenant_name"] == "Gemeente Test"
+        assert waiting["last_message"]["party"] == "citizen"
+        assert waiting["last_message"]["text"] == "/handover"
 
         status, detail = await c.get(f"threads/{thread}")
         assert status == 200

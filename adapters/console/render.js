@@ -94,7 +94,7 @@ export function threadButton(t, { selected, unread, last, consentAsked }) {
   }
   const marks = [];
   if (t.language && t.language !== "nl") marks.push(label("language", t.language));
-  if (consentGiven({ ...t, consent_asked: consentAsked })) marks.push("Toestemming: Ja");
+  if (consentGiven({ ...t, consent_asked: consentAsked ?? t.consent_asked })) marks.push("Toestemming: Ja");
   if (marks.length) line(button, marks.join(" · "), "meta");
   if (unread) {
     const badge = line(button, String(unread), "unread");

@@ -34,6 +34,7 @@ from adapters.console.live import LiveHub
 from adapters.console.options import Agent, ConsoleOptions
 from adapters.console.presence import Presence
 from adapters.console.view import (
+    consent_asked,
     detail,
     effective_status,
     entry_json,
@@ -52,7 +53,7 @@ from handover.sdk.http import (
     read_json,
 )
 from handover.sdk.metrics import REGISTRY
-from handover.sdk.model import Content, Conversation, Party
+from handover.sdk.model import Content, Conversation, Party, parse_thread_id
 
 __all__ = ["CONSOLE_ACTIONS", "AgentApi"]
 
@@ -168,8 +169,7 @@ class AgentApi:
                 # dead-lettered): record it, so the thread leaves the list in time.
                 await self.journal.close_thread(row.thread_id, now, reason="ended")
                 row = await self.journal.get(row.thread_id) or row
-            out.append(summary(row, conv, now, tenant_name=self.ctx.tenant_name(row.tenant),
-                               last=await self._last(row, conv)))
+            out.append(await self._summary(row, conv, now))
         return _json({"threads": out, "now": now.isoformat()})
 
     async def get_thread(self, request: web.Request) -> web.Response:
@@ -316,19 +316,26 @@ class AgentApi:
         if row is None:
             return None
         conv = await self.ctx.get_conversation(row.conversation_id)
-        thread = summary(row, conv, self.ctx.clock.now(),
-                         tenant_name=self.ctx.tenant_name(row.tenant),
-                         last=await self._last(row, conv))
+        thread = await self._summary(row, conv, self.ctx.clock.now())
         await self.announce(row.tenant, {"type": "thread", "thread": thread})
         return thread
 
-    async def _last(self, row: ThreadRow, conv: Conversation | None) -> dict[str, Any] | None:
-        """The last thing said in the thread, for its line in the list: read from the
-        transcript's tail (the list must not page through long conversations)."""
-        if conv is None or erased(conv) or row.status is Status.CLOSED:
-            return None
-        entries = await self.ctx.transcript_tail(row.conversation_id, LIST_TAIL)
-        return last_message([entry_json(e) for e in entries])
+    async def _summary(
+        self, row: ThreadRow, conv: Conversation | None, now: datetime
+    ) -> dict[str, Any]:
+        """The thread's line in the list, with what is read from the transcript's tail
+        (the list must not page through long conversations): the last thing said, and
+        whether the daemon asked the citizen's consent for this handover."""
+        entries = (
+            await self.ctx.transcript_tail(row.conversation_id, LIST_TAIL)
+            if conv is not None and not erased(conv) and row.status is not Status.CLOSED
+            else []
+        )
+        out = summary(row, conv, now, tenant_name=self.ctx.tenant_name(row.tenant),
+                      last=last_message([entry_json(e) for e in entries]) if entries else None)
+        parsed = parse_thread_id(row.thread_id)
+        out["consent_asked"] = bool(entries) and consent_asked(entries, parsed[1] if parsed else 0)
+        return out
 
     async def announce(self, tenant: str, event: Mapping[str, Any]) -> None:
         """Push `event` to the pages that see `tenant`, on every instance, through the

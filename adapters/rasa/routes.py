@@ -35,7 +35,7 @@ from prometheus_client import Counter
 from handover.sdk import events as ev
 from handover.sdk import metrics
 from handover.sdk.contracts import AdapterContext, BotResponse, IngestOutcome
-from handover.sdk.http import ApiError, ingest_or_error, json_errors
+from handover.sdk.http import ApiError, ingest_or_error, json_errors, loads
 from handover.sdk.model import Conversation
 
 __all__ = ["CALLBACKS", "CallbackRoutes", "PendingTurn", "PendingTurns"]
@@ -162,8 +162,8 @@ class CallbackRoutes:
 def _messages(raw: bytes) -> list[Mapping[str, Any]] | None:
     """The posted bot messages, or None when the body is not what Rasa sends."""
     try:
-        data = json.loads(raw)
-    except ValueError:
+        data = loads(raw)
+    except ValueError:  # also NaN and `[[[[...` nested past the parser's depth
         return None
     items = data if isinstance(data, list) else [data]
     if not items or len(items) > _MAX_MESSAGES_PER_POST:

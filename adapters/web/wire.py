@@ -18,6 +18,7 @@ from enum import IntEnum
 from typing import Any
 
 from handover.sdk.contracts import ControlUpdate, OutboundMessage
+from handover.sdk.http import loads
 from handover.sdk.model import Party, State, TranscriptEntry
 from handover.sdk.pagecontext import clean_page_context
 
@@ -137,8 +138,8 @@ ClientFrame = MessageFrame | Action | Typing | Ping | Visibility
 
 def _load(raw: str) -> dict[str, Any]:
     try:
-        data = json.loads(raw)
-    except ValueError:
+        data = loads(raw)
+    except ValueError:  # also NaN and `[[[[...` nested past the parser's depth
         raise FrameError("invalid_json", "a frame must be one JSON object") from None
     if not isinstance(data, dict):
         raise FrameError("invalid_json", "a frame must be one JSON object")

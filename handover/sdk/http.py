@@ -233,6 +233,18 @@ class _NotJson(ValueError):
     """A value Python's parser takes but JSON does not have."""
 
 
+def loads(raw: bytes | str) -> Any:
+    """`json.loads` for what arrives from outside (bodies, frames, tokens).
+
+    Raises ValueError for anything that is not plain JSON: bad syntax, bytes that are not
+    UTF-8, NaN or Infinity, and nesting deeper than the parser recurses (`[[[[...`,
+    a RecursionError from `json` otherwise, which a route would answer with a 500)."""
+    try:
+        return json.loads(raw, parse_constant=_no_constants)
+    except RecursionError:
+        raise _NotJson("nested too deeply") from None
+
+
 def _no_constants(name: str) -> Any:
     # NaN and Infinity are not JSON (RFC 8259); Python's parser accepts them by default.
     raise _NotJson(f"{name} is not a JSON value")

@@ -144,7 +144,7 @@ async def test_two_chats_at_once_on_one_screen_with_unread_alerts_and_a_confirme
     # the last message. Not the topic's key, no consent that nobody asked for.
     await expect(item_a).to_contain_text("App (REST)")
     await expect(item_a).to_contain_text("Wacht ")
-    await expect(item_a.locator(".topic")).to_have_text("Waste")
+    await expect(item_a.locator(".topic")).to_have_text("Afval")
     await expect(item_a.locator(".snippet")).to_have_text(
         "Inwoner: Ik wil een medewerker spreken", timeout=WAIT_MS)
     await expect(item_b.locator(".topic")).to_have_text("Inwoner vroeg om een medewerker")
@@ -168,7 +168,7 @@ async def test_two_chats_at_once_on_one_screen_with_unread_alerts_and_a_confirme
     # Pick-up puts the agent in the reply box; Enter sends, Shift+Enter breaks the line.
     await pick_up(page, a)
     await expect(page.locator("#reply-text")).to_be_focused()
-    await expect(page.locator("#detail-topic")).to_have_text("Waste")
+    await expect(page.locator("#detail-topic")).to_have_text("Afval")
     await expect(page.locator("#detail-consent")).to_have_text("Niet gevraagd")
     await page.keyboard.type("Goedemiddag,")
     await page.keyboard.press("Shift+Enter")

@@ -12,7 +12,7 @@ from hypothesis import event, given
 from hypothesis import strategies as st
 
 from tests.fuzz.stack import ORIGIN, FuzzStack
-from tests.fuzz.strategies import FUZZ, ids, json_values, shaped, text
+from tests.fuzz.strategies import FUZZ, ids, json_values, nested_json, shaped, text
 
 frames = st.one_of(
     shaped(type=st.just("message"), message_id=ids, text=text, payload=text),
@@ -28,7 +28,7 @@ hellos = shaped(type=st.just("hello"), tenant=st.sampled_from(["demo", "ander", 
 
 
 async def _session(stack: FuzzStack, first: Any, then: list[Any],
-                   raw: bytes | None) -> list[str]:
+                   raw: bytes | str | None) -> list[str]:
     """Send the frames; returns what came back, ending with 'pong' or 'closed:<code>'."""
     seen: list[str] = []
     async with stack.http.ws_connect(f"{stack.url}/web/ws?tenant=demo",
@@ -36,7 +36,9 @@ async def _session(stack: FuzzStack, first: Any, then: list[Any],
         await ws.send_str(json.dumps(first))
         for frame in then:
             await ws.send_str(json.dumps(frame))
-        if raw is not None:
+        if isinstance(raw, str):
+            await ws.send_str(raw)
+        elif raw is not None:
             await ws.send_bytes(raw)
         await ws.send_str('{"type": "ping"}')
         while True:
@@ -52,8 +54,10 @@ async def _session(stack: FuzzStack, first: Any, then: list[Any],
 
 @FUZZ
 @given(first=st.one_of(hellos, frames), then=st.lists(frames, max_size=4),
-       raw=st.one_of(st.none(), st.binary(max_size=50)))
-def test_widget_frames(stack: FuzzStack, first: Any, then: list[Any], raw: bytes | None) -> None:
+       raw=st.one_of(st.none(), st.binary(max_size=50),
+                     nested_json.filter(lambda b: len(b) < 4000).map(bytes.decode)))
+def test_widget_frames(stack: FuzzStack, first: Any, then: list[Any],
+                       raw: bytes | str | None) -> None:
     seen = stack.call(_session(stack, first, then, raw))
     event(f"ended with {seen[-1]}")
     # The socket either answered the final ping or was closed with a reason code

@@ -5,7 +5,9 @@ requests over the instances. WhatsApp: the citizen's messages land on A, B and C
 turn, the agent (the fake OBI4wan desk) answers through any instance, the status
 webhook of each send reaches an instance other than the one that sent it, and one
 instance is killed with SIGKILL mid-conversation; the citizen gets every agent message
-once, in order, and the desk every citizen message once. VoiceAI Connect: one call's
+once, in order, and the desk every citizen message once; likewise when the instance
+that is sending an agent's message dies after Meta took it (the status, landing
+elsewhere, keeps the retry from sending it again). VoiceAI Connect: one call's
 requests alternate between the instances; each answer comes in its own turn, within
 the response budget, nothing is spoken twice and the transfer is sent once.
 """
@@ -122,6 +124,13 @@ class RoutedGraph(FakeGraph):
         self.instances: list[DaemonProcess] = []
         self.dead: set[int] = set()
         self.status_posts: list[tuple[int, int, int]] = []  # (sender, receiver, http status)
+        #: Kill the instance that sends "antwoord <n>" for the first n at or above this,
+        #: once Meta has taken the message and before its answer leaves.
+        self.kill_from: int | None = None
+        self.killed: tuple[int, str] | None = None
+
+    def live(self) -> list[int]:
+        return [i for i in range(len(self.instances)) if i not in self.dead]
 
     async def start(self) -> str:
         app = web.Application()
@@ -152,11 +161,20 @@ class RoutedGraph(FakeGraph):
                 self._report(sender, self.sent[-1]))
             self._reports.add(task)
             task.add_done_callback(self._reports.discard)
+            text = str(self.sent[-1].get("text", {}).get("body", ""))
+            if (self.kill_from is not None and text.startswith("antwoord ")
+                    and int(text.split()[1]) >= self.kill_from):
+                self.kill_from = None
+                self.killed = (sender, text)
+                self.dead.add(sender)
+                self.instances[sender].kill()  # SIGKILL, the answer never arrives
+                assert request.transport is not None
+                request.transport.abort()
         return response
 
     async def _report(self, sender: int, sent: dict[str, Any]) -> None:
         await asyncio.sleep(0.05)  # after the answer, as Meta's statuses usually come
-        live = [i for i in range(len(self.instances)) if i != sender and i not in self.dead]
+        live = [i for i in self.live() if i != sender]
         receiver = live[len(self.status_posts) % len(live)]
         for status in ("sent", "delivered"):
             code = await self.post_to(self.instances[receiver],
@@ -315,3 +333,70 @@ async def test_a_voice_call_alternating_over_three_instances_hears_each_answer_i
         later = await on(call, instance).silence()
         assert later.event("transfer") is None, later.activities
     assert len(call.transfers) == 1, call.transfers
+
+
+async def test_whatsapp_sender_killed_after_meta_took_the_message_never_sends_it_twice(
+    cluster: Cluster,
+) -> None:
+    """The instance sending an agent's message dies after Meta took it and before the
+    answer; the status webhook lands on another instance, and the instance that retries
+    the send (after the dead one's lease) finds it reconciled and does not send again."""
+    graph, desk = cluster.graph, cluster.desk
+    turn = 0
+
+    async def to_any_live(post: Any) -> None:
+        """As a load balancer and Meta's or the desk's retries do: on to the next live
+        instance when one does not answer (the same payload: a retry)."""
+        nonlocal turn
+        for _ in range(6):
+            live = graph.live()
+            target = cluster.instances[live[turn % len(live)]]
+            turn += 1
+            try:
+                status = await post(target)
+            except aiohttp.ClientError:
+                continue
+            assert status == 200, status
+            return
+        raise AssertionError("no instance took it")
+
+    async def citizen_says(text: str) -> None:
+        payload = graph.batch(graph.value([graph.text(CITIZEN, text)]))
+        await to_any_live(lambda d: graph.post_to(d, payload))
+
+    async def agent_says(thread: str, text: str, n: int) -> None:
+        event = desk.event("message.created", thread, agent={"id": "a1", "name": "Sanne"},
+                           message={"id": f"m-agent-{n}", "content": text})
+
+        async def post(d: DaemonProcess) -> int:
+            return int((await desk.send(event, url=f"{d.url}/desk/webhook"))[0])
+        await to_any_live(post)
+
+    await citizen_says("Ik wil een medewerker spreken")
+    await desk.wait_for(lambda: len(desk.threads) == 1, timeout=20)
+    (thread,) = desk.threads
+    desk.webhook_url = f"{cluster.instances[2].url}/desk/webhook"
+    assert (await desk.join(thread))[0] == 200
+
+    graph.kill_from = 3
+    questions = [f"vraag {n}" for n in range(8)]
+    answers = [f"antwoord {n}" for n in range(8)]
+    for n in range(8):
+        await citizen_says(questions[n])
+        await agent_says(thread, answers[n], n)
+        await asyncio.sleep(0.1)
+
+    def agent_texts() -> list[str]:
+        return [t for t in graph.texts() if t.startswith("antwoord")]
+
+    def desk_texts() -> list[str]:
+        return [t for t in desk.texts(thread) if t.startswith("vraag")]
+
+    # The dead instance's claim on the conversation's outbox runs out first (its lease).
+    await graph.wait_for(lambda: len(agent_texts()) >= 8, timeout=90)
+    await desk.wait_for(lambda: len(desk_texts()) >= 8, timeout=30)
+    await asyncio.sleep(2.0)  # room for a double to show up
+    assert graph.killed is not None
+    assert agent_texts() == answers, graph.texts()
+    assert desk_texts() == questions
+    assert all(s != r and code == 200 for s, r, code in graph.status_posts), graph.status_posts

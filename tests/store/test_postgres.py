@@ -338,6 +338,33 @@ async def test_a_live_socket_elsewhere_reserves_citizen_items_for_its_instance(
         await b.close()
 
 
+async def test_a_returning_connection_makes_the_citizen_items_in_backoff_due_now(
+    pg_dsn: str, clock: FakeClock
+) -> None:
+    """A channel with no live connection for an item raises TransientError, and the item
+    waits in backoff (up to minutes). When the citizen's connection comes back on any
+    instance, the item is due at once: the citizen does not wait out the backoff."""
+    a, b = PostgresStore(pg_dsn, clock=clock), PostgresStore(pg_dsn, clock=clock)
+    await a.open()
+    await b.open()
+    try:
+        await _enqueue(a, "c1", Target.CITIZEN, 0)
+        await _enqueue(a, "c1", Target.DESK, 0)
+        rows = await a.claim("instance-a", clock.now(), lease_seconds=60, limit=10)
+        for row in rows:
+            await a.reschedule(row.id, "instance-a", clock.now() + timedelta(minutes=5),
+                               "no live connection")
+        assert await b.claim("instance-b", clock.now(), lease_seconds=60, limit=10) == []
+
+        await b.hold_connections("instance-b", ["c1"], clock.now() + timedelta(seconds=30))
+        rows = await b.claim("instance-b", clock.now(), lease_seconds=60, limit=10)
+        # The citizen's item is due now; the desk's keeps its backoff.
+        assert [(r.target, r.payload["n"]) for r in rows] == [(Target.CITIZEN, 0)]
+    finally:
+        await a.close()
+        await b.close()
+
+
 async def test_wake_hints_come_back_after_the_listening_connection_is_lost(
     pg_dsn: str, clock: FakeClock
 ) -> None:

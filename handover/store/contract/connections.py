@@ -30,8 +30,10 @@ class ConnectionLeases:
         While such a lease is live, `claim` hands the conversation's citizen-bound items
         only to its owner, so they reach the socket on that instance. Taking a lease
         over also frees those items that another instance had claimed and not started
-        to send (it has no socket for them now). A lease of an instance that died runs
-        out, and any instance may deliver again. Called when a citizen's socket opens."""
+        to send (it has no socket for them now), and makes those waiting in backoff due
+        now: a channel that had no live connection for them raised TransientError, and
+        the connection is here. A lease of an instance that died runs out, and any
+        instance may deliver again. Called when a citizen's socket opens."""
 
     async def renew_connections(self, owner: str, until: datetime) -> int:
         """Extend every connection lease `owner` still holds; returns how many. Called

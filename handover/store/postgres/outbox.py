@@ -17,6 +17,7 @@ from handover.store.postgres.database import PostgresDatabase, notify
 from handover.store.postgres.pool import count
 from handover.store.postgres.rows import dead_letter_from, outbox_row_from, utc
 from handover.store.postgres.sql import (
+    CITIZEN_ITEMS_DUE_NOW,
     CLAIM,
     DEAD_LETTER,
     HOLD_CONNECTIONS,
@@ -92,6 +93,7 @@ class PostgresOutbox(PostgresDatabase, OutboxStore, ConnectionLeases, DeadLetter
         async with self._db.connection() as conn, conn.transaction():
             await conn.execute(HOLD_CONNECTIONS, ids, owner, utc(until))
             await conn.execute(TAKE_OVER_CITIZEN_ITEMS, ids, owner)
+            await conn.execute(CITIZEN_ITEMS_DUE_NOW, ids, utc(self._clock.now()))
 
     async def renew_connections(self, owner: str, until: datetime) -> int:
         return await self._db.execute(

@@ -120,6 +120,13 @@ HOLD_CONNECTIONS = (
 # claimable at once: that instance has no socket for them any more (or died), and
 # waiting for its outbox lease to run out would stall the resumed socket. Items whose
 # send may have started on a target that is not resend-safe stay where they are.
+#: A citizen's connection is back: what waits in backoff for it (a channel that had no
+#: live connection raised TransientError) is due now, not at the end of its backoff.
+CITIZEN_ITEMS_DUE_NOW = (
+    "UPDATE outbox SET next_attempt_at = $2 "
+    "WHERE conversation_id = ANY($1::text[]) AND target = 'citizen' "
+    "AND NOT in_flight AND next_attempt_at > $2"
+)
 TAKE_OVER_CITIZEN_ITEMS = (
     "UPDATE outbox SET lease_owner = NULL, lease_until = NULL "
     "WHERE conversation_id = ANY($1::text[]) AND target = 'citizen' "

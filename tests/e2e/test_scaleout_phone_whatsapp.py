@@ -132,21 +132,13 @@ class RoutedGraph(FakeGraph):
     def live(self) -> list[int]:
         return [i for i in range(len(self.instances)) if i not in self.dead]
 
-    async def start(self) -> str:
-        app = web.Application()
-        app.add_routes([
+    def routes(self) -> list[web.RouteDef]:
+        # Each instance under its own prefix, so the fake knows who sent what.
+        return [
             web.post(f"/{{instance}}/{VERSION}/{{number}}/messages", self._routed),
             web.get(f"/{{instance}}/{VERSION}/{{media_id}}", self._media_info),
             web.get("/download/{media_id}", self._download),
-        ])
-        self._runner = web.AppRunner(app, access_log=None)
-        await self._runner.setup()
-        site = web.TCPSite(self._runner, "127.0.0.1", 0)
-        await site.start()
-        port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
-        self.url = f"http://127.0.0.1:{port}"
-        self._http = aiohttp.ClientSession()
-        return self.url
+        ]
 
     def graph_url(self, index: int) -> str:
         return f"{self.url}/{index}"

@@ -92,13 +92,17 @@ class FakeGraph:
 
     # --- lifecycle ------------------------------------------------------------------------
 
-    async def start(self) -> str:
-        app = web.Application()
-        app.add_routes([
+    def routes(self) -> list[web.RouteDef]:
+        """The Graph API's routes this fake serves (a subclass may mount them elsewhere)."""
+        return [
             web.post(f"/{VERSION}/{{number}}/messages", self._messages),
             web.get(f"/{VERSION}/{{media_id}}", self._media_info),
             web.get("/download/{media_id}", self._download),
-        ])
+        ]
+
+    async def start(self) -> str:
+        app = web.Application()
+        app.add_routes(self.routes())
         self._runner = web.AppRunner(app, access_log=None)
         await self._runner.setup()
         site = web.TCPSite(self._runner, "127.0.0.1", 0)

@@ -11,6 +11,9 @@ Contents:
   the `AdapterContext` the core hands them, and the values they exchange;
 - `errors`: delivery errors (transient, auth, permanent, ambiguous), lookup errors,
   configuration errors;
+- `registration`: the registration-target contract (`RegistrationTarget`,
+  `RegistryAdapter`, `CallbackRequest`, `ContactRecord`): where callback requests and
+  finished contacts are recorded;
 - `events`: the inbound events an adapter hands to `AdapterContext.ingest`;
 - `model`: conversations, content, transcript entries;
 - `state`: the adapter's durable records in the core's store (`AdapterState`,

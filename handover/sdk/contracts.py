@@ -37,6 +37,8 @@ class AdapterKind(StrEnum):
     CHANNEL = "channel"
     BOT = "bot"
     DESK = "desk"
+    #: Records callback requests and finished contacts (see handover.sdk.registration).
+    REGISTRY = "registry"
 
 
 class Health(StrEnum):

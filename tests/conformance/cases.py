@@ -11,6 +11,7 @@ from adapters.console.adapter import ConsoleDesk
 from adapters.demo_bot.adapter import DemoBot
 from adapters.demo_desk.adapter import DemoDesk
 from adapters.obi4wan.adapter import Obi4wanDesk
+from adapters.openklant.adapter import OpenKlantRegistry
 from adapters.rasa.adapter import RasaBot
 from adapters.rest.adapter import RestChannel
 from adapters.socketio.adapter import SocketIOChannel
@@ -53,3 +54,8 @@ VOICEAI = ConformanceCase(VoiceAiChannel, {
     "reference_secret": "voice-reference-secret-0123456789",
     "tenants": {TENANT: {"transfer_target": "sip:kcc@pbx.example.nl"}},
 })
+OPENKLANT = ConformanceCase(OpenKlantRegistry, {
+    "base_url": "http://127.0.0.1:9/klantinteracties/api/v1",
+    "token": hooks.OPENKLANT_TOKEN,
+    "task_actor": hooks.OPENKLANT_ACTOR,
+}, upstream=hooks.OpenKlantCallback())

@@ -145,3 +145,54 @@ class Obi4wanIngest(UpstreamHook):
         conv = run.ctx.add_conversation(channel="web", state=State.AGENT, handover_no=1)
         message = OutboundMessage(1, "m-1", Party.CITIZEN, Content(text="hallo"))
         await desk.send(conv, thread_id(conv.id, 1), message)
+
+
+# --- Open Klant ---------------------------------------------------------------------------
+
+OPENKLANT_TOKEN = "openklant-conformance-token-0123"
+OPENKLANT_ACTOR = "5b0e1c1e-7d4f-4c8e-9a53-0d2f6c1a9b11"
+
+
+class FakeOpenKlantMaak(FakeUpstream):
+    """The first two calls of a registration: the marker lookup (nothing found) and the
+    klantcontact's creation, accepted with a well-formed answer."""
+
+    BASE = "/klantinteracties/api/v1"
+
+    def routes(self) -> list[web.RouteDef]:
+        return [
+            self.route("GET", f"{self.BASE}/klantcontacten", "find_klantcontact", self._find),
+            self.route("POST", f"{self.BASE}/maak-klantcontact", "maak_klantcontact",
+                       self._maak),
+        ]
+
+    async def _find(self, request: web.Request) -> web.Response:
+        return web.json_response({"count": 0, "next": None, "previous": None, "results": []})
+
+    async def _maak(self, request: web.Request) -> web.Response:
+        return web.json_response({}, status=201)
+
+
+class OpenKlantCallback(UpstreamHook):
+    operation: ClassVar[str] = "maak_klantcontact"
+    hang_seconds: ClassVar[float] = 3.0
+
+    def fake(self) -> FakeUpstream:
+        return FakeOpenKlantMaak()
+
+    def config(self, url: str) -> Mapping[str, Any]:
+        return {"base_url": url + FakeOpenKlantMaak.BASE, "timeout_seconds": 0.3}
+
+    async def call(self, run: ConformanceRun) -> None:
+        from datetime import UTC, datetime
+
+        from handover.sdk.registration import AddressKind, CallbackRequest, RegistrationTarget
+
+        target = run.adapter
+        assert isinstance(target, RegistrationTarget)
+        await target.register_callback(CallbackRequest(
+            request_id="0" * 32, reference="K7M2QP", tenant=run.case.tenants[0],
+            conversation_id="conv-1", channel="web", channel_type="web", language="nl",
+            placed_at=datetime(2026, 3, 2, 18, 30, tzinfo=UTC),
+            address_kind=AddressKind.PHONE, address="+31612345678", question="Bel mij terug",
+        ))

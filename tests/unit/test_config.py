@@ -937,6 +937,9 @@ PLAUSIBLE = {
     "channel_identifier": "6f1c2a4e-8d3b-4f7a-9c1e-2b5d7e9f0a13",
     "chat_guid": "0c9e8d7f-6a5b-4c3d-2e1f-0a9b8c7d6e5f",
     "phone_number_id": "106540352242922",
+    "base_url": "https://openklant.utrecht.nl/klantinteracties/api/v1",
+    "task_actor": "5b0e1c1e-7d4f-4c8e-9a53-0d2f6c1a9b11",
+    "daemon_actor": "8a2d4c6e-1f3b-4d5a-9e7c-6b8d0f2a4c13",
 }
 
 

@@ -26,6 +26,7 @@ from aiohttp import web
 
 from adapters.console.journal import Journal, Status, ThreadRow
 from adapters.console.options import ConsoleOptions, parse_options
+from adapters.console.requests import CallbackRequests
 from adapters.console.routes import AgentApi
 from adapters.console.static import StaticPage
 from adapters.console.view import entry_json, summary
@@ -40,20 +41,24 @@ from handover.sdk.contracts import (
 )
 from handover.sdk.http import json_errors
 from handover.sdk.model import Conversation
+from handover.sdk.registration import CallbackRequest, RegistrationReceipt, RegistrationTarget
 
 __all__ = ["ConsoleDesk"]
 
 
-class ConsoleDesk(DeskAdapter):
-    """The agent console desk (`type = "console"`)."""
+class ConsoleDesk(DeskAdapter, RegistrationTarget):
+    """The agent console desk (`type = "console"`); also a registration target that
+    keeps callback requests for its agents' "Contactverzoeken" list (requests.py)."""
 
     resend_safe = True
+    registers_callbacks = True
 
     def __init__(self, name: str, config: Any, ctx: AdapterContext) -> None:
         super().__init__(name, config, ctx)
         self.options = config if isinstance(config, ConsoleOptions) else ConsoleOptions()
         self.journal = Journal(ctx.state)
         self.api = AgentApi(ctx, name, self.options, self.journal)
+        self.requests = CallbackRequests(ctx, name, self.api.authenticate, self.api.visible)
 
     @classmethod
     def parse_config(cls, section: Mapping[str, Any], path: str) -> ConsoleOptions:
@@ -63,6 +68,7 @@ class ConsoleDesk(DeskAdapter):
         app = web.Application(middlewares=[json_errors, self.api.require_agent])
         app.add_routes(StaticPage.load().routes())
         app.add_routes(self.api.routes())
+        app.add_routes(self.requests.routes())
 
         async def close_pages(_app: web.Application) -> None:
             await self.api.hub.close_all()
@@ -146,6 +152,9 @@ class ConsoleDesk(DeskAdapter):
         await self.api.announce(conversation.tenant, {
             "type": "typing", "thread_id": thread_id, "on": on,
         })
+
+    async def register_callback(self, request: CallbackRequest) -> RegistrationReceipt:
+        return await self.requests.register(request)
 
     # --- helpers ----------------------------------------------------------------------
 

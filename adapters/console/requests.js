@@ -75,7 +75,10 @@ function detailRow(list, term, ...value) {
 
 function item(r) {
   const headingId = "callback-" + r.request_id;
-  const article = el("article", { class: "callback", "aria-labelledby": headingId });
+  const article = el("article", {
+    class: r.status === "closed" ? "callback callback-closed" : "callback",
+    "aria-labelledby": headingId,
+  });
   const topic = r.topic_label || r.topic || "Geen onderwerp";
   article.append(el("h3", { id: headingId, text: "Referentie " + r.reference + " – " + topic }));
   const details = el("dl", { class: "details" });

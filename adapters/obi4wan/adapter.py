@@ -17,7 +17,7 @@ from typing import Any
 
 from aiohttp import web
 
-from adapters.obi4wan import summary, wire
+from adapters.obi4wan import callback, summary, wire
 from adapters.obi4wan.client import Obi4wanClient, counts_as_failure
 from adapters.obi4wan.options import Obi4wanOptions, parse_options
 from adapters.obi4wan.routes import WebhookRoutes
@@ -34,9 +34,10 @@ from handover.sdk.contracts import (
     Health,
     OutboundMessage,
 )
-from handover.sdk.errors import AuthError
+from handover.sdk.errors import AuthError, PermanentError
 from handover.sdk.keys import scoped_key
 from handover.sdk.model import Conversation, State, parse_thread_id
+from handover.sdk.registration import CallbackRequest, RegistrationReceipt, RegistrationTarget
 
 __all__ = ["Obi4wanDesk"]
 
@@ -44,9 +45,10 @@ __all__ = ["Obi4wanDesk"]
 _Figures = tuple[int | None, int | None]
 
 
-class Obi4wanDesk(DeskAdapter):
+class Obi4wanDesk(DeskAdapter, RegistrationTarget):
     """OBI4wan livechat through a custom channel and a signed webhook (assumed contract,
-    see adapters/obi4wan/README.md)."""
+    see adapters/obi4wan/README.md). With `callback_note = true` also a registration
+    target that posts callback requests to the agents (callback.py)."""
 
     # Every post carries OBI4wan's idempotency field `messageId`, derived from our own
     # stable ids (the thread plus the transcript message id, the note's text, or "open" /
@@ -54,6 +56,7 @@ class Obi4wanDesk(DeskAdapter):
     # lost") is recognised by OBI4wan and not shown twice, so the worker may send again
     # instead of dead-lettering the item as ambiguous.
     resend_safe = True
+    registers_callbacks = True
 
     #: Seconds between two looks of the background loop (tests shorten it).
     tick_seconds = 1.0
@@ -293,6 +296,22 @@ class Obi4wanDesk(DeskAdapter):
             type=wire.PostType.CLOSE,
             metadata={"reason": reason},
         ))
+
+    async def register_callback(self, request: CallbackRequest) -> RegistrationReceipt:
+        """Posts the request as a note in a thread of its own (see callback.py)."""
+        if not self.options.callback_note:
+            # The tenant names this desk as a registration target, but the desk was not
+            # told to take requests: dead-letter it loudly rather than lose it quietly.
+            raise PermanentError("callback_note is off for this OBI4wan desk; set "
+                                 "callback_note = true or remove it from the registries")
+        if request.tenant not in self.ctx.tenants():
+            raise PermanentError(f"tenant {request.tenant!r} does not use this OBI4wan desk")
+        sender = wire.Sender(self.options.system_name, f"system:{request.tenant}")
+        desk_id = await self._post(callback.post(
+            request, self.ctx.tenant_name(request.tenant), sender))
+        self.ctx.log.info("obi4wan.callback_posted", request_id=request.request_id,
+                          thread_id=callback.thread_id(request))
+        return RegistrationReceipt(external_id=desk_id)
 
     def _system(self, conversation: Conversation) -> wire.Sender:
         return wire.Sender(self.options.system_name, f"system:{conversation.tenant}")

@@ -31,6 +31,9 @@ class Obi4wanOptions:
     #: Sender names the agent sees on what the daemon posts.
     citizen_name: str = "Inwoner"
     system_name: str = "Gem"
+    #: Post callback requests (contactverzoeken) to the agents, each as a note in a thread
+    #: of its own (callback.py), when the tenant names this desk as a registration target.
+    callback_note: bool = False
 
 
 def parse_options(section: Mapping[str, Any], path: str) -> Obi4wanOptions:
@@ -68,6 +71,7 @@ def parse_options(section: Mapping[str, Any], path: str) -> Obi4wanOptions:
         circuit_reset_seconds=t.duration("circuit_reset_seconds", 30.0),
         citizen_name=t.string("citizen_name", "Inwoner"),
         system_name=t.string("system_name", "Gem"),
+        callback_note=t.boolean("callback_note", False),
     )
     t.finish()
     if issues:

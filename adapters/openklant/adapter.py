@@ -97,15 +97,17 @@ class OpenKlantRegistry(RegistryAdapter):
         # One client (and circuit) per Open Klant: the instance's, shared by the tenants
         # without a table of their own, and one per tenant table.
         self._clients: dict[int, OpenKlantClient] = {}
-        for registry in (config.defaults, *config.tenants.values()):
-            if registry is not None:
-                self._clients[id(registry)] = self._client(registry)
+        if config.defaults is not None:
+            self._clients[id(config.defaults)] = self._client(config.defaults, name)
+        for tenant, registry in config.tenants.items():
+            # Its own circuit, named apart (tenant ids are bounded and not personal).
+            self._clients[id(registry)] = self._client(registry, f"{name}.{tenant}")
         self._healthy = False
         self._task: asyncio.Task[None] | None = None
 
-    def _client(self, registry: TenantRegistry) -> OpenKlantClient:
+    def _client(self, registry: TenantRegistry, circuit: str) -> OpenKlantClient:
         breaker = CircuitBreaker(
-            self.name, self.ctx.clock,
+            circuit, self.ctx.clock,
             failure_threshold=self.options.circuit_failure_threshold,
             reset_seconds=self.options.circuit_reset_seconds,
             counts_as_failure=counts_as_failure, on_change=self._circuit_changed,

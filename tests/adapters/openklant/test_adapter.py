@@ -283,3 +283,44 @@ def test_tenant_tables_override_the_instance(fake: FakeOpenKlant) -> None:
     with pytest.raises(ConfigIssues) as bad:
         OpenKlantRegistry.check_tenants(options, ["demo"], "adapters.ok")
     assert [i.path for i in bad.value.issues] == ["adapters.ok.tenants.utrecht"]
+
+
+async def test_each_tenant_registers_in_its_own_open_klant(fake: FakeOpenKlant) -> None:
+    other = FakeOpenKlant(token="ok-token-2")
+    await other.start()
+    session = aiohttp.ClientSession()
+    try:
+        options = OpenKlantRegistry.parse_config({
+            **section(fake),
+            "tenants": {"utrecht": {"base_url": other.url, "token": other.token,
+                                    "task_actor": other.kcc, "daemon_actor": other.daemon}},
+        }, "adapters.ok")
+        ctx = FakeContext("ok", (TENANT, "utrecht"), http=session)
+        target = OpenKlantRegistry("ok", options, ctx)
+        await target.register_callback(request(tenant="utrecht"))
+        await target.register_callback(request(request_id="f" * 32))
+        assert len(other.all("internetaken")) == len(fake.all("internetaken")) == 1
+        [task] = other.all("internetaken")
+        assert [a["uuid"] for a in task["toegewezenAanActoren"]] == [other.kcc]
+        await ctx.aclose()
+    finally:
+        await session.close()
+        await other.stop()
+
+
+async def test_an_open_klant_that_stops_answering_opens_the_circuit(
+    fake: FakeOpenKlant, build: Build,
+) -> None:
+    target = build(circuit_failure_threshold=2, circuit_reset_seconds=60)
+    ctx = target.ctx
+    assert isinstance(ctx, FakeContext)
+    fake.fail_next("GET klantcontacten", Fault.status_(503), times=2)
+    for _ in range(2):
+        with pytest.raises(TransientError):
+            await target.register_callback(request())
+    calls = len(fake.requests)
+    with pytest.raises(TransientError) as refused:
+        await target.register_callback(request())
+    assert len(fake.requests) == calls, "nothing is sent while the circuit is open"
+    assert refused.value.retry_after is not None
+    assert ctx.health[-1][0] is Health.DEGRADED

@@ -47,8 +47,10 @@ __all__ = ["ConsoleDesk"]
 
 
 class ConsoleDesk(DeskAdapter, RegistrationTarget):
-    """The agent console desk (`type = "console"`); also a registration target that
-    keeps callback requests for its agents' "Contactverzoeken" list (requests.py)."""
+    """The agent console desk (`type = "console"`), with a list of callback requests.
+
+    Also a registration target: it keeps callback requests for its agents'
+    "Contactverzoeken" list (requests.py)."""
 
     resend_safe = True
     registers_callbacks = True

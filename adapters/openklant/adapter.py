@@ -75,9 +75,11 @@ def to_finished_contact(record: ContactRecord, subject: str) -> FinishedContact:
 
 
 class OpenKlantRegistry(RegistryAdapter):
-    """Registers in Open Klant: each callback request as a klantcontact with betrokkene,
-    digitaal adres and an interne taak for the KCC; each finished contact as a
-    klantcontact linked to the daemon's and the agent's actors.
+    """Callback requests and finished contacts registered in Open Klant.
+
+    Each callback request becomes a klantcontact with betrokkene, digitaal adres and an
+    interne taak for the KCC; each finished contact a klantcontact linked to the daemon's
+    and the agent's actors.
 
     Both flags are on for the type; a tenant that does not want one of them sets
     `register_callbacks = false` or `register_contacts = false`, and the registration is

@@ -160,11 +160,16 @@ async function act(button, error, r, action, body = {}) {
     (again || $("callbacks-title")).focus();
   } catch (err) {
     if (err.message === "signed out") return;
-    error.textContent = err.code === "taken" ? "Een collega heeft dit verzoek al opgepakt."
+    const message = err.code === "taken" ? "Een collega heeft dit verzoek al opgepakt."
       : err.code === "not_yours" ? "Dit verzoek is door een collega opgepakt."
       : err.code === "closed" ? "Dit verzoek is al afgehandeld." : err.message;
     button.disabled = false;
+    error.textContent = message;
+    // Show the request as it now is (a colleague's claim, a close), and say why on the
+    // request as drawn again (or above the list when it is gone).
     await refresh();
+    const shown = $("callback-error-" + r.request_id) || $("callbacks-error");
+    shown.textContent = message;
   }
 }
 

@@ -216,10 +216,12 @@ class CallbackRequests:
                            agent_name=agent.name, claimed_at=now)
 
         row, changed = await self._change(request, agent, take)
+        if not changed and row.status is RequestStatus.CLOSED:
+            # Also for the agent who closed it: a page that missed the close must say so.
+            self._count("callback_claim", "closed")
+            raise ApiError(409, "closed", "this request has been closed already")
         if not changed and row.agent_id != agent.id:
             self._count("callback_claim", "taken")
-            if row.status is RequestStatus.CLOSED:
-                raise ApiError(409, "closed", "this request has been closed already")
             raise ApiError(409, "taken", f"already claimed by {row.agent_name or 'another agent'}")
         self._count("callback_claim", "applied" if changed else "duplicate")
         if changed:

@@ -110,6 +110,17 @@ async def test_an_agent_claims_and_closes_a_callback_request_with_the_keyboard(
     await assert_page_accessible(page, axe_source, "a request closed")
     await settled_screenshot(page, "console-callbacks")
 
+    # A page that has not seen a colleague's work yet: the request was handled meanwhile
+    # (here through the API), and claiming it says so on the request, now shown closed.
+    stale = page.locator(f"#callbacks-list article[aria-labelledby='callback-{'2' * 32}']")
+    await console.agent("POST", f"callbacks/{'2' * 32}/claim", {})
+    await console.agent("POST", f"callbacks/{'2' * 32}/close", {"outcome": "mailed"})
+    await stale.get_by_role("button", name="Oppakken").click()
+    await expect(stale.locator("[role=alert]")).to_have_text(
+        "Dit verzoek is al afgehandeld.", timeout=WAIT_MS)
+    await expect(stale).to_contain_text("Afgehandeld: Gemaild")
+    await expect(toggle).to_have_text("Contactverzoeken (0)")
+
     # Escape closes the list and returns to its button.
     await page.locator("#callbacks-title").focus()
     await page.keyboard.press("Escape")

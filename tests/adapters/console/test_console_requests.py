@@ -89,6 +89,8 @@ async def test_claim_and_close_with_an_outcome(tmp_path: Path) -> None:
         assert data["request"]["outcome_label"] == "Niet bereikt"
         assert (await c.post(f"callbacks/{rid}/close", {"outcome": "not_reached"}))[0] == 200
         assert (await c.post(f"callbacks/{rid}/claim", agent="ahmed"))[1]["error"] == "closed"
+        # Also for the agent who closed it (a second page of hers that missed the close).
+        assert (await c.post(f"callbacks/{rid}/claim"))[1]["error"] == "closed"
         _, listed = await c.get("callbacks", agent="ahmed")
         assert [r["status"] for r in listed["requests"]] == ["closed"]
 

@@ -324,3 +324,20 @@ async def test_an_open_klant_that_stops_answering_opens_the_circuit(
     assert len(fake.requests) == calls, "nothing is sent while the circuit is open"
     assert refused.value.retry_after is not None
     assert ctx.health[-1][0] is Health.DEGRADED
+
+
+def test_the_readme_example_is_a_valid_section() -> None:
+    import re
+    import tomllib
+    from pathlib import Path
+
+    readme = Path(__file__).parents[3] / "adapters" / "openklant" / "README.md"
+    block = re.search(r"```toml\n(.*?)```", readme.read_text(encoding="utf-8"), re.S)
+    assert block is not None
+    section = dict(tomllib.loads(block.group(1))["adapters"]["openklant"])
+    assert section.pop("type") == "openklant"
+    assert section["token"] == "${OPENKLANT_UTRECHT_TOKEN}"
+    section["token"] = "resolved-token-value"  # what the daemon hands over after ${...}
+    options = OpenKlantRegistry.parse_config(section, "adapters.openklant")
+    assert options.defaults is not None
+    assert options.defaults.settings.kanalen["voiceai"] == "telefoon"

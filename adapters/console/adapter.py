@@ -60,7 +60,8 @@ class ConsoleDesk(DeskAdapter, RegistrationTarget):
         self.options = config if isinstance(config, ConsoleOptions) else ConsoleOptions()
         self.journal = Journal(ctx.state)
         self.api = AgentApi(ctx, name, self.options, self.journal)
-        self.requests = CallbackRequests(ctx, name, self.api.authenticate, self.api.visible)
+        self.requests = CallbackRequests(ctx, name, self.api.authenticate, self.api.visible,
+                                         self.api.announce)
 
     @classmethod
     def parse_config(cls, section: Mapping[str, Any], path: str) -> ConsoleOptions:

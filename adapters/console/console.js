@@ -205,6 +205,9 @@ function onEvent(event) {
     case "typing":
       if (event.thread_id === state.selected) showCitizenTyping(event.on);
       break;
+    case "callbacks": // for requests.js, which has no socket of its own
+      document.dispatchEvent(new CustomEvent("console:callbacks"));
+      break;
   }
 }
 

@@ -3,15 +3,24 @@
 // workspace shows only while signed in) and the token from the same sessionStorage key,
 // and empties itself the moment the page signs out (the workstation may be shared).
 //
-// The list is fetched when the agent opens it, every POLL_MS while signed in (for the
-// count on the button) and after each action.
+// The list is fetched when the agent opens it, when console.js passes on the live
+// socket's "callbacks" event (a request came, was claimed or closed, on any instance),
+// after each action, and every POLL_MS while signed in (in case a push was missed).
 
 const TOKEN_KEY = "handover.console.token";
 const POLL_MS = 30000;
 const base = location.pathname.replace(/[^/]*$/, "");
 const $ = (id) => document.getElementById(id);
 
-const state = { requests: [], outcomes: [], timer: null, session: 0, me: null };
+const state = {
+  requests: [], outcomes: [], timer: null, session: 0, me: null,
+  // request id -> [the request as last drawn (JSON), its list item]: an item is drawn
+  // again only when its request changed, so a refresh neither moves the agent's focus
+  // nor resets an outcome they were choosing.
+  drawn: new Map(),
+  // Refreshes are numbered: an answer older than the one on screen is not drawn.
+  fetches: 0, shownFetch: 0,
+};
 
 function token() { return sessionStorage.getItem(TOKEN_KEY); }
 
@@ -96,7 +105,9 @@ function item(r) {
   const error = el("p", { class: "error", role: "alert", id: "callback-error-" + r.request_id });
   const mine = state.me && r.agent_id === state.me.agent.id;
   if (r.status === "open") {
-    const claim = el("button", { type: "button", text: "Oppakken" });
+    const claim = el("button", {
+      type: "button", id: "callback-claim-" + r.request_id, text: "Oppakken",
+    });
     claim.addEventListener("click", () => act(claim, error, r, "claim"));
     article.append(claim);
   } else if (r.status === "claimed" && mine) {
@@ -105,8 +116,13 @@ function item(r) {
     const select = el("select", { id: selectId, required: "" },
       el("option", { value: "", text: "Kies een uitkomst" }),
       ...state.outcomes.map((o) => el("option", { value: o.value, text: o.label })));
-    const close = el("button", { type: "submit", text: "Afhandelen" });
-    const release = el("button", { type: "button", class: "secondary", text: "Teruggeven" });
+    const close = el("button", {
+      type: "submit", id: "callback-close-" + r.request_id, text: "Afhandelen",
+    });
+    const release = el("button", {
+      type: "button", class: "secondary", id: "callback-release-" + r.request_id,
+      text: "Teruggeven",
+    });
     form.append(el("label", { for: selectId, text: "Uitkomst" }), select, close, release);
     form.addEventListener("submit", (e) => {
       e.preventDefault();
@@ -124,7 +140,29 @@ function render() {
   const open = state.requests.filter((r) => r.status !== "closed");
   $("callbacks-toggle").textContent = "Contactverzoeken (" + open.length + ")";
   const list = $("callbacks-list");
-  list.replaceChildren(...state.requests.map(item));
+  const focused = document.activeElement && list.contains(document.activeElement)
+    ? document.activeElement.id : null;
+  const drawn = new Map();
+  const wanted = state.requests.map((r) => {
+    const key = JSON.stringify(r);
+    const before = state.drawn.get(r.request_id);
+    let li = before && before[0] === key ? before[1] : null;
+    if (!li) {
+      li = item(r);
+      if (before && before[1].isConnected) before[1].replaceWith(li);
+    }
+    drawn.set(r.request_id, [key, li]);
+    return li;
+  });
+  for (const child of [...list.children]) if (!wanted.includes(child)) child.remove();
+  wanted.forEach((li, i) => {
+    if (list.children[i] !== li) list.insertBefore(li, list.children[i] || null);
+  });
+  state.drawn = drawn;
+  // A redrawn item took the focus with it: give it to the same control, or the list.
+  if (focused && !list.contains(document.activeElement)) {
+    ($(focused) || $("callbacks-title")).focus();
+  }
   $("callbacks-empty").hidden = state.requests.length > 0;
 }
 
@@ -132,8 +170,11 @@ function render() {
 
 async function refresh() {
   if (!token()) return;
+  const fetch = ++state.fetches;
   try {
     const data = await api("callbacks");
+    if (fetch < state.shownFetch) return; // a later answer is on screen already
+    state.shownFetch = fetch;
     state.requests = data.requests;
     state.outcomes = data.outcomes;
     $("callbacks-error").textContent = "";
@@ -186,7 +227,7 @@ async function signedIn() {
 function signedOut() {
   state.session += 1;
   clearInterval(state.timer);
-  Object.assign(state, { requests: [], outcomes: [], timer: null, me: null });
+  Object.assign(state, { requests: [], outcomes: [], timer: null, me: null, drawn: new Map() });
   // Nothing of a citizen may remain in the page, not even in hidden nodes.
   $("callbacks-list").replaceChildren();
   $("callbacks-announcer").textContent = "";
@@ -212,6 +253,7 @@ function wire() {
       toggle.focus();
     }
   });
+  document.addEventListener("console:callbacks", () => { if (state.me) refresh(); });
   const workspace = $("workspace");
   const follow = () => { if (workspace.hidden) signedOut(); else signedIn(); };
   new MutationObserver(follow).observe(workspace, { attributes: true, attributeFilter: ["hidden"] });

@@ -26,7 +26,7 @@ and personal data must not stay forever); a closed one stays visible `CLOSED_VIS
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import asdict, dataclass, replace
 from datetime import datetime, timedelta
 from enum import StrEnum
@@ -66,6 +66,8 @@ CHANNELS: Mapping[str, str] = {
 }
 LANGUAGES: Mapping[str, str] = {"nl": "Nederlands", "en": "Engels"}
 _SCRIPT = Path(__file__).with_name("requests.js")
+#: What the pages are told when a request came, was claimed, given back or closed.
+_CHANGED: Mapping[str, Any] = {"type": "callbacks"}
 
 
 class RequestStatus(StrEnum):
@@ -137,20 +139,24 @@ def view(row: RequestRow, tenant_name: str) -> dict[str, Any]:
 class CallbackRequests:
     """The requests of one console instance, and the agents' routes to them.
 
-    `authenticate` and `visible` are the console's own (routes.AgentApi): who a bearer
-    token belongs to, and which tenants that agent sees.
+    `authenticate`, `visible` and `announce` are the console's own (routes.AgentApi):
+    who a bearer token belongs to, which tenants that agent sees, and the push to the
+    pages of a tenant on every instance. A change pushes `{"type": "callbacks"}` (nothing
+    of the request itself): the pages fetch the list again.
     """
 
     def __init__(
         self, ctx: AdapterContext, source: str,
         authenticate: Callable[[str], Agent | None],
         visible: Callable[[Agent], frozenset[str]],
+        announce: Callable[[str, Mapping[str, Any]], Awaitable[None]],
     ) -> None:
         self.ctx = ctx
         self.source = source
         self.state = ctx.state
         self.authenticate = authenticate
         self.visible = visible
+        self.announce = announce
 
     # --- the registration target's side ------------------------------------------------
 
@@ -164,6 +170,7 @@ class CallbackRequests:
         if version is not None:
             self.ctx.log.info("console.callback_request_kept", request_id=row.request_id,
                               conversation_id=row.conversation_id, tenant=row.tenant)
+            await self.announce(row.tenant, _CHANGED)
         return RegistrationReceipt(external_id=row.reference)
 
     # --- routes ----------------------------------------------------------------------
@@ -216,6 +223,8 @@ class CallbackRequests:
                            agent_name=agent.name, claimed_at=now)
 
         row, changed = await self._change(request, agent, take)
+        if changed:
+            await self.announce(row.tenant, _CHANGED)
         if not changed and row.status is RequestStatus.CLOSED:
             # Also for the agent who closed it: a page that missed the close must say so.
             self._count("callback_claim", "closed")
@@ -239,6 +248,8 @@ class CallbackRequests:
                            claimed_at=None)
 
         row, changed = await self._change(request, agent, give_back)
+        if changed:
+            await self.announce(row.tenant, _CHANGED)
         if not changed and row.status is not RequestStatus.OPEN:
             self._refuse_not_yours(row, "callback_release")
         self._count("callback_release", "applied" if changed else "duplicate")
@@ -264,6 +275,7 @@ class CallbackRequests:
                 return _json({"request": view(row, self.ctx.tenant_name(row.tenant))})
             self._refuse_not_yours(row, "callback_close")
         self._count("callback_close", "applied")
+        await self.announce(row.tenant, _CHANGED)
         self.ctx.log.info("console.callback_closed", request_id=row.request_id,
                           agent_id=agent.id, outcome=outcome)
         return _json({"request": view(row, self.ctx.tenant_name(row.tenant))})

@@ -12,6 +12,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
 
@@ -234,3 +235,18 @@ async def test_no_personal_data_of_a_request_in_the_logs(tmp_path: Path) -> None
         for secret in (PHONE, QUESTION, "Jan Jansen", "Morgen tussen"):
             assert secret not in text
 
+
+
+async def test_the_pages_of_the_tenant_are_told_when_the_list_changes(tmp_path: Path) -> None:
+    async with console_daemon(tmp_path) as c:
+        sanne, piet = await c.live("sanne"), await c.live("piet")
+        await c.desk.register_callback(callback())
+        pushed = await sanne.next(lambda e: e["type"] == "callbacks")
+        assert pushed == {"type": "callbacks"}  # nothing of the request itself
+        await c.desk.register_callback(callback())  # a resend changes nothing
+        assert (await c.post(f"callbacks/{'a' * 32}/claim"))[0] == 200
+        await sanne.next(lambda e: e["type"] == "callbacks")
+        with pytest.raises(TimeoutError):
+            await sanne.next(lambda e: e["type"] == "callbacks", timeout=0.5)
+        with pytest.raises(TimeoutError):  # another municipality's agent
+            await piet.next(lambda e: e["type"] == "callbacks", timeout=0.5)

@@ -39,6 +39,7 @@ from adapters.console.options import Agent
 from adapters.console.routes import CLOSED_VISIBLE, CONSOLE_ACTIONS
 from adapters.console.static import StaticPage
 from handover.sdk.contracts import AdapterContext
+from handover.sdk.errors import PermanentError
 from handover.sdk.http import MAX_ID_LENGTH, ApiError, Fields, read_json
 from handover.sdk.registration import CallbackRequest, RegistrationReceipt
 from handover.sdk.state import StateRecord
@@ -161,7 +162,11 @@ class CallbackRequests:
     # --- the registration target's side ------------------------------------------------
 
     async def register(self, request: CallbackRequest) -> RegistrationReceipt:
-        """Keep the request; a repeat (same request id) changes nothing."""
+        """Keep the request; a repeat (same request id) changes nothing. A request of a
+        tenant that does not use this console is refused (PermanentError: a dead letter
+        the operator sees), since no agent here could ever see it."""
+        if request.tenant not in self.ctx.tenants():
+            raise PermanentError(f"tenant {request.tenant!r} does not use this console")
         row = RequestRow.of(request)
         version = await self.state.put(
             _KEY + row.request_id, row.to_json(), expect_version=0,

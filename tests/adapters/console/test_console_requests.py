@@ -20,6 +20,7 @@ from adapters.console.adapter import ConsoleDesk
 from adapters.console.requests import OPEN_TTL
 from adapters.console.routes import CLOSED_VISIBLE
 from handover.sdk.clock import SystemClock
+from handover.sdk.errors import PermanentError
 from handover.sdk.registration import AddressKind, CallbackRequest, RegistrationTarget
 from handover.sdk.testing import FakeClock, FakeContext, MemoryState
 from tests.adapters.console.support import OTHER_TENANT, TOKENS, bearer, console_daemon
@@ -250,3 +251,10 @@ async def test_the_pages_of_the_tenant_are_told_when_the_list_changes(tmp_path: 
             await sanne.next(lambda e: e["type"] == "callbacks", timeout=0.5)
         with pytest.raises(TimeoutError):  # another municipality's agent
             await piet.next(lambda e: e["type"] == "callbacks", timeout=0.5)
+
+
+async def test_a_request_of_a_tenant_without_this_console_is_refused(tmp_path: Path) -> None:
+    async with console_daemon(tmp_path) as c:
+        with pytest.raises(PermanentError, match="does not use this console"):
+            await c.desk.register_callback(callback(tenant="elders"))
+        assert await c.desk.requests.state.scan("callback:") == []

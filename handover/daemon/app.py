@@ -106,6 +106,7 @@ class Daemon:
             self.clock,
             on_outbox=self.wake_delivery,
             on_timers=self._wake_timers,
+            adapters=config.adapters,
         )
         d = config.delivery
         self.worker = OutboxWorker(

@@ -16,8 +16,10 @@ from typing import Any, ClassVar, Self
 
 import structlog
 
+from handover import events as ev
 from handover.engine.outbox.kinds import Delivered, Operation, OutboxKind
 from handover.model import JSON, Conversation, OutboxRow, TranscriptEntry
+from handover.sdk.contracts import Adapter
 from handover.sdk.errors import PermanentError
 from handover.sdk.registration import (
     AddressKind,
@@ -171,11 +173,23 @@ class RegistryCallbackPayload:
         return cls(target=str(data["target"]), request=callback_from_json(data["request"]))
 
 
+def registered_key(a: Adapter, r: OutboxRow) -> tuple[str, str]:
+    """The inbox key of the `Registered` event a delivered callback request produces."""
+    return ("delivery", f"registered:{r.id}")
+
+
 async def send_registry_callback(
     a: Any, c: Conversation, r: OutboxRow, p: RegistryCallbackPayload
 ) -> Delivered:
     receipt = await _target_of(a, p.target).register_callback(p.request)
-    return _registered(r, receipt)
+    _registered(r, receipt)
+    # Recorded durably before the item is removed, like a bot's reply: the report
+    # counts registrations that reached the contact centre.
+    source, source_id = registered_key(a, r)
+    return Delivered(follow_up=ev.Registered(
+        conversation_id=r.conversation_id, source=source, source_id=source_id,
+        correlation_id=r.correlation_id, kind=r.kind, target=p.target,
+    ))
 
 
 # --- registry.contact -------------------------------------------------------------------
@@ -210,6 +224,7 @@ def target_of_row(row: OutboxRow) -> str:
 
 
 OPERATIONS: tuple[Operation[Any], ...] = (
-    Operation(RegistryCallbackPayload, send_registry_callback, auth_is_final=True),
+    Operation(RegistryCallbackPayload, send_registry_callback,
+              follow_up_key=registered_key, auth_is_final=True),
     Operation(RegistryContactPayload, send_registry_contact, auth_is_final=True),
 )

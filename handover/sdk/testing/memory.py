@@ -103,7 +103,7 @@ class MemoryChannel(ChannelAdapter):
 
     @classmethod
     def parse_config(cls, section: Mapping[str, Any], path: str) -> MemoryChannelOptions:
-        allowed = {"max_buttons", "typing", "attachments", "state_display"}
+        allowed = {"max_buttons", "typing", "attachments", "state_display", "spoken"}
         unknown = [ConfigIssue(f"{path}.{k}", "unknown key") for k in section if k not in allowed]
         if unknown:
             raise ConfigIssues(unknown)
@@ -113,6 +113,8 @@ class MemoryChannel(ChannelAdapter):
                 typing=bool(section.get("typing", True)),
                 attachments=bool(section.get("attachments", True)),
                 state_display=bool(section.get("state_display", True)),
+                # A phone-like channel (texts worded to be spoken, no survey).
+                spoken=bool(section.get("spoken", False)),
             )
         )
 

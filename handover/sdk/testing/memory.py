@@ -277,7 +277,9 @@ class MemoryDesk(DeskAdapter):
     def _conv(self, thread_id: str) -> str:
         return thread_id.rpartition("-")[0]
 
-    async def join(self, thread_id: str, agent_name: str = "Sanne") -> IngestResult:
+    async def join(
+        self, thread_id: str, agent_name: str = "Sanne", agent_id: str | None = None
+    ) -> IngestResult:
         return await self.ctx.ingest(
             ev.AgentJoined(
                 conversation_id=self._conv(thread_id),
@@ -285,6 +287,7 @@ class MemoryDesk(DeskAdapter):
                 source_id=f"join:{thread_id}:{next(_ids)}",
                 thread=thread_id,
                 agent_name=agent_name,
+                agent_id=agent_id,
             )
         )
 
@@ -303,7 +306,9 @@ class MemoryDesk(DeskAdapter):
             )
         )
 
-    async def close(self, thread_id: str, outcome: str = "resolved") -> IngestResult:
+    async def close(
+        self, thread_id: str, outcome: str = "resolved", summary: str | None = None
+    ) -> IngestResult:
         return await self.ctx.ingest(
             ev.AgentClosed(
                 conversation_id=self._conv(thread_id),
@@ -311,6 +316,7 @@ class MemoryDesk(DeskAdapter):
                 source_id=f"close:{thread_id}",
                 thread=thread_id,
                 outcome=outcome,
+                summary=summary,
             )
         )
 

@@ -5,11 +5,12 @@ a callback instead of a queue; completing it registers exactly one request."""
 from __future__ import annotations
 
 import asyncio
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, cast
 
 from handover.clock import FakeClock
+from handover.evaluation import retention
 from handover.model import Party, State
 from handover.sdk.errors import AuthError, PermanentError, TransientError
 from handover.sdk.registration import AddressKind
@@ -186,3 +187,37 @@ async def test_failed_registrations_are_retried_or_dead_lettered_silently(
         dead = await r.daemon.store.dead_letters()
         assert sorted(d.reason.split(":")[0] for d in dead) == ["auth", "permanent"]
         assert {d.kind for d in dead} == {"registry.callback"}
+
+
+async def test_erasure_and_retention_take_the_request_data_everywhere(tmp_path: Path) -> None:
+    clock = FakeClock(MONDAY_EARLY)
+    async with running(tmp_path, CALLBACK, clock=clock) as r:
+        store = r.daemon.store
+        target = registry(r)
+        # One request whose registration failed for good (its payload is in the dead
+        # letters), one citizen halfway (the address is in the conversation's context).
+        target.faults.fail_next(PermanentError("400"))
+        done = await r.chat.open(TENANT)
+        await r.chat.request_agent(done.id)
+        for answer in ("ja", "0612345678", "Jan", "Mijn vraag"):
+            await r.chat.say(done.id, answer)
+        halfway = await r.chat.open(TENANT)
+        await r.chat.request_agent(halfway.id)
+        await r.chat.say(halfway.id, "ja")
+        await r.chat.say(halfway.id, "jan@voorbeeld.nl")
+        await r.settle()
+        assert [d.conversation_id for d in await store.dead_letters()] == [done.id]
+        partial = await store.get_conversation(halfway.id)
+        assert partial is not None and partial.context["callback"]["address"] == (
+            "jan@voorbeeld.nl")
+
+        # Erasure on request: the dead-lettered registration goes with the rest.
+        assert await store.erase_conversation(done.id)
+        assert await store.dead_letters() == []
+        assert await store.transcript_tail(done.id, 100) == []
+
+        # Retention: after bodies_days (30 by default) the half-taken request is gone.
+        await retention.purge(store, r.daemon.config.tenants, clock.now() + timedelta(days=31))
+        purged = await store.get_conversation(halfway.id)
+        assert purged is not None and purged.context == {}
+        assert await store.transcript_tail(halfway.id, 100) == []

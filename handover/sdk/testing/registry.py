@@ -2,9 +2,9 @@
 
 Records the callback requests and contact records it is given, once per id (as a real
 target must: delivery is at least once), and can inject faults (`faults.fail_next`).
-With `path` set it also appends every registration to a JSON-lines file and reads it
-back at start, so a test daemon that is killed and restarted still knows what it
-registered (the crash tests count registrations there).
+With `path` set it also appends every registration it is offered (repeats included)
+to a JSON-lines file, so what a test daemon that is killed and restarted was sent
+survives it: the crash tests check there that every copy carries one id.
 """
 
 from __future__ import annotations
@@ -69,9 +69,9 @@ class MemoryRegistry(RegistryAdapter):
     async def register_callback(self, request: CallbackRequest) -> RegistrationReceipt:
         self.faults.check()
         self.offered[request.request_id] = self.offered.get(request.request_id, 0) + 1
+        self._append("callback", request.request_id, request.reference)
         if request.request_id not in self.callbacks:
             self.callbacks[request.request_id] = request
-            self._append("callback", request.request_id, request.reference)
         await self._waiters.notify()
         return RegistrationReceipt(external_id=f"cb-{request.reference}")
 
@@ -80,14 +80,14 @@ class MemoryRegistry(RegistryAdapter):
         if not self.options.contacts:
             return RegistrationReceipt()
         self.offered[record.record_id] = self.offered.get(record.record_id, 0) + 1
+        self._append("contact", record.record_id, record.outcome)
         if record.record_id not in self.contacts:
             self.contacts[record.record_id] = record
-            self._append("contact", record.record_id, record.outcome)
         await self._waiters.notify()
         return RegistrationReceipt(external_id=f"kc-{record.record_id}")
 
     def registered(self) -> list[dict[str, str]]:
-        """What the file holds (one entry per registration), or [] without a file."""
+        """What the file holds (one entry per offer), or [] without a file."""
         if self.options.path is None or not Path(self.options.path).exists():
             return []
         lines = Path(self.options.path).read_text(encoding="utf-8").splitlines()
@@ -96,8 +96,6 @@ class MemoryRegistry(RegistryAdapter):
     def _append(self, kind: str, id_: str, detail: str) -> None:
         if self.options.path is None:
             return
-        if any(e["id"] == id_ for e in self.registered()):
-            return  # registered before a restart: once is once
         with Path(self.options.path).open("a", encoding="utf-8") as f:
             f.write(json.dumps({"kind": kind, "id": id_, "detail": detail}) + "\n")
 

@@ -31,13 +31,14 @@ from handover.control.types import (
     TransitionContext,
 )
 from handover.model import State
+from handover.sdk.registration import CALLER_NUMBER_CONTEXT_KEY
 
 K = State.CALLBACK
 #: Context key of the request being taken.
 CONTEXT_KEY = "callback"
 #: Context key where a phone channel records the number the caller calls from (E.164
 #: or national); offered as the callback number.
-CALLER_NUMBER = "caller_number"
+CALLER_NUMBER = CALLER_NUMBER_CONTEXT_KEY
 
 YES, NO = "/callback_yes", "/callback_no"
 SAME_QUESTION = "/callback_same"

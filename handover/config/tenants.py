@@ -92,7 +92,8 @@ def _adapter(
         return None
     kind = getattr(cls, "kind", None)
     if not isinstance(kind, AdapterKind):
-        issues.add(type_path, f"adapter type {type_!r} declares no kind (channel, bot or desk)")
+        issues.add(type_path, f"adapter type {type_!r} declares no kind (channel, bot, desk or "
+                              "registry)")
         return None
     options_section = {key: value for key, value in section.items() if key != "type"}
     try:

@@ -10,11 +10,13 @@ from pathlib import Path
 from typing import Any, cast
 
 from handover.clock import FakeClock
+from handover.engine.outbox import RegistryCallbackPayload, outbox_item
 from handover.evaluation import retention
 from handover.model import Party, State
 from handover.sdk.errors import AuthError, PermanentError, TransientError
-from handover.sdk.registration import AddressKind
+from handover.sdk.registration import AddressKind, CallbackRequest
 from handover.sdk.testing import MemoryRegistry
+from handover.store import Step
 from tests.harness import TENANT, Running, running
 
 # Monday 2 March 2026, 07:00 in Amsterdam: the KCC opens at 08:30.
@@ -221,3 +223,29 @@ async def test_erasure_and_retention_take_the_request_data_everywhere(tmp_path: 
         purged = await store.get_conversation(halfway.id)
         assert purged is not None and purged.context == {}
         assert await store.transcript_tail(halfway.id, 100) == []
+
+
+async def test_a_registration_for_an_adapter_no_longer_configured_is_dead_lettered(
+    tmp_path: Path,
+) -> None:
+    # A row written under an earlier configuration that named another target: the
+    # worker cannot resolve it, and retrying would not help.
+    async with running(tmp_path, CALLBACK, clock=FakeClock(MONDAY_EARLY)) as r:
+        conv = await r.chat.open(TENANT)
+        stored = await r.daemon.store.get_conversation(conv.id)
+        assert stored is not None
+        request = CallbackRequest(
+            request_id="f" * 32, reference="ACDEFH", tenant=TENANT, conversation_id=conv.id,
+            channel="chat", channel_type="memory_channel", language="nl",
+            placed_at=MONDAY_EARLY, address_kind=AddressKind.PHONE, address="+31612345678",
+            question="Mijn vraag",
+        )
+        payload = RegistryCallbackPayload(target="removed-register", request=request)
+        item = outbox_item(conv.id, payload, stored.epoch, "corr")
+        await r.daemon.store.commit(Step(stored, outbox=[item]))
+        r.daemon.wake_delivery()
+        await r.settle()
+        [dead] = await r.daemon.store.dead_letters()
+        assert (dead.kind, dead.reason) == ("registry.callback", "permanent: no such adapter")
+        assert not registry(r).callbacks
+        assert r.chat.shown[conv.id] == []

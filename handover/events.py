@@ -141,6 +141,8 @@ class DeskEvent(Event):
 @dataclass(frozen=True, slots=True, kw_only=True)
 class AgentJoined(DeskEvent):
     agent_name: str
+    #: The desk's identifier for the agent, when it tells (registered with the contact).
+    agent_id: str | None = None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -152,6 +154,9 @@ class AgentMessage(DeskEvent):
 @dataclass(frozen=True, slots=True, kw_only=True)
 class AgentClosed(DeskEvent):
     outcome: str = "resolved"
+    #: What the agent wrote about the contact when closing, when the desk passes it on
+    #: (registered as the contact's content where the tenant chose "summary").
+    summary: str | None = None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -199,3 +204,12 @@ class DeliveryFailed(Event):
     kind: str
     reason: str
     payload: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Registered(Event):
+    """A registration target took a registration (the outbox item's follow-up, so the
+    report can count what reached the contact centre). Changes nothing in control."""
+
+    kind: str
+    target: str

@@ -207,3 +207,17 @@ LOOP_RESTARTS = Counter(
     ["loop"],
     registry=REGISTRY,
 )
+CALLBACK_REQUESTS = Counter(
+    "handover_callback_requests_total",
+    "Callback requests (contactverzoeken) by step reached: offered, completed, declined "
+    "(no consent), abandoned (stopped, timed out or left after consenting).",
+    ["tenant", "channel_type", "outcome"],
+    registry=REGISTRY,
+)
+REGISTRATIONS = Counter(
+    "handover_registrations_total",
+    "Registrations sent to registration targets, by kind (registry.callback, "
+    "registry.contact) and result (registered, retry, dead, ambiguous, expired).",
+    ["tenant", "kind", "result"],
+    registry=REGISTRY,
+)

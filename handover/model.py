@@ -28,6 +28,9 @@ class State(StrEnum):
     #: A phone call is being transferred to the contact centre's queue (the channel
     #: performs the handover; no desk thread). See `handover.control.transfer`.
     TRANSFER = "transfer"
+    #: The daemon takes a callback request: consent, how to reach the citizen, their
+    #: question (tenant policy). See `handover.control.callback`.
+    CALLBACK = "callback"
     CLOSED = "closed"
 
 
@@ -46,6 +49,9 @@ class Target(StrEnum):
     CITIZEN = "citizen"
     BOT = "bot"
     DESK = "desk"
+    #: A registration target (`handover.sdk.registration`); the item's payload names
+    #: the adapter instance, one item per target.
+    REGISTRY = "registry"
 
 
 class OutboxKind(StrEnum):
@@ -63,6 +69,8 @@ class OutboxKind(StrEnum):
     DESK_MESSAGE = "desk.message"
     DESK_NOTE = "desk.note"
     DESK_CLOSE = "desk.close"
+    REGISTRY_CALLBACK = "registry.callback"
+    REGISTRY_CONTACT = "registry.contact"
 
     @property
     def target(self) -> Target:

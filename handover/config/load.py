@@ -36,6 +36,7 @@ from handover.config.model import (
     AdapterInstance,
     AdapterLookup,
     BotFailure,
+    CallbackPolicy,
     Config,
     DeliveryConfig,
     Engine,
@@ -45,6 +46,7 @@ from handover.config.model import (
     LogLevel,
     MigrateMode,
     QueueFallback,
+    RegistrationPolicy,
     RetentionPolicy,
     ServerConfig,
     StoreConfig,
@@ -64,6 +66,7 @@ __all__ = [
     "AdapterInstance",
     "AdapterLookup",
     "BotFailure",
+    "CallbackPolicy",
     "Config",
     "DeliveryConfig",
     "Engine",
@@ -72,6 +75,7 @@ __all__ = [
     "LogLevel",
     "LoggingConfig",
     "QueueFallback",
+    "RegistrationPolicy",
     "RetentionPolicy",
     "ServerConfig",
     "StoreConfig",
@@ -160,7 +164,8 @@ def config_notes(config: Config) -> list[str]:
 
 
 def _users_of(name: str, tenants_section: Mapping[str, Any] | None) -> list[str]:
-    """The tenants whose section names adapter instance `name` as channel, bot or desk.
+    """The tenants whose section names adapter instance `name` as channel, bot, desk or
+    registration target.
 
     Read from the sections as written, not from the tenants that validated: a tenant
     with a mistake elsewhere (a typo in its hours) still uses its adapters, and an
@@ -174,6 +179,9 @@ def _users_of(name: str, tenants_section: Mapping[str, Any] | None) -> list[str]
         named = [section.get("bot"), section.get("desk")]
         if isinstance(channels, list):
             named.extend(channels)
+        registries = section.get("registries")
+        if isinstance(registries, list):
+            named.extend(registries)
         if name in named:
             users.append(str(tenant_id))
     return sorted(users)

@@ -47,6 +47,10 @@ DEFAULT_MAX_AGE_SECONDS: Mapping[str, float] = MappingProxyType({
     "desk.message": 86400.0,
     "desk.note": 86400.0,
     "desk.close": 86400.0,
+    # A registration is worth a week of retries (an outage of the KCC's system over a
+    # weekend): the citizen was promised a callback.
+    "registry.callback": 604800.0,
+    "registry.contact": 604800.0,
 })
 
 DEFAULT_LANGUAGE = "nl"
@@ -185,6 +189,41 @@ class RetentionPolicy:
     metadata_days: int = 365
 
 
+#: Where a person cannot be reached now, and a callback request can be offered instead.
+CallbackOffer = Literal["outside_hours", "unavailable", "queue_timeout", "desk_failed"]
+CALLBACK_OFFERS: tuple[CallbackOffer, ...] = (
+    "outside_hours", "unavailable", "queue_timeout", "desk_failed",
+)
+#: What a registered contact carries as its content.
+ContactContent = Literal["none", "topic", "summary"]
+
+
+@dataclass(frozen=True, slots=True)
+class CallbackPolicy:
+    """The callback request (contactverzoek) the daemon offers when no person can be
+    reached now; it is registered at the tenant's `registries`."""
+
+    enabled: bool = False
+    #: The moments it is offered.
+    offer_when: tuple[CallbackOffer, ...] = CALLBACK_OFFERS
+    #: How long the citizen may take over each step before the request is abandoned.
+    step_timeout_seconds: float = 300
+    #: Ask the citizen's name (optional for them: they may skip it).
+    ask_name: bool = True
+
+
+@dataclass(frozen=True, slots=True)
+class RegistrationPolicy:
+    """What a finished contact registers at the targets that take contacts."""
+
+    #: Register every finished human contact (at targets with `registers_contacts`).
+    contacts: bool = True
+    #: The contact's content: nothing, the topic, or the summary the agent wrote.
+    content: ContactContent = "topic"
+    #: Send the transcript too (only where the tenant's DPIA allows it).
+    transcript: bool = False
+
+
 @dataclass(frozen=True, slots=True, kw_only=True)
 class TenantConfig:
     """One municipality: its adapters, languages, hours, policies and texts."""
@@ -204,6 +243,10 @@ class TenantConfig:
     survey: SurveyPolicy
     catalogue: Catalogue
     retention: RetentionPolicy = field(default_factory=RetentionPolicy)
+    #: Adapter instance names of registration targets (`handover.sdk.registration`).
+    registries: tuple[str, ...] = ()
+    callback: CallbackPolicy = field(default_factory=CallbackPolicy)
+    registration: RegistrationPolicy = field(default_factory=RegistrationPolicy)
 
 
 @dataclass(frozen=True, slots=True)
@@ -223,5 +266,5 @@ class Config:
         """The ids of the tenants that use an adapter instance (AdapterContext.tenants)."""
         return tuple(
             tenant.id for tenant in self.tenants.values()
-            if adapter_name in (*tenant.channels, tenant.bot, tenant.desk)
+            if adapter_name in (*tenant.channels, tenant.bot, tenant.desk, *tenant.registries)
         )

@@ -11,6 +11,7 @@ import re
 from collections.abc import Mapping
 from typing import Any, get_args
 
+from handover.config.callback import parse_callback, parse_registration, parse_registries
 from handover.config.hours import OpeningHours
 from handover.config.model import (
     DEFAULT_LANGUAGE,
@@ -91,7 +92,8 @@ def _adapter(
         return None
     kind = getattr(cls, "kind", None)
     if not isinstance(kind, AdapterKind):
-        issues.add(type_path, f"adapter type {type_!r} declares no kind (channel, bot or desk)")
+        issues.add(type_path, f"adapter type {type_!r} declares no kind (channel, bot, desk or "
+                              "registry)")
         return None
     options_section = {key: value for key, value in section.items() if key != "type"}
     try:
@@ -150,6 +152,9 @@ def _tenant(
     handover = _handover(t.child("handover"))
     survey = _survey(t.child("survey"))
     retention = _retention(t.child("retention"))
+    registries, complete = parse_registries(t, adapters, declared)
+    callback = parse_callback(t.child("callback"), registries, complete, adapters)
+    registration = parse_registration(t.child("registration"))
     texts_section = t.raw_table("texts")
     t.finish()
 
@@ -180,6 +185,7 @@ def _tenant(
         id=tenant_id, name=name, channels=channels, bot=bot, desk=desk,
         default_language=default_language, languages=languages, hours=hours,
         handover=handover, survey=survey, catalogue=catalogue, retention=retention,
+        registries=registries, callback=callback, registration=registration,
     )
 
 

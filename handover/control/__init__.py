@@ -9,9 +9,10 @@ conversation's control epoch; a bot reply or timer produced under an older epoch
 desk event about a thread that is no longer live, is STALE: dropped and counted.
 
 The package is split by group of states: `bot`, `handover` (consent, availability check,
-queue), `agent`, `survey`, `transfer` (call transfer), plus `timers` and `failures`
-(events valid in every state). `table` assembles their rows into the one `TABLE`;
-`types` holds the vocabulary they share, `common` the pieces, `effects` the effects.
+queue), `agent`, `survey`, `transfer` (call transfer), `callback` (the callback
+request), plus `timers` and `failures` (events valid in every state). `table`
+assembles their rows into the one `TABLE`; `types` holds the vocabulary they share,
+`common` the pieces, `effects` the effects.
 Callers use the names below.
 """
 
@@ -20,6 +21,7 @@ from __future__ import annotations
 from handover.control.table import STALE_TYPES, TABLE, transition
 from handover.control.types import (
     AGENT_INACTIVE,
+    CALLBACK_TIMEOUT,
     CITIZEN_INACTIVE,
     CONSENT_BUTTONS,
     CONSENT_NO,
@@ -41,6 +43,7 @@ from handover.control.types import (
 
 __all__ = [
     "AGENT_INACTIVE",
+    "CALLBACK_TIMEOUT",
     "CITIZEN_INACTIVE",
     "CONSENT_BUTTONS",
     "CONSENT_NO",

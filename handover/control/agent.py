@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from handover import events as ev
 from handover.control import effects as fx
+from handover.control.callback import no_person_now
 from handover.control.common import (
     back_to_bot,
     end_thread,
@@ -30,8 +31,13 @@ from handover.control.types import (
 from handover.model import Party, State
 
 
-def _agent_takes(ctx: TransitionContext, name: str | None) -> None:
-    ctx.move(State.AGENT, agent_name=name)
+def _agent_takes(ctx: TransitionContext, name: str | None, agent_id: str | None = None) -> None:
+    # The desk's id for the agent, for the contact's registration; an earlier
+    # handover's agent must not be taken for this one's.
+    context = {k: v for k, v in ctx.conv.context.items() if k != "agent_id"}
+    if agent_id:
+        context["agent_id"] = agent_id
+    ctx.move(State.AGENT, agent_name=name, context=context)
     ctx.emit(
         fx.Notify("agent_joined", {"agent": name or "-"}),
         fx.ShowControl(State.AGENT, agent_name=name),
@@ -40,6 +46,12 @@ def _agent_takes(ctx: TransitionContext, name: str | None) -> None:
         fx.StartTimer(CITIZEN_INACTIVE, ctx.policy.citizen_inactivity_seconds),
         fx.CountHandover("answered"),
     )
+
+
+def _contact(ctx: TransitionContext, outcome: str, summary: str | None = None) -> fx.Effect:
+    """The thread ends: a contact to register; a person talked if an agent held it."""
+    held = ctx.conv.state is State.AGENT
+    return fx.RegisterContact(outcome, held, ctx.conv.agent_name if held else None, summary)
 
 
 def agent_citizen_message(ctx: TransitionContext) -> Transition:
@@ -54,7 +66,7 @@ def agent_citizen_message(ctx: TransitionContext) -> Transition:
 def agent_joined(ctx: TransitionContext) -> Transition:
     if not live_thread(ctx, ctx.event):
         return stale(ctx, "thread")
-    _agent_takes(ctx, ctx.event.agent_name)
+    _agent_takes(ctx, ctx.event.agent_name, ctx.event.agent_id)
     return ctx.done()
 
 
@@ -97,6 +109,7 @@ def agent_closed(ctx: TransitionContext) -> Transition:
         fx.CancelTimer(CITIZEN_INACTIVE),
     )
     was_agent = ctx.conv.state is State.AGENT
+    ctx.emit(_contact(ctx, event.outcome, summary=event.summary))
     context = dict(ctx.conv.context)
     context["outcome"] = event.outcome
     ctx.update(context=context)
@@ -116,14 +129,16 @@ def agent_closed(ctx: TransitionContext) -> Transition:
 def desk_failed(ctx: TransitionContext) -> Transition:
     if not live_thread(ctx, ctx.event):
         return stale(ctx, "thread")
-    ctx.emit(fx.CountHandover("desk_failed"), fx.CancelTimer(QUEUE_TIMEOUT))
-    return back_to_bot(ctx, fx.Notify("desk_unavailable"))
+    ctx.emit(fx.CountHandover("desk_failed"), fx.CancelTimer(QUEUE_TIMEOUT),
+             _contact(ctx, "desk_failed"))
+    return no_person_now(ctx, "desk_failed", fx.Notify("desk_unavailable"))
 
 
 def citizen_left_thread(ctx: TransitionContext) -> Transition:
     if ctx.conv.state is State.QUEUED:
         ctx.emit(fx.CountHandover("abandoned"))
     end_thread(ctx, "note_citizen_left", "citizen_left")
+    ctx.emit(_contact(ctx, "citizen_left"))
     was_agent = ctx.conv.state is State.AGENT
     ctx.move(State.CLOSED, agent_name=None)
     if was_agent:
@@ -140,12 +155,14 @@ def delivery_delayed(ctx: TransitionContext) -> Transition:
 def agent_inactive(ctx: TransitionContext) -> Transition:
     """Timer: the agent has not written for too long; the bot takes over again."""
     end_thread(ctx, "note_agent_inactive", "agent_inactive")
+    ctx.emit(_contact(ctx, "agent_inactive"))
     return back_to_bot(ctx, fx.Notify("agent_inactive"), outcome="agent_inactive")
 
 
 def citizen_inactive(ctx: TransitionContext) -> Transition:
     """Timer: the citizen has not written for too long; the conversation closes."""
     end_thread(ctx, "note_citizen_inactive", "citizen_inactive")
+    ctx.emit(_contact(ctx, "citizen_inactive"))
     ctx.move(State.CLOSED, agent_name=None)
     ctx.emit(fx.Notify("citizen_inactive"), fx.BotHandback("citizen_inactive"))
     return ctx.done()

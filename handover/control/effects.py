@@ -126,6 +126,44 @@ class CountHandover:
     reason: str | None = None
 
 
+@dataclass(frozen=True, slots=True)
+class CountCallback:
+    """A step of the callback request for the metrics and the report: offered (with
+    why), completed, declined, abandoned."""
+
+    outcome: str
+    reason: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class SuggestQuestion:
+    """Remember the citizen's last question in the callback request being taken, so it
+    can be offered as a one-tap answer (the router reads the transcript)."""
+
+
+@dataclass(frozen=True, slots=True)
+class RegisterCallback:
+    """The citizen's callback request is complete: tell them its reference and when the
+    contact centre calls back, and register it at every target that takes callbacks."""
+
+    address_kind: str
+    address: str = field(repr=False)
+    question: str = field(repr=False)
+    name: str | None = field(default=None, repr=False)
+
+
+@dataclass(frozen=True, slots=True)
+class RegisterContact:
+    """A human stretch (desk thread or call transfer) of the current handover ended:
+    register it at every target that takes contacts. `succeeded`: a person talked to
+    the citizen (None when the channel could not tell)."""
+
+    outcome: str
+    succeeded: bool | None
+    agent_name: str | None = None
+    summary: str | None = field(default=None, repr=False)
+
+
 Effect = (
     RecordCitizen
     | Say
@@ -143,4 +181,8 @@ Effect = (
     | CancelTimer
     | RecordSurvey
     | CountHandover
+    | CountCallback
+    | SuggestQuestion
+    | RegisterCallback
+    | RegisterContact
 )

@@ -15,7 +15,8 @@ from typing import TypeVar
 from handover import events as ev
 from handover.control import effects as fx
 from handover.control.bot import bot_failed
-from handover.control.common import back_to_bot, stale
+from handover.control.callback import no_person_now
+from handover.control.common import stale
 from handover.control.handover import check_failed
 from handover.control.transfer import transfer_not_sent
 from handover.control.types import (
@@ -56,7 +57,7 @@ def _open_failed(ctx: TransitionContext) -> Transition:
     if ctx.conv.state not in (State.QUEUED, State.AGENT) or ctx.event.epoch != ctx.conv.epoch:
         return stale(ctx, "epoch")
     ctx.emit(fx.CountHandover("desk_failed"), fx.CancelTimer(QUEUE_TIMEOUT))
-    return back_to_bot(ctx, fx.Notify("desk_unavailable"))
+    return no_person_now(ctx, "desk_failed", fx.Notify("desk_unavailable"))
 
 
 def _desk_message_failed(ctx: TransitionContext) -> Transition:
@@ -74,7 +75,9 @@ def _citizen_message_failed(ctx: TransitionContext) -> Transition:
     return ctx.done()
 
 
-#: The reaction to each kind of dead-lettered item; the other kinds need none.
+#: The reaction to each kind of dead-lettered item; the other kinds need none. A failed
+#: registration (registry.*) has none on purpose: the citizen was told their request is
+#: taken, and the operator sees the dead letter.
 DELIVERY_FAILURES: Mapping[OutboxKind, Handler] = {
     OutboxKind.BOT_TURN: _bot_turn_failed,
     OutboxKind.DESK_CHECK: _check_failed,

@@ -6,7 +6,8 @@ queue (states `consent`, `handover_pending`, `queued`), and handover requests.
                                          or to `transfer` on a channel that transfers)
 
 A request outside opening hours, a declined consent, an unavailable or failing desk all
-lead back to the bot. The `queued` state shares the desk thread's handlers with the
+lead back to the bot, or to a callback request where the tenant offers one
+(`handover.control.callback`). The `queued` state shares the desk thread's handlers with the
 `agent` state (`handover.control.agent`); its rows are listed here.
 """
 
@@ -24,6 +25,7 @@ from handover.control.agent import (
     delivery_delayed,
     desk_failed,
 )
+from handover.control.callback import no_person_now, offers_callback
 from handover.control.common import (
     back_to_bot,
     duplicate_handover,
@@ -71,7 +73,10 @@ def request_handover(
 ) -> Transition:
     """Start a handover from a state where the bot (or nobody) holds the conversation."""
     if not ctx.env.within_hours:
-        ctx.emit(fx.Notify("outside_hours"), fx.CountHandover("outside_hours", signal.reason))
+        ctx.emit(fx.CountHandover("outside_hours", signal.reason))
+        if offers_callback(ctx, "outside_hours"):
+            return no_person_now(ctx, "outside_hours", fx.Notify("outside_hours"))
+        ctx.emit(fx.Notify("outside_hours"))
         if ctx.conv.state is not State.BOT:
             ctx.move(State.BOT)
         return ctx.done()
@@ -210,7 +215,7 @@ def availability_checked(ctx: TransitionContext) -> Transition:
         return stale(ctx, "epoch")
     if not event.available:
         ctx.emit(fx.CountHandover("unavailable"))
-        return back_to_bot(ctx, fx.Notify("no_agents"))
+        return no_person_now(ctx, "unavailable", fx.Notify("no_agents"))
     return _queue(ctx, _signal_of(ctx.conv), event.queue_length, event.estimated_wait_seconds)
 
 
@@ -226,7 +231,7 @@ def check_failed(ctx: TransitionContext) -> Transition:
     if ctx.event.epoch != ctx.conv.epoch:
         return stale(ctx, "epoch")
     ctx.emit(fx.CountHandover("desk_failed"))
-    return back_to_bot(ctx, fx.Notify("desk_unavailable"))
+    return no_person_now(ctx, "desk_failed", fx.Notify("desk_unavailable"))
 
 
 def leave_before_thread(ctx: TransitionContext) -> Transition:
@@ -271,11 +276,17 @@ def queue_timeout(ctx: TransitionContext) -> Transition:
     """Timer: nobody answered the waiting citizen; the tenant's fallback applies."""
     ctx.emit(fx.CountHandover("timeout"))
     fallback = ctx.policy.queue_fallback
+    if offers_callback(ctx, "queue_timeout"):
+        # A callback request replaces the fallback: the thread ends, the KCC calls back.
+        end_thread(ctx, "note_queue_timeout", "queue_timeout")
+        ctx.emit(fx.RegisterContact("queue_timeout", False))
+        return no_person_now(ctx, "queue_timeout", fx.Notify("callback_intro_busy"))
     if fallback == "message":
         # Keep the thread open: the citizen leaves a message the agent answers later.
         ctx.emit(fx.Notify("queue_timeout_message"), fx.DeskNote("note_queue_timeout"))
         return ctx.done()
     end_thread(ctx, "note_queue_timeout", "queue_timeout")
+    ctx.emit(fx.RegisterContact("queue_timeout", False))
     key = "queue_timeout_phone" if fallback == "phone" else "queue_timeout_bot"
     return back_to_bot(ctx, fx.Notify(key))
 

@@ -11,7 +11,7 @@ from collections.abc import Mapping
 from types import MappingProxyType
 
 from handover import events as ev
-from handover.control import agent, bot, failures, survey, timers, transfer
+from handover.control import agent, bot, callback, failures, survey, timers, transfer
 from handover.control import handover as handover_requests
 from handover.control.common import refused, stale
 from handover.control.types import Env, Handler, Policy, TableRows, Transition, TransitionContext
@@ -25,6 +25,7 @@ GROUPS: Mapping[str, TableRows] = MappingProxyType(
         "agent": agent.TRANSITIONS,
         "survey": survey.TRANSITIONS,
         "transfer": transfer.TRANSITIONS,
+        "callback": callback.TRANSITIONS,
         "timers": timers.TRANSITIONS,
         "failures": failures.TRANSITIONS,
     }

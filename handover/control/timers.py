@@ -11,11 +11,13 @@ from collections.abc import Mapping
 
 from handover import events as ev
 from handover.control.agent import agent_inactive, citizen_inactive
+from handover.control.callback import callback_timeout
 from handover.control.common import stale
 from handover.control.handover import consent_timeout, queue_timeout
 from handover.control.survey import survey_timeout
 from handover.control.types import (
     AGENT_INACTIVE,
+    CALLBACK_TIMEOUT,
     CITIZEN_INACTIVE,
     CONSENT_TIMEOUT,
     QUEUE_TIMEOUT,
@@ -34,6 +36,7 @@ TIMERS: Mapping[tuple[State, str], Handler] = {
     (State.AGENT, CITIZEN_INACTIVE): citizen_inactive,
     (State.SURVEY, SURVEY_TIMEOUT): survey_timeout,
     (State.CONSENT, CONSENT_TIMEOUT): consent_timeout,
+    (State.CALLBACK, CALLBACK_TIMEOUT): callback_timeout,
 }
 
 

@@ -46,7 +46,7 @@ def transfer_status(ctx: TransitionContext) -> Transition:
     event: ev.TransferStatus = ctx.event
     if event.answered:
         ctx.move(State.CLOSED, context={**ctx.conv.context, "outcome": "transferred"})
-        ctx.emit(fx.CountHandover("transferred"))
+        ctx.emit(fx.CountHandover("transferred"), fx.RegisterContact("transferred", True))
         return ctx.done()
     return _failed(ctx, event.fallback)
 
@@ -79,7 +79,7 @@ def caller_left(ctx: TransitionContext) -> Transition:
     """The call ended before the channel confirmed the transfer. Without transfer
     status notifications this is also how a successful blind transfer looks."""
     ctx.move(State.CLOSED, context={**ctx.conv.context, "outcome": "transfer_unconfirmed"})
-    ctx.emit(fx.CountHandover("transfer_unconfirmed"))
+    ctx.emit(fx.CountHandover("transfer_unconfirmed"), fx.RegisterContact("transferred", None))
     return ctx.done()
 
 

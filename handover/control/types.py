@@ -23,6 +23,7 @@ AGENT_INACTIVE = "agent_inactive"
 CITIZEN_INACTIVE = "citizen_inactive"
 SURVEY_TIMEOUT = "survey_timeout"
 CONSENT_TIMEOUT = "consent_timeout"
+CALLBACK_TIMEOUT = "callback_timeout"
 
 # Button payloads the citizen's channel sends back.
 SKIP_PAYLOAD = "/skip"
@@ -37,7 +38,12 @@ SURVEY_BUTTONS = tuple((str(n), str(n)) for n in range(11))
 #: Context keys the state machine keeps for itself; the rest (page context...) is what
 #: the channel told about the citizen, and is what bots and desks are shown.
 INTERNAL_CONTEXT_KEYS = frozenset(
-    {"handover", "outcome", "consent_signal", "survey_score", "choices", "queued_at"}
+    {
+        "handover", "outcome", "consent_signal", "survey_score", "choices", "queued_at",
+        # The callback request being taken (personal: never shown to bots or desks),
+        # the start of the human stretch and the agent's desk id (for registrations).
+        "callback", "stretch_started", "agent_id",
+    }
 )
 
 
@@ -73,6 +79,13 @@ class Policy:
     #: requests the bot did not make or made without consent), "daemon" (always asks).
     consent: str = "none"
     consent_timeout_seconds: float = 300
+    #: The callback request (`handover.control.callback`): offered at all, at which
+    #: moments (outside_hours, unavailable, queue_timeout, desk_failed), how long each
+    #: step waits, and whether the citizen's name is asked.
+    callback_enabled: bool = False
+    callback_offer_when: frozenset[str] = frozenset()
+    callback_timeout_seconds: float = 300
+    callback_ask_name: bool = True
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,6 +98,8 @@ class Env:
     transfer: bool = False
     #: The channel can ask the written survey (not a spoken channel).
     survey: bool = True
+    #: The channel speaks to the citizen (a phone call): questions are worded for it.
+    spoken: bool = False
 
 
 @dataclass(frozen=True, slots=True)

@@ -37,6 +37,7 @@ from handover.daemon.supervisor import LoopSupervisor, RestartPolicy
 from handover.daemon.typing_relay import PREFIX as TYPING_PREFIX
 from handover.daemon.typing_relay import TypingHint
 from handover.engine.leases import ConnectionLeases
+from handover.engine.outbox.registry import target_of_row
 from handover.engine.router import Router
 from handover.engine.timers import TimerWorker
 from handover.engine.worker import OutboxWorker, WorkerSettings
@@ -45,7 +46,7 @@ from handover.http.admin import admin_routes
 from handover.http.forwarded import forwarded_middleware
 from handover.http.middleware import draining_middleware, drop_server_banner, error_middleware
 from handover.http.ops import ops_routes
-from handover.model import Conversation, Party, State, Target
+from handover.model import Conversation, OutboxRow, Party, State, Target
 from handover.sdk.contracts import (
     Adapter,
     ChannelAdapter,
@@ -105,6 +106,7 @@ class Daemon:
             self.clock,
             on_outbox=self.wake_delivery,
             on_timers=self._wake_timers,
+            adapters=config.adapters,
         )
         d = config.delivery
         self.worker = OutboxWorker(
@@ -180,9 +182,14 @@ class Daemon:
             return adapter.capabilities
         return ChannelCapabilities()
 
-    def _resolve(self, conv: Conversation, target: Target) -> Adapter:
+    def _resolve(self, conv: Conversation, row: OutboxRow) -> Adapter:
+        """The adapter an outbox row goes to; KeyError when it is not configured."""
+        target = row.target
         if target is Target.CITIZEN:
             return self.adapters[conv.channel]
+        if target is Target.REGISTRY:
+            # One item per registration target: the row names the instance.
+            return self.adapters[target_of_row(row)]
         tenant = self.config.tenants[conv.tenant]
         return self.adapters[tenant.bot if target is Target.BOT else tenant.desk]
 

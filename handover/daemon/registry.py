@@ -74,11 +74,13 @@ def _load(entry_point: EntryPoint) -> type[Adapter]:
             f"Adapter subclass but {obj!r}"
         )
     # `kind` is a ClassVar without a value on the Adapter base: a class that subclasses
-    # Adapter directly instead of ChannelAdapter/BotAdapter/DeskAdapter cannot be routed.
+    # Adapter directly instead of ChannelAdapter/BotAdapter/DeskAdapter/RegistryAdapter
+    # cannot be routed.
     if not isinstance(getattr(obj, "kind", None), AdapterKind):
         raise TypeError(
             f"adapter entry point {entry_point.name!r} ({entry_point.value}) does not "
-            "declare a kind (subclass ChannelAdapter, BotAdapter or DeskAdapter)"
+            "declare a kind (subclass ChannelAdapter, BotAdapter, DeskAdapter or "
+            "RegistryAdapter)"
         )
     return obj
 

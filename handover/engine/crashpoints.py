@@ -14,14 +14,18 @@ done and its consequence (the answer, the next write, the send) undone:
 - delivery.before_send@<kind>: an outbox item is leased (and marked in flight where
   the target is not resend-safe), not yet sent;
 - delivery.after_send@<kind>: sent, the target has it, nothing recorded;
-- delivery.after_follow_up@<kind>: a bot reply or availability answer was ingested,
-  the item that asked for it is not yet completed;
+- delivery.after_follow_up@<kind>: a bot reply, availability answer or a target's
+  confirmation of a registration was ingested, the item that asked for it is not yet
+  completed;
 - delivery.after_complete@<kind>: the item is gone from the outbox;
 - delivery.after_reschedule@<kind>: a failed send's retry is stored;
 - delivery.after_failure_told@<kind>: the core was told an item failed for good, the
   item is not yet dead-lettered;
 - delivery.after_dead_letter@<kind>: the item is dead-lettered;
 - timers.before_fire: a due timer was read, its event not yet ingested.
+
+The callback request's steps (the registration written, delivered, confirmed) are
+exercised in tests/e2e/test_crash_callback.py.
 """
 
 from __future__ import annotations

@@ -19,7 +19,7 @@ import structlog
 
 from handover import control, metrics
 from handover import events as ev
-from handover.config.load import TenantConfig
+from handover.config.load import AdapterInstance, TenantConfig
 from handover.control import effects as fx
 from handover.engine.crashpoints import crash_point
 from handover.engine.keyedlock import KeyedLock
@@ -49,6 +49,10 @@ def policy_of(tenant: TenantConfig) -> control.Policy:
         survey_ask_comment=s.ask_comment,
         consent=h.consent,
         consent_timeout_seconds=h.consent_timeout_seconds,
+        callback_enabled=tenant.callback.enabled and bool(tenant.registries),
+        callback_offer_when=frozenset(tenant.callback.offer_when),
+        callback_timeout_seconds=tenant.callback.step_timeout_seconds,
+        callback_ask_name=tenant.callback.ask_name,
     )
 
 
@@ -63,8 +67,11 @@ class Router:
         clock: Any,
         on_outbox: Callable[[], None] = lambda: None,
         on_timers: Callable[[], None] = lambda: None,
+        adapters: Mapping[str, AdapterInstance] | None = None,
     ) -> None:
         self.store = store
+        #: The configured adapter instances: channel types and registration targets.
+        self.adapters: Mapping[str, AdapterInstance] = adapters or {}
         self.tenants = tenants
         self.channel_caps = channel_caps
         self.clock = clock
@@ -134,6 +141,7 @@ class Router:
             within_hours=tenant.hours.is_open(now),
             transfer=caps.transfer,
             survey=not caps.spoken,
+            spoken=caps.spoken,
         )
         result = control.transition(conv, event, self._policies[conv.tenant], env)
         if result.outcome is not control.Outcome.APPLIED and not result.effects:
@@ -150,7 +158,8 @@ class Router:
         if isinstance(event, ev.TimerFired):
             effects.insert(0, fx.CancelTimer(event.name))
         builder = StepBuilder(
-            self.store, caps, self.clock.now(), result.conversation, event, tenant
+            self.store, caps, self.clock.now(), result.conversation, event, tenant,
+            adapters=self.adapters, channel_type=self._channel_type(conv.channel),
         )
         step = await builder.build(effects)
         crash_point("router.before_commit")
@@ -158,12 +167,22 @@ class Router:
             return IngestResult(IngestOutcome.DUPLICATE, conv)
         crash_point("router.after_commit")
         self._after_commit(conv, step, effects, tenant)
+        for step_reached in builder.callbacks:
+            if step_reached != "registered":  # counted per delivery in REGISTRATIONS
+                metrics.CALLBACK_REQUESTS.labels(
+                    tenant.id, self._channel_type(conv.channel), step_reached
+                ).inc()
         outcome = (
             IngestOutcome.APPLIED
             if result.outcome is control.Outcome.APPLIED
             else IngestOutcome.REFUSED
         )
         return IngestResult(outcome, step.conversation)
+
+    def _channel_type(self, channel: str) -> str:
+        """The adapter type of a channel instance (a bounded label, unlike nothing)."""
+        instance = self.adapters.get(channel)
+        return instance.type if instance is not None else channel
 
     def _map_choice(self, conv: Conversation, event: ev.Event) -> ev.Event:
         """A bare number answering numbered choices becomes that button's payload."""

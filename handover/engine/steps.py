@@ -15,8 +15,9 @@ from typing import Any
 
 from handover import control
 from handover import events as ev
-from handover.config.load import TenantConfig
+from handover.config.load import AdapterInstance, TenantConfig
 from handover.control import effects as fx
+from handover.engine import registrations
 from handover.engine.outbox import (
     BotHandbackPayload,
     BotTurnPayload,
@@ -71,8 +72,17 @@ class StepBuilder:
         after: Conversation,
         event: ev.Event,
         tenant: TenantConfig,
+        *,
+        adapters: Mapping[str, AdapterInstance] | None = None,
+        channel_type: str = "",
     ) -> None:
         self.store = store
+        #: The configured adapter instances (registration targets are looked up here).
+        self.adapters: Mapping[str, AdapterInstance] = adapters or {}
+        #: The adapter type of the conversation's channel (`web`, `whatsapp`...).
+        self.channel_type = channel_type or after.channel
+        #: Callback request outcomes counted in this step (for the metrics).
+        self.callbacks: list[str] = []
         self.conv = after
         self.event = event
         self.tenant = tenant
@@ -118,6 +128,18 @@ class StepBuilder:
         self.outbox.append(
             outbox_item(self.conv.id, payload, self.conv.epoch, self.correlation_id)
         )
+
+    def queue(self, payload: OutboxPayload) -> None:
+        """Add an outbox item to the step."""
+        self._queue(payload)
+
+    def notify_text(self, key: str, params: Mapping[str, Any]) -> None:
+        """A system text from the catalogue for the citizen, in their language."""
+        self._to_citizen(Party.SYSTEM, Content(text=self._text(key, self.conv.language, params)))
+
+    def handover_event(self, event: str, *, reason: str | None = None) -> None:
+        """A handover event for the report (`HandoverEvent`)."""
+        self._handover_event(event, reason=reason)
 
     def _entry(
         self, party: Party, content: Content, message_id: str, sender: str | None = None
@@ -238,6 +260,8 @@ class StepBuilder:
 
     async def count_handover(self, e: fx.CountHandover) -> None:
         wait = None
+        if e.outcome in ("queued", "transferring"):
+            registrations.mark_stretch_start(self)
         if e.outcome == "queued":
             mark = [self.conv.handover_no, self.now.isoformat()]
             self.conv = self.conv.evolve(context={**self.conv.context, QUEUED_AT: mark})
@@ -326,4 +350,8 @@ _HANDLERS: dict[type, Callable[[StepBuilder, Any], Awaitable[None]]] = {
     fx.CancelTimer: StepBuilder.cancel_timer,
     fx.RecordSurvey: StepBuilder.record_survey,
     fx.CountHandover: StepBuilder.count_handover,
+    fx.CountCallback: registrations.count_callback,
+    fx.SuggestQuestion: registrations.suggest_question,
+    fx.RegisterCallback: registrations.register_callback,
+    fx.RegisterContact: registrations.register_contact,
 }

@@ -54,8 +54,10 @@ class WorkerSettings:
     desk_delay_notice_seconds: float = 60.0
 
 
-#: Resolve the adapter that serves a target for a conversation.
-TargetResolver = Callable[[Conversation, Target], Adapter]
+#: Resolve the adapter that serves an outbox row of a conversation (its target, and for
+#: a registration the adapter instance the row names). Raises LookupError when the
+#: configuration has no such adapter (any more).
+TargetResolver = Callable[[Conversation, OutboxRow], Adapter]
 #: Report an adapter's health (name, health, detail).
 HealthReporter = Callable[[Adapter, Health, str], None]
 
@@ -161,7 +163,13 @@ class OutboxWorker:
         if conv is None:
             await self.store.complete(row.id, self.owner)
             return
-        adapter = self.resolve(conv, row.target)
+        try:
+            adapter = self.resolve(conv, row)
+        except LookupError:
+            # A registry row naming an instance the configuration no longer has:
+            # retrying cannot help.
+            await self._give_up(row, "permanent", "permanent: no such adapter")
+            return
         op = OPERATIONS[row.kind]
         max_age = (self.settings.max_age_seconds or {}).get(row.kind)
         if max_age is not None and (now - row.created_at).total_seconds() > max_age:
@@ -190,6 +198,9 @@ class OutboxWorker:
                 await self.store.record_echo(*sent.echo_key)
         except AuthError as exc:
             self.report_health(adapter, Health.AUTH_FAILED, type(exc).__name__)
+            if op.auth_is_final:
+                await self._give_up(row, "permanent", f"auth: {exc}")
+                return
             await self._retry(row, adapter, "auth", str(exc), None, slow=True)
             await self._tell_if_delayed(row, conv, now)
             return
@@ -222,6 +233,7 @@ class OutboxWorker:
         crash_point("delivery.after_complete", row.kind)
         self.report_health(adapter, Health.CONNECTED, "")
         metrics.DELIVERIES.labels(row.target, row.kind, "sent").inc()
+        _count_registration(row, "registered")
         metrics.RELAY_LATENCY.labels(row.target).observe(
             max(0.0, (self.clock.now() - row.created_at).total_seconds())
         )
@@ -249,6 +261,7 @@ class OutboxWorker:
         await self.store.reschedule(row.id, self.owner, next_at, error[:500])
         crash_point("delivery.after_reschedule", row.kind)
         metrics.DELIVERIES.labels(row.target, row.kind, "retry").inc()
+        _count_registration(row, "retry")
         metrics.DELIVERY_ERRORS.labels(adapter.name, error_class).inc()
         log.info(
             "delivery.retry_scheduled",
@@ -307,6 +320,7 @@ class OutboxWorker:
         crash_point("delivery.after_dead_letter", row.kind)
         metrics.DELIVERIES.labels(row.target, row.kind, result).inc()
         metrics.DEAD_LETTERS.labels(row.target, result).inc()
+        _count_registration(row, "dead" if result == "permanent" else result)
         log.warning(
             "delivery.dead_lettered",
             outbox_id=row.id,
@@ -314,3 +328,8 @@ class OutboxWorker:
             kind=row.kind,
             reason=reason,
         )
+
+
+def _count_registration(row: OutboxRow, result: str) -> None:
+    if row.target is Target.REGISTRY:
+        metrics.REGISTRATIONS.labels(row.tenant, row.kind, result).inc()

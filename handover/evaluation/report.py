@@ -17,6 +17,11 @@ Counting rules:
 - outside hours: requests for a person when the desk was closed; no agents: the desk
   said nobody was available; consent declined: the citizen said no to being handed
   over; desk failures: the desk could not take the conversation.
+- callback requests (contactverzoeken, handover/control/callback.py): offered where
+  nobody could take the chat; completed (stored with a reference); declined (no
+  consent: said no, moved on or did not answer); abandoned (consented, then stopped,
+  timed out or left); registered: deliveries to a registration target (one per target,
+  so a tenant with two targets counts each completed request twice).
 - NPS: survey answers given in the period (see nps.py).
 """
 
@@ -38,6 +43,9 @@ ALL = "all"
 #: The events that mean "handed to a person": queued at the desk (chat), or a transfer
 #: to the desk's phone line started (spoken channels; see handover/control/transfer.py).
 _HANDED_OVER = frozenset({"queued", "transferring"})
+#: The steps of a callback request the report counts (handover events "callback_<step>").
+CALLBACK_STEPS = ("offered", "completed", "declined", "abandoned", "registered")
+_CALLBACK_EVENTS = {f"callback_{step}": step for step in CALLBACK_STEPS}
 
 
 def percentile(values: Sequence[float], p: float) -> float:
@@ -60,6 +68,9 @@ class ChannelReport:
     desk_failed: int = 0
     transferred: int = 0
     transfer_failed: int = 0
+    #: Callback requests by step reached: offered, completed, declined, abandoned,
+    #: registered (the handover event is "callback_<step>").
+    callbacks: dict[str, int] = field(default_factory=lambda: dict.fromkeys(CALLBACK_STEPS, 0))
     waits: list[float] = field(default_factory=list)
     nps: NpsSummary = field(default_factory=lambda: summarise(()))
 
@@ -94,6 +105,7 @@ class ChannelReport:
             "transferred": self.transferred,
             "transfer_failures": self.transfer_failed,
             "outside_hours_requests": self.outside_hours,
+            "callback_requests": dict(self.callbacks),
             "nps": self.nps.to_json(),
         }
 
@@ -163,6 +175,8 @@ def tally(
                 r.transferred += 1
             elif e.event == "transfer_failed":
                 r.transfer_failed += 1
+            elif e.event in _CALLBACK_EVENTS:
+                r.callbacks[_CALLBACK_EVENTS[e.event]] += 1
     for a in answers:
         per_channel_answers[a.channel].append(a)
         per_channel_answers[ALL].append(a)
@@ -207,6 +221,8 @@ def render_text(report: Report) -> str:
     row("transferred by phone", (str(r.transferred) for r in rs))
     row("failed transfers", (str(r.transfer_failed) for r in rs))
     row("outside-hours requests", (str(r.outside_hours) for r in rs))
+    for step in CALLBACK_STEPS:
+        row(f"callback requests {step}", (str(r.callbacks[step]) for r in rs))
     row("NPS", (_fmt(r.nps.score) for r in rs))
     row("survey answers", (str(r.nps.answered) for r in rs))
     row("surveys unanswered", (str(r.nps.unanswered) for r in rs))

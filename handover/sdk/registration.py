@@ -29,6 +29,11 @@ from typing import ClassVar
 from handover.model import TranscriptEntry
 from handover.sdk.contracts import Adapter, AdapterKind
 
+#: The conversation context key where a phone channel puts the number the caller calls
+#: from (E.164 or national form), in the context of the citizen's events: a callback
+#: request on that call offers it as the number to call back.
+CALLER_NUMBER_CONTEXT_KEY = "caller_number"
+
 
 class AddressKind(StrEnum):
     """How the citizen wants to be reached."""

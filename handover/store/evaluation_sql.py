@@ -113,7 +113,9 @@ class EvaluationSQL:
         return [
             d.statement(f"DELETE FROM transcript WHERE {among}", id_params),
             d.statement(f"DELETE FROM dead_letters WHERE {among}", id_params),
-            # An item this old has outlived every kind's maximum age; its payload is a body.
+            # Its payload is a body. An item this old has outlived the maximum age of
+            # every kind but the registrations (a week): with bodies_days shorter than
+            # that, retention wins and a registration still retrying goes too.
             d.statement(
                 f"DELETE FROM outbox WHERE {among} AND created_at < ?",
                 [*id_params, d.time_param(inactive_before)],

@@ -71,6 +71,25 @@ _PLACEHOLDERS: dict[str, frozenset[str]] = {
     "transferring": frozenset(),  # (phone) you are put through to an employee
     "transfer_failed": frozenset({"phone"}),  # (phone) putting through failed; bot goes on
     "transfer_goodbye": frozenset({"phone", "hours"}),  # (phone) failed; call later, bye
+    # -- the callback request (contactverzoek) --
+    "callback_offer": frozenset(),  # may we call/mail you back? we store question + address
+    "callback_yes_label": frozenset(),  # button label: yes, call me back
+    "callback_no_label": frozenset(),  # button label: no thanks
+    "callback_declined": frozenset(),  # fine, nothing stored; go on with the bot
+    "callback_caller_number": frozenset({"digits"}),  # (phone) call back on this number?
+    "callback_other_number_label": frozenset(),  # button label: another number
+    "callback_address": frozenset(),  # your phone number or e-mail address?
+    "callback_address_spoken": frozenset(),  # (phone) your phone number, digit by digit?
+    "callback_address_invalid": frozenset(),  # not a phone number or e-mail; try again
+    "callback_address_invalid_spoken": frozenset(),  # (phone) not a phone number; again
+    "callback_name": frozenset(),  # your name? (optional)
+    "callback_question": frozenset(),  # what is your question?
+    "callback_question_suggested": frozenset({"question"}),  # this question, or another?
+    "callback_same_label": frozenset(),  # button label: that question
+    "callback_confirmed": frozenset({"reference", "when"}),  # stored: reference; when
+    "callback_stopped": frozenset(),  # stopped; nothing stored
+    "callback_abandoned": frozenset(),  # no answer; nothing stored
+    "callback_intro_busy": frozenset(),  # (queue timeout) nobody free now
     # -- notes to the employee, shown in the desk --
     "note_citizen_left": frozenset(),
     "note_queue_timeout": frozenset(),

@@ -24,6 +24,9 @@ DOCUMENTED: dict[str, set[str]] = {
     "desk_unavailable": {"phone"},
     "transfer_failed": {"phone"},
     "transfer_goodbye": {"phone", "hours"},
+    "callback_caller_number": {"digits"},
+    "callback_question_suggested": {"question"},
+    "callback_confirmed": {"reference", "when"},
 }
 CITIZEN_KEYS = {
     "handover_checking", "outside_hours", "no_agents", "queued", "queued_unknown",
@@ -34,6 +37,11 @@ CITIZEN_KEYS = {
     "desk_delayed", "consent_question", "consent_declined", "consent_yes_label", "consent_no_label",
     "window_closing",
     "transferring", "transfer_failed", "transfer_goodbye",
+    "callback_offer", "callback_yes_label", "callback_no_label", "callback_declined",
+    "callback_caller_number", "callback_other_number_label", "callback_address",
+    "callback_address_spoken", "callback_address_invalid", "callback_address_invalid_spoken",
+    "callback_name", "callback_question", "callback_question_suggested", "callback_same_label",
+    "callback_confirmed", "callback_stopped", "callback_abandoned", "callback_intro_busy",
 }
 NOTE_KEYS = {
     "note_citizen_left", "note_queue_timeout", "note_citizen_inactive",

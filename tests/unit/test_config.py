@@ -18,10 +18,12 @@ import pytest
 
 from handover.config.load import (
     DEFAULT_MAX_AGE_SECONDS,
+    CallbackPolicy,
     Config,
     DeliveryConfig,
     HandoverPolicy,
     LoggingConfig,
+    RegistrationPolicy,
     RetentionPolicy,
     ServerConfig,
     StoreConfig,
@@ -991,8 +993,13 @@ def test_example_documents_every_key() -> None:
         LoggingConfig: "[logging]", HandoverPolicy: "[tenants.utrecht.handover]",
         SurveyPolicy: "[tenants.utrecht.survey]", TenantConfig: "[tenants.utrecht]",
         RetentionPolicy: "[tenants.utrecht.retention]",
+        CallbackPolicy: "[tenants.utrecht.callback]",
+        RegistrationPolicy: "[tenants.utrecht.registration]",
     }
-    not_keys = {"id", "hours", "handover", "survey", "catalogue", "retention"}
+    not_keys = {
+        "id", "hours", "handover", "survey", "catalogue", "retention", "callback",
+        "registration",
+    }
     for cls in sections:
         for field in dataclasses.fields(cls):
             if field.name in not_keys or field.name == "max_age_seconds":

@@ -41,6 +41,7 @@ TIMER_OF = {
     State.SURVEY: control.SURVEY_TIMEOUT,
     State.CLOSED: control.SURVEY_TIMEOUT,
     State.TRANSFER: control.QUEUE_TIMEOUT,
+    State.CALLBACK: control.CALLBACK_TIMEOUT,
 }
 FAILED_KIND_OF = {
     State.BOT: "bot.turn",
@@ -51,6 +52,7 @@ FAILED_KIND_OF = {
     State.SURVEY: "bot.turn",
     State.CLOSED: "bot.turn",
     State.TRANSFER: "citizen.transfer",
+    State.CALLBACK: "registry.callback",
 }
 
 
@@ -77,6 +79,7 @@ def event_of(name: str, state: State) -> ev.Event:
             **k(epoch=5, kind=FAILED_KIND_OF[state], reason="permanent")
         ),
         "ChannelNotice": lambda: ev.ChannelNotice(**k(kind="template_fallback")),
+        "Registered": lambda: ev.Registered(**k(kind="registry.callback", target="kcc")),
     }
     return makers[name]()  # type: ignore[no-untyped-call]
 
@@ -169,6 +172,18 @@ _IN_TRANSFER = {
 EXPECTED["TransferStatus"] = {state: (S_, state) for state in State}
 for _name, _row in EXPECTED.items():
     _row[State.TRANSFER] = _IN_TRANSFER.get(_name, (S_, State.TRANSFER))
+
+# Taking a callback request (handover/control/callback.py): the citizen's answers, the
+# step's timer and leaving move it; a failed registration changes nothing (the citizen
+# is not told). Without a request in the context a message ends it.
+_IN_CALLBACK = {
+    "CitizenMessage": (A_, B), "CitizenRequestsAgent": (A_, State.CALLBACK),
+    "CitizenLeft": (A_, C), "HandoverRequested": (R_, State.CALLBACK), "TimerFired": (A_, B),
+}
+for _name, _row in EXPECTED.items():
+    _row[State.CALLBACK] = _IN_CALLBACK.get(_name, (S_, State.CALLBACK))
+# A target's confirmation of a registration is counted whoever holds the conversation.
+EXPECTED["Registered"] = {state: (A_, state) for state in State}
 
 CASES = [
     pytest.param(name, state, outcome, nxt, id=f"{state.value}-{name}")

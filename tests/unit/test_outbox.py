@@ -24,6 +24,8 @@ from handover.engine.outbox import (
     DeskOpenPayload,
     OutboxKind,
     OutboxPayload,
+    RegistryCallbackPayload,
+    RegistryContactPayload,
     decode,
     outbox_item,
 )
@@ -40,6 +42,13 @@ from handover.model import (
 )
 from handover.sdk.contracts import Availability, BotResponse, DeskReceipt
 from handover.sdk.keys import desk_message_key
+from handover.sdk.registration import (
+    AddressKind,
+    CallbackRequest,
+    ContactRecord,
+    RegistrationReceipt,
+    RegistrationTarget,
+)
 
 CONV = "c0ffee"
 AT = datetime(2024, 5, 6, 10, 30, tzinfo=UTC)
@@ -54,6 +63,19 @@ ENTRY = TranscriptEntry(
     created_at=AT,
 )
 SIGNAL = HandoverSignal(reason="bot", topic="paspoort", queue="burgerzaken", details={"a": 1})
+CALLBACK = CallbackRequest(
+    request_id="0" * 32, reference="K7M2QP", tenant="t", conversation_id=CONV,
+    channel="web", channel_type="web", language="nl", placed_at=AT,
+    address_kind=AddressKind.PHONE, address="+31612345678", question="Mijn paspoort",
+    name="Jan", topic="paspoort", topic_label=None, callback_after=AT,
+    callback_text="morgen vanaf 08:30",
+)
+CONTACT = ContactRecord(
+    record_id=f"{CONV}-1", tenant="t", conversation_id=CONV, channel="web",
+    channel_type="web", language="nl", started_at=AT, ended_at=AT, outcome="resolved",
+    succeeded=True, topic="paspoort", agent_name="Sanne", agent_id="a-1", content="paspoort",
+    transcript=(ENTRY,),
+)
 
 SAMPLES: dict[OutboxKind, OutboxPayload] = {
     OutboxKind.CITIZEN_MESSAGE: CitizenMessagePayload(ENTRY),
@@ -72,6 +94,8 @@ SAMPLES: dict[OutboxKind, OutboxPayload] = {
     OutboxKind.DESK_MESSAGE: DeskMessagePayload(thread=f"{CONV}-1", message=ENTRY),
     OutboxKind.DESK_NOTE: DeskNotePayload(thread=f"{CONV}-1", text="Let op"),
     OutboxKind.DESK_CLOSE: DeskClosePayload(thread=f"{CONV}-1", reason="citizen_left"),
+    OutboxKind.REGISTRY_CALLBACK: RegistryCallbackPayload(target="openklant", request=CALLBACK),
+    OutboxKind.REGISTRY_CONTACT: RegistryContactPayload(target="openklant", record=CONTACT),
 }
 
 
@@ -103,6 +127,8 @@ def test_kind_targets() -> None:
     assert OutboxKind.CITIZEN_TRANSFER.target is Target.CITIZEN
     assert OutboxKind.BOT_TURN.target is Target.BOT
     assert OutboxKind.DESK_NOTE.target is Target.DESK
+    assert OutboxKind.REGISTRY_CALLBACK.target is Target.REGISTRY
+    assert OutboxKind.REGISTRY_CONTACT.target is Target.REGISTRY
 
 
 _ENTRY_ROW = (
@@ -136,6 +162,23 @@ TODAYS_ROWS: dict[OutboxKind, str] = {
     OutboxKind.DESK_MESSAGE: f'{{"thread":"{CONV}-1","message":{_ENTRY_ROW}}}',
     OutboxKind.DESK_NOTE: f'{{"thread":"{CONV}-1","text":"Let op"}}',
     OutboxKind.DESK_CLOSE: f'{{"thread":"{CONV}-1","reason":"citizen_left"}}',
+    OutboxKind.REGISTRY_CALLBACK: (
+        '{"target":"openklant","request":{"request_id":"' + "0" * 32 + '",'
+        '"reference":"K7M2QP","tenant":"t",'
+        f'"conversation_id":"{CONV}","channel":"web","channel_type":"web","language":"nl",'
+        '"placed_at":"2024-05-06T10:30:00+00:00","address_kind":"phone",'
+        '"address":"+31612345678","question":"Mijn paspoort","name":"Jan",'
+        '"topic":"paspoort","topic_label":null,'
+        '"callback_after":"2024-05-06T10:30:00+00:00","callback_text":"morgen vanaf 08:30"}}'
+    ),
+    OutboxKind.REGISTRY_CONTACT: (
+        f'{{"target":"openklant","record":{{"record_id":"{CONV}-1","tenant":"t",'
+        f'"conversation_id":"{CONV}","channel":"web","channel_type":"web","language":"nl",'
+        '"started_at":"2024-05-06T10:30:00+00:00","ended_at":"2024-05-06T10:30:00+00:00",'
+        '"outcome":"resolved","succeeded":true,"topic":"paspoort","topic_label":null,'
+        '"agent_name":"Sanne","agent_id":"a-1","content":"paspoort",'
+        f'"transcript":[{_ENTRY_ROW}]}}}}'
+    ),
 }
 
 
@@ -182,16 +225,24 @@ class _Recorder:
 
     def __getattr__(self, method: str) -> Any:
         async def call(*args: Any) -> Any:
-            # Every method but availability takes the conversation first.
-            self.calls.append((method, args if method == "availability" else args[1:]))
+            # Every method but availability and the registrations takes the
+            # conversation first.
+            whole = method == "availability" or method.startswith("register_")
+            self.calls.append((method, args if whole else args[1:]))
             return {
                 "turn": BotResponse(messages=(Content(text="ok"),)),
                 "availability": Availability(available=True, queue_length=1),
                 "open_thread": DeskReceipt(desk_message_id="d-1"),
                 "send": DeskReceipt(desk_message_id=None),
                 "note": DeskReceipt(desk_message_id=None),
+                "register_callback": RegistrationReceipt("kc-1"),
+                "register_contact": RegistrationReceipt(),
             }.get(method)
         return call
+
+
+# It answers registrations too: let the registry operations take it for a target.
+RegistrationTarget.register(_Recorder)
 
 
 async def test_old_rows_deliver_through_the_adapter() -> None:
@@ -218,6 +269,8 @@ async def test_old_rows_deliver_through_the_adapter() -> None:
     assert isinstance(result.follow_up, ev.AvailabilityChecked)
     assert result.follow_up.dedup_key == ("delivery", "check:7")
     assert sent[OutboxKind.DESK_CLOSE][:2] == ("close_thread", (f"{CONV}-1", "citizen_left"))
+    assert sent[OutboxKind.REGISTRY_CALLBACK][:2] == ("register_callback", (CALLBACK,))
+    assert sent[OutboxKind.REGISTRY_CONTACT][:2] == ("register_contact", (CONTACT,))
 
 
 async def test_an_empty_language_means_the_conversations() -> None:

@@ -1,7 +1,7 @@
 """Typed outbox items: one kind, one payload dataclass, one delivery operation.
 
 `kinds` holds the shared shapes (`OutboxKind`, `OutboxPayload`, `Operation`); the
-payloads and operations live by target in `citizen`, `bot` and `desk`. `OPERATIONS` is
+payloads and operations live by target in `citizen`, `bot`, `desk` and `registry`. `OPERATIONS` is
 the table the worker dispatches on, keyed by the kind stored in the row.
 """
 
@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from handover.engine.outbox import bot, citizen, desk
+from handover.engine.outbox import bot, citizen, desk, registry
 from handover.engine.outbox.bot import BotHandbackPayload, BotTurnPayload
 from handover.engine.outbox.citizen import (
     CitizenMessagePayload,
@@ -31,10 +31,13 @@ from handover.engine.outbox.kinds import (
     OutboxPayload,
     outbox_item,
 )
+from handover.engine.outbox.registry import RegistryCallbackPayload, RegistryContactPayload
 
 #: The delivery operation of every kind.
 OPERATIONS: Mapping[str, Operation[Any]] = {
-    op.kind.value: op for op in (*citizen.OPERATIONS, *bot.OPERATIONS, *desk.OPERATIONS)
+    op.kind.value: op for op in (
+        *citizen.OPERATIONS, *bot.OPERATIONS, *desk.OPERATIONS, *registry.OPERATIONS
+    )
 }
 
 
@@ -60,6 +63,8 @@ __all__ = [
     "Operation",
     "OutboxKind",
     "OutboxPayload",
+    "RegistryCallbackPayload",
+    "RegistryContactPayload",
     "decode",
     "outbox_item",
 ]

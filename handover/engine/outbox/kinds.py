@@ -71,6 +71,9 @@ class Operation(Generic[P]):
     skip_stale: bool = False
     #: The citizen waits for this delivery (told when a desk outage delays it).
     citizen_waits: bool = False
+    #: An AuthError dead-letters the item instead of retrying it slowly (the operator
+    #: replays it once the credentials are fixed): for work nobody waits for.
+    auth_is_final: bool = False
 
     @property
     def kind(self) -> OutboxKind:

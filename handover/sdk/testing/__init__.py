@@ -3,7 +3,8 @@
 - `FakeContext`: the core as an adapter sees it (`AdapterContext`), in memory (its
   `state` is a `MemoryState`).
 - `MemoryChannel`, `MemoryBot`, `MemoryDesk`: in-memory adapters for the other sides
-  of a conversation, recording what they were given, with injectable faults.
+  of a conversation, recording what they were given, with injectable faults;
+  `MemoryRegistry`: a registration target (callback requests, finished contacts).
 - `FakeUpstream` and `Fault`: the base for a fake of the remote service an adapter
   talks to (aiohttp on 127.0.0.1 port 0) with timeouts, 5xx, 429, lost answers and
   duplicate deliveries.
@@ -24,6 +25,7 @@ from handover.daemon.registry import TEST_ADAPTERS_ENV, TEST_ENTRY_POINT_GROUP
 from handover.sdk.clock import FakeClock
 from handover.sdk.testing.context import TENANT, FakeContext
 from handover.sdk.testing.memory import MemoryBot, MemoryChannel, MemoryDesk, echo_responder
+from handover.sdk.testing.registry import MemoryRegistry
 from handover.sdk.testing.state import MemoryState
 from handover.sdk.testing.upstream import Call, FakeUpstream, Fault, FaultKind
 
@@ -40,6 +42,7 @@ __all__ = [
     "MemoryBot",
     "MemoryChannel",
     "MemoryDesk",
+    "MemoryRegistry",
     "MemoryState",
     "echo_responder",
     "enable_test_adapters",

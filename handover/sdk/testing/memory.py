@@ -103,7 +103,7 @@ class MemoryChannel(ChannelAdapter):
 
     @classmethod
     def parse_config(cls, section: Mapping[str, Any], path: str) -> MemoryChannelOptions:
-        allowed = {"max_buttons", "typing", "attachments", "state_display"}
+        allowed = {"max_buttons", "typing", "attachments", "state_display", "spoken"}
         unknown = [ConfigIssue(f"{path}.{k}", "unknown key") for k in section if k not in allowed]
         if unknown:
             raise ConfigIssues(unknown)
@@ -113,6 +113,8 @@ class MemoryChannel(ChannelAdapter):
                 typing=bool(section.get("typing", True)),
                 attachments=bool(section.get("attachments", True)),
                 state_display=bool(section.get("state_display", True)),
+                # A phone-like channel (texts worded to be spoken, no survey).
+                spoken=bool(section.get("spoken", False)),
             )
         )
 
@@ -275,7 +277,9 @@ class MemoryDesk(DeskAdapter):
     def _conv(self, thread_id: str) -> str:
         return thread_id.rpartition("-")[0]
 
-    async def join(self, thread_id: str, agent_name: str = "Sanne") -> IngestResult:
+    async def join(
+        self, thread_id: str, agent_name: str = "Sanne", agent_id: str | None = None
+    ) -> IngestResult:
         return await self.ctx.ingest(
             ev.AgentJoined(
                 conversation_id=self._conv(thread_id),
@@ -283,6 +287,7 @@ class MemoryDesk(DeskAdapter):
                 source_id=f"join:{thread_id}:{next(_ids)}",
                 thread=thread_id,
                 agent_name=agent_name,
+                agent_id=agent_id,
             )
         )
 
@@ -301,7 +306,9 @@ class MemoryDesk(DeskAdapter):
             )
         )
 
-    async def close(self, thread_id: str, outcome: str = "resolved") -> IngestResult:
+    async def close(
+        self, thread_id: str, outcome: str = "resolved", summary: str | None = None
+    ) -> IngestResult:
         return await self.ctx.ingest(
             ev.AgentClosed(
                 conversation_id=self._conv(thread_id),
@@ -309,6 +316,7 @@ class MemoryDesk(DeskAdapter):
                 source_id=f"close:{thread_id}",
                 thread=thread_id,
                 outcome=outcome,
+                summary=summary,
             )
         )
 

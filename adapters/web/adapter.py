@@ -88,6 +88,8 @@ class WebChannel(ChannelAdapter):
         if missing:
             # They list the channel but allow no origin: every widget would be refused.
             self.ctx.log.warning("web.tenants_without_origins", tenants=missing)
+        # Grace periods of citizens whose hidden page closed, whichever instance saw it.
+        self.ctx.spawn(self.sockets.departures.run(), "departures")
         self.ctx.set_health(Health.CONNECTED)
 
     async def stop(self) -> None:

@@ -199,6 +199,8 @@ class WidgetSockets:
             update = self.registry.last_state(conv.id)
             if update is None or update.state is not conv.state:
                 update = wire.initial_state(conv.state, conv.agent_name)
+                # What this socket is shown now (a peer's notice compares with it).
+                self.registry.remember_state(conv.id, update)
             try:
                 entries = await self.ctx.transcript(conv.id, last_seq)
             except Exception:
@@ -302,13 +304,16 @@ class WidgetSockets:
         self.ctx.log.debug("web.event_ingested", conversation_id=conv_id,
                            event_type=type(event).__name__, outcome=result.outcome.value)
         await sock.send(wire.ack_frame(ref_key, ref, result.outcome.value))
+        if not isinstance(event, ev.CitizenMessage):
+            return
         others = [s for s in self.registry.sockets(conv_id) if s is not sock]
-        if others and isinstance(event, ev.CitizenMessage):
-            # The same conversation open in another tab: show it what was just written
-            # here. Citizen messages are not delivered through the outbox, so read them.
-            for other in others:
-                async with other.lock:
-                    await other.replay(await self.ctx.transcript(conv_id, other.sent_seq))
+        # The same conversation open in another tab: show it what was just written
+        # here. Citizen messages are not delivered through the outbox, so read them.
+        for other in others:
+            async with other.lock:
+                await other.replay(await self.ctx.transcript(conv_id, other.sent_seq))
+        # And in a tab connected to another instance.
+        await self.ctx.notify_peer_connections(conv_id)
 
 
 _CLOSE_REASONS = {

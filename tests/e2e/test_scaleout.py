@@ -316,3 +316,30 @@ async def test_outbox_work_is_spread_over_instances_and_sent_once(cluster: Clust
     assert len(ids) == len(set(ids))
     sent = [await cluster.deliveries(d, "desk") for d in (a, b, c)]
     assert sum(1 for n in sent if n > 0) >= 2, sent
+
+
+async def test_two_tabs_on_two_instances_both_get_live_messages(cluster: Cluster) -> None:
+    """The conversation open in two tabs, whose sockets A and B hold: the agent's
+    messages (whichever instance delivers them) and what the citizen types in one tab
+    show live in both, once each and in order."""
+    a, b, c = cluster.instances
+    first = Widget(cluster.http)
+    thread = await queued(cluster, first, a)
+    second = Widget(cluster.http, conversation_id=first.conversation_id, token=first.token)
+    await second.connect(b)  # B now holds the conversation's connection lease
+    cluster.fake.webhook_url = cluster.webhook(c)
+    assert (await cluster.fake.join(thread, name="Sanne"))[0] == 200
+    texts = [f"bericht {n}" for n in range(5)]
+    for text in texts:
+        assert (await cluster.fake.say(thread, text))[0] == 200
+    for tab in (first, second):
+        await tab.until(lambda f, tab=tab: tab.agent_texts()[-1:] == texts[-1:], timeout=10)
+        assert tab.agent_texts() == texts
+    assert second.ws is not None
+    await second.ws.send_json({"type": "message", "message_id": "t2",
+                               "text": "Ik typ in het andere tabblad"})
+    await first.until(lambda f: f["type"] == "message" and f["party"] == "citizen"
+                      and f["content"]["text"] == "Ik typ in het andere tabblad", timeout=10)
+    for tab in (first, second):
+        seqs = [f["seq"] for f in tab.seen]
+        assert seqs == sorted(set(seqs)), seqs

@@ -93,7 +93,12 @@ class Departures:
         """A widget of the conversation said `hello` here: it did not leave."""
         self._unrecorded.pop(conversation_id, None)
         try:
-            await self.ctx.state.delete(_key(conversation_id))
+            # Read first: most widgets that resume were never away, and a read costs
+            # the store less than a write. A departure written just after this read
+            # (another tab closing) is deleted by the sweep here (`holds`).
+            record = await self.ctx.state.get(_key(conversation_id))
+            if record is not None:
+                await self.ctx.state.delete(_key(conversation_id), expect_version=record.version)
         except Exception:
             # The sweep here deletes it while the socket is open (`holds`).
             self.ctx.log.warning("web.departure_not_cleared", conversation_id=conversation_id,

@@ -27,8 +27,10 @@ from tests.store.conftest import fresh_database
 
 pytestmark = pytest.mark.slow
 
-# The fixture's parameter is the delivery poll interval (`{bot_options}`).
-TEMPLATE = config(REST, WEB, OBI4WAN_DESK, channels=["web", "rest"], poll="{bot_options}")
+# The fixture's parameter is the delivery poll interval (`{bot_options}`). A short leave
+# grace period, so that a test can wait it out.
+TEMPLATE = config(REST, WEB.replace('type = "web"\n', 'type = "web"\nleave_grace_seconds = "1s"\n'),
+                  OBI4WAN_DESK, channels=["web", "rest"], poll="{bot_options}")
 
 
 @dataclass
@@ -234,3 +236,43 @@ async def test_two_tabs_on_two_instances_both_get_live_messages(cluster: Cluster
     for tab in (first, second):
         seqs = [f["seq"] for f in tab.seen]
         assert seqs == sorted(set(seqs)), seqs
+
+
+async def test_a_page_hidden_and_closed_on_an_instance_that_dies_counts_as_left(
+    cluster: Cluster,
+) -> None:
+    """The grace period is kept in the database: B saw the hidden page close and died;
+    another instance tells the desk the citizen left."""
+    _, b, _ = cluster.instances
+    widget = Widget(cluster.http)
+    thread = await queued(cluster, widget, b)
+    assert widget.ws is not None
+    await widget.ws.send_json({"type": "visibility", "hidden": True})
+    await widget.ws.send_json({"type": "ping"})
+    await widget.until(lambda f: f["type"] == "pong")  # the visibility frame has been read
+    await widget.ws.close()
+    await asyncio.sleep(0.3)  # B records the departure when it sees the socket close
+    b.kill()  # SIGKILL within the grace period, its timer with it
+
+    def closes() -> list[str]:
+        return [p["metadata"].get("reason", "") for p in cluster.fake.posts(thread, "close")]
+
+    await cluster.fake.wait_for(lambda: bool(closes()), timeout=15)
+    assert closes() == ["citizen_left"]
+
+
+async def test_a_page_back_on_another_instance_within_the_grace_is_not_leaving(
+    cluster: Cluster,
+) -> None:
+    a, b, _ = cluster.instances
+    widget = Widget(cluster.http)
+    thread = await queued(cluster, widget, b)
+    assert widget.ws is not None
+    await widget.ws.send_json({"type": "visibility", "hidden": True})
+    await widget.ws.send_json({"type": "ping"})
+    await widget.until(lambda f: f["type"] == "pong")
+    await widget.ws.close()
+    await asyncio.sleep(0.3)
+    await widget.connect(a)  # the next page's widget, on another instance (B lives on)
+    await asyncio.sleep(3.0)  # well past the grace period and a sweep
+    assert cluster.fake.posts(thread, "close") == []

@@ -5,9 +5,9 @@ One conversation per combination (channel x desk). The citizen starts on instanc
 (web and socket.io hold their connection there; REST and WhatsApp requests go round
 the instances, and the one B accepts is the last before the kill); the agent is on A
 and C: with the console two agents race for the pick-up on A and C and exactly one
-wins, with OBI4wan the desk's webhooks alternate between A and C. After the third
-exchange B is killed with SIGKILL while the agent's answer is on its way to it; the
-citizen moves to C (a connection resumes there), B is restarted, and the conversation
+wins, with OBI4wan the desk's webhooks alternate between A and C. In the third
+exchange B is killed with SIGKILL while a burst of the agent's answers is on its way to
+it; the citizen moves to C (a connection resumes there), B is restarted, and the conversation
 goes on over all three. Then on both sides every acknowledged message arrived once,
 in order: the citizen saw every answer, the agent every question.
 
@@ -79,7 +79,8 @@ TEMPLATES = {
     for desk, section in (("console", CONSOLE_DESK), ("obi4wan", OBI4WAN_DESK))
 }
 EXCHANGES = 6
-KILL_AFTER = 2  # B dies after this exchange
+KILL_AFTER = 2  # B dies during this exchange's answers
+BURST = 4  # the agent's answers in that exchange
 SETTLE_SECONDS = 30.0
 
 
@@ -150,7 +151,7 @@ async def test_every_message_once_in_order_across_a_sigkill(stack: Stack, channe
     # before the kill. Connection channels stay on B until it dies.
     rounds = [c, a, b]
     questions = [f"vraag {n}" for n in range(EXCHANGES)]
-    answers = [f"antwoord {n}" for n in range(EXCHANGES)]
+    answers: list[str] = []  # in the order the agent said them
     try:
         await desk.prepare()
         await citizen.start(b)
@@ -158,11 +159,29 @@ async def test_every_message_once_in_order_across_a_sigkill(stack: Stack, channe
         await desk.pick_up()
         for n in range(EXCHANGES):
             await citizen.say(questions[n], rounds[n % 3])
-            await desk.say(answers[n], (a, c)[n % 2])
-            if n == KILL_AFTER:
-                assert citizen.holder is b
-                await kill_and_restart(stack, b, citizen)
-            await asyncio.sleep(0.1)
+            if n != KILL_AFTER:
+                answers.append(f"antwoord {n}")
+                await desk.say(answers[-1], (a, c)[n % 2])
+                await asyncio.sleep(0.1)
+                continue
+            # A burst of answers while B, which holds the citizen, dies: some reach B's
+            # socket or claim, some wait for the citizen's next instance.
+            burst = [f"antwoord {n}.{k}" for k in range(BURST)]
+            answers.extend(burst)
+            first_taken = asyncio.Event()
+
+            async def stream(burst: list[str] = burst, first_taken: asyncio.Event = first_taken
+                             ) -> None:
+                for k, text in enumerate(burst):
+                    await desk.say(text, (a, c)[k % 2])
+                    first_taken.set()
+                    await asyncio.sleep(0.02)
+
+            streaming = asyncio.create_task(stream())
+            await first_taken.wait()
+            assert citizen.holder is b
+            await kill_and_restart(stack, b, citizen)
+            await streaming
 
         async def shown() -> list[str]:
             if isinstance(desk, ConsoleDesk):
@@ -170,7 +189,8 @@ async def test_every_message_once_in_order_across_a_sigkill(stack: Stack, channe
             return await citizen.agent_texts()
 
         async with asyncio.timeout(SETTLE_SECONDS):
-            while len(await shown()) < EXCHANGES or len(desk.citizen_texts()) < EXCHANGES:
+            while (len(await shown()) < len(answers)
+                   or len(desk.citizen_texts()) < len(questions)):
                 await asyncio.sleep(0.1)
         await asyncio.sleep(1.0)  # room for a double to show up
         assert await shown() == answers

@@ -97,6 +97,8 @@ class WebChannel(ChannelAdapter):
 
     async def close_all(self) -> None:
         """The daemon drains: tell widgets to come back (to this or another instance)."""
+        # Closed by us, not by a citizen leaving: no grace period starts for them.
+        self.sockets.draining = True
         for sock in self.registry.all():
             with contextlib.suppress(Exception):
                 await sock.ws.close(code=CloseCode.GOING_AWAY, message=b"shutting down")

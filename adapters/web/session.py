@@ -75,6 +75,8 @@ class WidgetSockets:
                                      lambda conv_id: bool(registry.sockets(conv_id)))
         #: Open sockets per client address (`sockets_per_address`).
         self._open_from: Counter[str] = Counter()
+        #: Set when the daemon drains: the sockets it closes were not closed by citizens.
+        self.draining = False
 
     def _now(self) -> float:
         return self.ctx.clock.now().timestamp()
@@ -130,7 +132,8 @@ class WidgetSockets:
                 self._hidden.discard(sock)
                 self.registry.remove(sock)
                 await self.ctx.release_connection(sock.conversation_id)
-                if hidden and not self.registry.sockets(sock.conversation_id):
+                if (hidden and not self.draining
+                        and not self.registry.sockets(sock.conversation_id)):
                     await self.departures.left_hidden(sock.conversation_id)
             if not ws.closed:
                 await ws.close()

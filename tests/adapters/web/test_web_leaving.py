@@ -130,3 +130,19 @@ async def test_a_tab_still_open_on_another_instance_is_not_leaving(make_rig: Mak
     await closed_while_hidden(widget)  # one of two tabs closed
     await asyncio.sleep(GRACE * 4)
     assert a.ctx.events_of(ev.CitizenLeft) == b.ctx.events_of(ev.CitizenLeft) == []
+
+
+async def test_sockets_closed_by_a_draining_daemon_start_no_grace_period(make_rig: MakeRig):
+    """A rolling restart closes hidden pages' sockets too: that is not the citizen
+    leaving, and no instance may later count it as such."""
+    rig = await make_rig(section(leave_grace_seconds=GRACE))
+    widget, welcome = await rig.opened()
+    rig.ctx.set_state(welcome["conversation_id"], State.QUEUED)
+    await widget.send(type="visibility", hidden=True)
+    await widget.send(type="ping")
+    await widget.recv_type("pong")
+    await rig.channel.close_all()
+    assert await widget.closed() == 1001
+    await asyncio.sleep(GRACE * 3)
+    assert await rig.ctx.state.scan("away:") == []
+    assert rig.ctx.events_of(ev.CitizenLeft) == []

@@ -241,6 +241,14 @@ class WebWidget:
     def agent_texts(self) -> list[str]:
         return [f["content"]["text"] for f in self.seen if f["party"] == "agent"]
 
+    async def close_while_hidden(self) -> None:
+        """The page is hidden, then the tab closes (its socket with it)."""
+        assert self.ws is not None
+        await self.ws.send_json({"type": "visibility", "hidden": True})
+        await self.ws.send_json({"type": "ping"})
+        await self.until(lambda f: f["type"] == "pong")  # the visibility frame was read
+        await self.ws.close()
+
 
 class SocketioWidget:
     """rasa-webchat as python-socketio: one connection at a time, the session id kept;

@@ -246,11 +246,7 @@ async def test_a_page_hidden_and_closed_on_an_instance_that_dies_counts_as_left(
     _, b, _ = cluster.instances
     widget = Widget(cluster.http)
     thread = await queued(cluster, widget, b)
-    assert widget.ws is not None
-    await widget.ws.send_json({"type": "visibility", "hidden": True})
-    await widget.ws.send_json({"type": "ping"})
-    await widget.until(lambda f: f["type"] == "pong")  # the visibility frame has been read
-    await widget.ws.close()
+    await widget.close_while_hidden()
     await asyncio.sleep(0.3)  # B records the departure when it sees the socket close
     b.kill()  # SIGKILL within the grace period, its timer with it
 
@@ -267,11 +263,7 @@ async def test_a_page_back_on_another_instance_within_the_grace_is_not_leaving(
     a, b, _ = cluster.instances
     widget = Widget(cluster.http)
     thread = await queued(cluster, widget, b)
-    assert widget.ws is not None
-    await widget.ws.send_json({"type": "visibility", "hidden": True})
-    await widget.ws.send_json({"type": "ping"})
-    await widget.until(lambda f: f["type"] == "pong")
-    await widget.ws.close()
+    await widget.close_while_hidden()
     await asyncio.sleep(0.3)
     await widget.connect(a)  # the next page's widget, on another instance (B lives on)
     await asyncio.sleep(3.0)  # well past the grace period and a sweep

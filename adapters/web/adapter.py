@@ -34,7 +34,7 @@ from handover.sdk.contracts import (
     Health,
     OutboundMessage,
 )
-from handover.sdk.model import Conversation, Party
+from handover.sdk.model import Conversation, Party, State
 
 __all__ = ["WebChannel"]
 
@@ -88,6 +88,8 @@ class WebChannel(ChannelAdapter):
         if missing:
             # They list the channel but allow no origin: every widget would be refused.
             self.ctx.log.warning("web.tenants_without_origins", tenants=missing)
+        # Grace periods of citizens whose hidden page closed, whichever instance saw it.
+        self.ctx.spawn(self.sockets.departures.run(), "departures")
         self.ctx.set_health(Health.CONNECTED)
 
     async def stop(self) -> None:
@@ -95,6 +97,8 @@ class WebChannel(ChannelAdapter):
 
     async def close_all(self) -> None:
         """The daemon drains: tell widgets to come back (to this or another instance)."""
+        # Closed by us, not by a citizen leaving: no grace period starts for them.
+        self.sockets.draining = True
         for sock in self.registry.all():
             with contextlib.suppress(Exception):
                 await sock.ws.close(code=CloseCode.GOING_AWAY, message=b"shutting down")
@@ -104,11 +108,39 @@ class WebChannel(ChannelAdapter):
     async def deliver(self, conversation: Conversation, message: OutboundMessage) -> None:
         for sock in self.registry.sockets(conversation.id):
             await sock.send_message(message)
+        # Another tab of the conversation may be connected to another instance.
+        await self.ctx.notify_peer_connections(conversation.id)
 
     async def control_changed(self, conversation: Conversation, update: ControlUpdate) -> None:
         self.registry.remember_state(conversation.id, update)
         frame = wire.state_frame(update)
         for sock in self.registry.sockets(conversation.id):
+            await sock.send(frame)
+        await self.ctx.notify_peer_connections(conversation.id)
+
+    async def catch_up(self, conversation_id: str) -> None:
+        """Another instance delivered to the conversation (or took a message for it, or
+        its state changed): replay what the sockets here have not been sent yet, from
+        the transcript, and show a changed state. Each socket's `sent_seq` and lock keep
+        it exactly once and in order, as for a resume."""
+        socks = self.registry.sockets(conversation_id)
+        if not socks:
+            return
+        conv = await self.ctx.get_conversation(conversation_id)
+        if conv is None:
+            return
+        entries = await self.ctx.transcript(conversation_id, min(s.sent_seq for s in socks))
+        for sock in socks:
+            async with sock.lock:
+                await sock.replay(entries)
+        shown = self.registry.last_state(conversation_id)
+        if shown is not None and (shown.state, shown.agent_name) == (
+                conv.state, conv.agent_name if conv.state is State.AGENT else None):
+            return
+        update = wire.initial_state(conv.state, conv.agent_name)
+        self.registry.remember_state(conversation_id, update)
+        frame = wire.state_frame(update)
+        for sock in socks:
             await sock.send(frame)
 
     async def typing(self, conversation: Conversation, party: Party, on: bool) -> None:

@@ -13,13 +13,13 @@ import contextlib
 import hashlib
 import hmac
 import secrets
-import uuid
 from collections import Counter
 from dataclasses import dataclass
 
 from aiohttp import WSMsgType, web
 
 from adapters.web import wire
+from adapters.web.departures import Departures
 from adapters.web.metrics import REFUSED, REPLAYED
 from adapters.web.options import TenantOptions, WebOptions
 from adapters.web.sockets import SocketRegistry, WidgetSocket
@@ -29,11 +29,8 @@ from handover.sdk import metrics
 from handover.sdk.contracts import AdapterContext
 from handover.sdk.errors import UnknownTenant
 from handover.sdk.http import Unavailable, ingest_if_known
-from handover.sdk.model import Content, Conversation, Party, State
+from handover.sdk.model import Content, Conversation, Party
 from handover.sdk.ratelimit import RateLimiter
-
-#: States in which somebody waits for the citizen: leaving then ends the desk's thread.
-_PERSON_WAITS = frozenset({State.HANDOVER_PENDING, State.QUEUED, State.AGENT})
 
 
 def channel_key(token: str) -> str:
@@ -73,11 +70,13 @@ class WidgetSockets:
         }
         #: Sockets whose page said it is hidden (the last `visibility` frame).
         self._hidden: set[WidgetSocket] = set()
-        #: Conversation -> the departure being waited out: a socket for it registering
-        #: again (here) replaces or removes it, so a stale grace timer does nothing.
-        self._away: dict[str, object] = {}
+        #: Citizens whose hidden page closed, waited out on every instance.
+        self.departures = Departures(ctx, channel, options.leave_grace_seconds,
+                                     lambda conv_id: bool(registry.sockets(conv_id)))
         #: Open sockets per client address (`sockets_per_address`).
         self._open_from: Counter[str] = Counter()
+        #: Set when the daemon drains: the sockets it closes were not closed by citizens.
+        self.draining = False
 
     def _now(self) -> float:
         return self.ctx.clock.now().timestamp()
@@ -133,8 +132,9 @@ class WidgetSockets:
                 self._hidden.discard(sock)
                 self.registry.remove(sock)
                 await self.ctx.release_connection(sock.conversation_id)
-                if hidden and not self.registry.sockets(sock.conversation_id):
-                    self._await_return(sock.conversation_id)
+                if (hidden and not self.draining
+                        and not self.registry.sockets(sock.conversation_id)):
+                    await self.departures.left_hidden(sock.conversation_id)
             if not ws.closed:
                 await ws.close()
         return ws
@@ -194,13 +194,16 @@ class WidgetSockets:
             # Register before reading the transcript: a delivery meanwhile waits for the
             # lock and is then skipped if the replay already sent it.
             self.registry.add(sock)
-            self._away.pop(conv.id, None)  # back within the grace period
+            if hello.token is not None:
+                await self.departures.returned(conv.id)  # back within the grace period
             # Also before the read: with several instances, deliveries for this
             # conversation come here from now on (see handover/connections.py).
             await self.ctx.hold_connection(conv.id)
             update = self.registry.last_state(conv.id)
             if update is None or update.state is not conv.state:
                 update = wire.initial_state(conv.state, conv.agent_name)
+                # What this socket is shown now (a peer's notice compares with it).
+                self.registry.remember_state(conv.id, update)
             try:
                 entries = await self.ctx.transcript(conv.id, last_seq)
             except Exception:
@@ -304,49 +307,16 @@ class WidgetSockets:
         self.ctx.log.debug("web.event_ingested", conversation_id=conv_id,
                            event_type=type(event).__name__, outcome=result.outcome.value)
         await sock.send(wire.ack_frame(ref_key, ref, result.outcome.value))
+        if not isinstance(event, ev.CitizenMessage):
+            return
         others = [s for s in self.registry.sockets(conv_id) if s is not sock]
-        if others and isinstance(event, ev.CitizenMessage):
-            # The same conversation open in another tab: show it what was just written
-            # here. Citizen messages are not delivered through the outbox, so read them.
-            for other in others:
-                async with other.lock:
-                    await other.replay(await self.ctx.transcript(conv_id, other.sent_seq))
-
-
-    # --- a citizen who closed the page ------------------------------------------------
-
-    def _await_return(self, conversation_id: str) -> None:
-        """The last socket closed while its page was hidden: unless the widget comes back
-        within the grace period (a navigation or reload does at once), the citizen left.
-
-        Decided here, on the server, because a closing tab cannot be relied on to say
-        goodbye (no timers run after `pagehide`, a beacon may be dropped) while a socket
-        that closes is always seen. With several instances a widget that resumes on
-        another instance is not seen here: the grace timer only ends a thread that is
-        still waiting for a person, and the widget shows the closed state if it was.
-        """
-        grace = self.options.leave_grace_seconds
-        if grace <= 0:
-            return
-        departure = object()
-        self._away[conversation_id] = departure
-        self.ctx.spawn(self._leave_unless_back(conversation_id, departure, grace),
-                       name=f"web.grace:{conversation_id}")
-
-    async def _leave_unless_back(self, conversation_id: str, departure: object,
-                                 grace: float) -> None:
-        await self.ctx.clock.sleep(grace)
-        if self._away.get(conversation_id) is not departure:
-            return  # came back (or left again later: that departure has its own timer)
-        del self._away[conversation_id]
-        conv = await self.ctx.get_conversation(conversation_id)
-        if conv is None or conv.state not in _PERSON_WAITS:
-            return
-        self.ctx.log.info("web.citizen_gone", conversation_id=conversation_id)
-        event = ev.CitizenLeft(conversation_id=conversation_id, source=self.channel,
-                               source_id=f"gone:{conversation_id}:{uuid.uuid4().hex}")
-        with contextlib.suppress(Unavailable):
-            await ingest_if_known(self.ctx, event, log_event="web.ingest_failed")
+        # The same conversation open in another tab: show it what was just written
+        # here. Citizen messages are not delivered through the outbox, so read them.
+        for other in others:
+            async with other.lock:
+                await other.replay(await self.ctx.transcript(conv_id, other.sent_seq))
+        # And in a tab connected to another instance.
+        await self.ctx.notify_peer_connections(conv_id)
 
 
 _CLOSE_REASONS = {

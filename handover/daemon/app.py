@@ -31,6 +31,8 @@ from handover.daemon.context import CoreContext
 from handover.daemon.health import HealthBoard
 from handover.daemon.lifecycle import Lifecycle, StartupFailed
 from handover.daemon.looplag import LoopLagMonitor
+from handover.daemon.peer_notice import PREFIX as PEER_PREFIX
+from handover.daemon.peer_notice import PeerNotice
 from handover.daemon.serve import InFlight
 from handover.daemon.storage_guard import StorageGuard
 from handover.daemon.supervisor import LoopSupervisor, RestartPolicy
@@ -232,6 +234,24 @@ class Daemon:
         if conv is not None and conv.state is State.AGENT:
             await self._show_agent_typing(conv, hint.on)
 
+    async def notify_peer_connections(self, adapter: str, conversation_id: str) -> None:
+        """Tell the other instances that a conversation of `adapter` moved on, so the
+        live connections of it they hold catch up (see peer_notice.py). Best effort."""
+        if not self._store.shared:
+            return
+        notice = PeerNotice(self.instance_id, adapter, conversation_id)
+        with contextlib.suppress(Exception):
+            await self._store.hint(notice.encode())
+
+    async def _catch_up_from_peer(self, notice: PeerNotice) -> None:
+        channel = self.adapters.get(notice.adapter)
+        if isinstance(channel, ChannelAdapter):
+            try:
+                await channel.catch_up(notice.conversation_id)
+            except Exception:
+                log.warning("daemon.catch_up_failed", adapter=notice.adapter,
+                            conversation_id=notice.conversation_id, exc_info=True)
+
     # --- lifecycle ------------------------------------------------------------------
 
     def build_app(self) -> web.Application:
@@ -374,6 +394,11 @@ class Daemon:
                 hint = TypingHint.decode(what)
                 if hint is not None and hint.origin != self.instance_id:
                     self._start_relay(self._typing_from_peer(hint))
+                return
+            if what.startswith(PEER_PREFIX):
+                notice = PeerNotice.decode(what)
+                if notice is not None and notice.origin != self.instance_id:
+                    self._start_relay(self._catch_up_from_peer(notice))
                 return
             if what == "timers":
                 self.timers.wake()

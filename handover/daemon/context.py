@@ -125,6 +125,9 @@ class CoreContext:
     async def release_connection(self, conversation_id: str) -> None:
         await self._daemon.connections.release(conversation_id)
 
+    async def notify_peer_connections(self, conversation_id: str) -> None:
+        await self._daemon.notify_peer_connections(self._name, conversation_id)
+
     @property
     def store_shared(self) -> bool:
         """Whether other daemon instances share the store (and so a citizen's next

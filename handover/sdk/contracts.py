@@ -147,6 +147,17 @@ class AdapterContext(Protocol):
     async def release_connection(self, conversation_id: str) -> None:
         """The connection from `hold_connection` closed. Never raises."""
 
+    async def notify_peer_connections(self, conversation_id: str) -> None:
+        """Tell the other daemon instances on the store that the conversation moved on
+        (a message delivered or taken in, its control state changed), so that the live
+        connections of it they hold catch up (`ChannelAdapter.catch_up` of this adapter
+        on every other instance). A conversation open in two tabs may be connected to
+        two instances while its deliveries go to one (the connection lease's holder).
+
+        A no-op on a store no other instance shares. Carries the conversation id only,
+        nothing personal. Best effort (a lost notice is made good by the next one or
+        a reconnect); never raises."""
+
     def spawn(self, coro: Coroutine[Any, Any, None], name: str) -> asyncio.Task[None]:
         """Run a background task for this adapter.
 
@@ -341,6 +352,17 @@ class ChannelAdapter(Adapter):
 
     async def typing(self, conversation: Conversation, party: Party, on: bool) -> None:
         """Show a typing indicator. Only called when `typing` is True. Best effort."""
+
+    async def catch_up(self, conversation_id: str) -> None:
+        """Another instance said the conversation moved on
+        (`AdapterContext.notify_peer_connections`): bring the live connections of it held
+        here up to date from the transcript, each exactly once and in order.
+
+        Called on every instance but the notifying one, for every notice, so return at
+        once when no connection of the conversation is held here. Only with a store
+        shared by instances. Best effort: an exception is logged. The default does
+        nothing (a channel without live connections).
+        """
 
     async def transfer(self, conversation: Conversation, request: TransferRequest) -> None:
         """Transfer the call to the contact centre. Only called when `transfer` is True.

@@ -10,75 +10,27 @@ The desk is the fake OBI4wan (over HTTP, in this process), the bot the demo bot.
 from __future__ import annotations
 
 import asyncio
-import json
 import re
 from collections.abc import AsyncIterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import aiohttp
 import pytest
 
 from tests.e2e.daemon_process import DaemonProcess
+from tests.e2e.scaleout_support import OBI4WAN_DESK, REST, WEB, config, obi4wan_env, running
+from tests.e2e.scaleout_support import WebWidget as Widget
 from tests.fakes.obi4wan_server import FakeObi4wan
 from tests.pgserver import PgServer
 from tests.store.conftest import fresh_database
 
 pytestmark = pytest.mark.slow
 
-ORIGIN = "https://www.gemeente.example"
-
-TEMPLATE = """
-[server]
-host = "127.0.0.1"
-port = {port}
-admin_tokens = ["${{HANDOVER_TEST_ADMIN_TOKEN}}"]
-drain_seconds = 5
-
-[store]
-engine = "postgres"
-dsn = "${{HANDOVER_TEST_DSN}}"
-
-[delivery]
-{bot_options}
-backoff_base_seconds = 0.05
-backoff_cap_seconds = 0.5
-
-[logging]
-level = "info"
-format = "json"
-
-[adapters.rest]
-type = "rest"
-
-[adapters.web]
-type = "web"
-[adapters.web.tenants.demo]
-origins = ["https://www.gemeente.example"]
-
-[adapters.gem]
-type = "demo_bot"
-
-[adapters.desk]
-type = "obi4wan"
-api_url = "${{OBI_URL}}"
-channel_identifier = "11111111-2222-3333-4444-555555555555"
-channel_token = "${{OBI_TOKEN}}"
-chat_guid = "chat-guid-1"
-webhook_secret = "${{OBI_SECRET}}"
-availability_cache_seconds = 0
-queue_poll_seconds = 0
-
-[tenants.demo]
-name = "Gemeente Voorbeeld"
-channels = ["web", "rest"]
-bot = "gem"
-desk = "desk"
-
-[tenants.demo.handover]
-phone = "14 0000"
-"""
+# The fixture's parameter is the delivery poll interval (`{bot_options}`). A short leave
+# grace period, so that a test can wait it out.
+TEMPLATE = config(REST, WEB.replace('type = "web"\n', 'type = "web"\nleave_grace_seconds = "1s"\n'),
+                  OBI4WAN_DESK, channels=["web", "rest"], poll="{bot_options}")
 
 
 @dataclass
@@ -110,72 +62,13 @@ async def cluster(tmp_path: Path, pg_server: PgServer, request: pytest.FixtureRe
     poll = getattr(request, "param", 0.2)
     fake = FakeObi4wan()
     await fake.start()
-    env = {
-        "HANDOVER_TEST_DSN": await fresh_database(pg_server),
-        "OBI_URL": fake.url, "OBI_TOKEN": fake.channel_token, "OBI_SECRET": fake.webhook_secret,
-    }
-    instances = [
-        DaemonProcess(tmp_path / name, f"poll_seconds = {poll}", template=TEMPLATE, env=env)
-        for name in ("a", "b", "c")
-    ]
+    env = {"HANDOVER_TEST_DSN": await fresh_database(pg_server), **obi4wan_env(fake)}
     try:
-        # Together, on a database none of them has migrated yet.
-        await asyncio.gather(*(d.start(timeout=60) for d in instances))
-        async with aiohttp.ClientSession() as http:
+        async with (running(tmp_path, TEMPLATE, env, [f"poll_seconds = {poll}"] * 3)
+                    as instances, aiohttp.ClientSession() as http):
             yield Cluster(fake, instances, http)
     finally:
-        for d in instances:
-            d.terminate()
         await fake.stop()
-
-
-@dataclass
-class Widget:
-    """The citizen's widget: one socket at a time, resuming on another instance."""
-
-    http: aiohttp.ClientSession
-    ws: aiohttp.ClientWebSocketResponse | None = None
-    conversation_id: str = ""
-    token: str = ""
-    seen: list[dict[str, Any]] = field(default_factory=list)
-
-    @property
-    def last_seq(self) -> int:
-        return max((f["seq"] for f in self.seen), default=0)
-
-    async def connect(self, instance: DaemonProcess) -> dict[str, Any]:
-        self.ws = await self.http.ws_connect(f"{instance.url}/web/ws?tenant=demo",
-                                             headers={"Origin": ORIGIN})
-        hello: dict[str, Any] = {"type": "hello", "tenant": "demo", "language": "nl"}
-        if self.token:
-            hello |= {"conversation_id": self.conversation_id, "token": self.token,
-                      "last_seq": self.last_seq}
-        await self.ws.send_json(hello)
-        welcome = await self.frame()
-        assert welcome["type"] == "welcome", welcome
-        self.conversation_id = welcome["conversation_id"]
-        self.token = welcome.get("token", self.token)
-        return welcome
-
-    async def frame(self, timeout: float = 15.0) -> dict[str, Any]:
-        assert self.ws is not None
-        msg = await self.ws.receive(timeout=timeout)
-        if msg.type is not aiohttp.WSMsgType.TEXT:
-            raise ConnectionError(f"socket ended: {msg.type}")
-        frame: dict[str, Any] = json.loads(msg.data)
-        if frame["type"] == "message":
-            self.seen.append(frame)
-        return frame
-
-    async def until(self, done: Any, timeout: float = 15.0) -> dict[str, Any]:
-        async with asyncio.timeout(timeout):
-            while True:
-                frame = await self.frame(timeout)
-                if done(frame):
-                    return frame
-
-    def agent_texts(self) -> list[str]:
-        return [f["content"]["text"] for f in self.seen if f["party"] == "agent"]
 
 
 async def queued(cluster: Cluster, widget: Widget, instance: DaemonProcess) -> str:
@@ -316,3 +209,62 @@ async def test_outbox_work_is_spread_over_instances_and_sent_once(cluster: Clust
     assert len(ids) == len(set(ids))
     sent = [await cluster.deliveries(d, "desk") for d in (a, b, c)]
     assert sum(1 for n in sent if n > 0) >= 2, sent
+
+
+async def test_two_tabs_on_two_instances_both_get_live_messages(cluster: Cluster) -> None:
+    """The conversation open in two tabs, whose sockets A and B hold: the agent's
+    messages (whichever instance delivers them) and what the citizen types in one tab
+    show live in both, once each and in order."""
+    a, b, c = cluster.instances
+    first = Widget(cluster.http)
+    thread = await queued(cluster, first, a)
+    second = Widget(cluster.http, conversation_id=first.conversation_id, token=first.token)
+    await second.connect(b)  # B now holds the conversation's connection lease
+    cluster.fake.webhook_url = cluster.webhook(c)
+    assert (await cluster.fake.join(thread, name="Sanne"))[0] == 200
+    texts = [f"bericht {n}" for n in range(5)]
+    for text in texts:
+        assert (await cluster.fake.say(thread, text))[0] == 200
+    for tab in (first, second):
+        await tab.until(lambda f, tab=tab: tab.agent_texts()[-1:] == texts[-1:], timeout=10)
+        assert tab.agent_texts() == texts
+    assert second.ws is not None
+    await second.ws.send_json({"type": "message", "message_id": "t2",
+                               "text": "Ik typ in het andere tabblad"})
+    await first.until(lambda f: f["type"] == "message" and f["party"] == "citizen"
+                      and f["content"]["text"] == "Ik typ in het andere tabblad", timeout=10)
+    for tab in (first, second):
+        seqs = [f["seq"] for f in tab.seen]
+        assert seqs == sorted(set(seqs)), seqs
+
+
+async def test_a_page_hidden_and_closed_on_an_instance_that_dies_counts_as_left(
+    cluster: Cluster,
+) -> None:
+    """The grace period is kept in the database: B saw the hidden page close and died;
+    another instance tells the desk the citizen left."""
+    _, b, _ = cluster.instances
+    widget = Widget(cluster.http)
+    thread = await queued(cluster, widget, b)
+    await widget.close_while_hidden()
+    await asyncio.sleep(0.3)  # B records the departure when it sees the socket close
+    b.kill()  # SIGKILL within the grace period, its timer with it
+
+    def closes() -> list[str]:
+        return [p["metadata"].get("reason", "") for p in cluster.fake.posts(thread, "close")]
+
+    await cluster.fake.wait_for(lambda: bool(closes()), timeout=15)
+    assert closes() == ["citizen_left"]
+
+
+async def test_a_page_back_on_another_instance_within_the_grace_is_not_leaving(
+    cluster: Cluster,
+) -> None:
+    a, b, _ = cluster.instances
+    widget = Widget(cluster.http)
+    thread = await queued(cluster, widget, b)
+    await widget.close_while_hidden()
+    await asyncio.sleep(0.3)
+    await widget.connect(a)  # the next page's widget, on another instance (B lives on)
+    await asyncio.sleep(3.0)  # well past the grace period and a sweep
+    assert cluster.fake.posts(thread, "close") == []

@@ -10,9 +10,8 @@ once), and the citizen's messages reach the agents' live sockets on both instanc
 from __future__ import annotations
 
 import asyncio
-import base64
 from collections.abc import AsyncIterator, Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -20,105 +19,13 @@ import aiohttp
 import pytest
 
 from tests.e2e.daemon_process import DaemonProcess
+from tests.e2e.scaleout_support import CONSOLE_DESK, REST, AgentPage, config, console_env, running
 from tests.pgserver import PgServer
 from tests.store.conftest import fresh_database
 
 pytestmark = pytest.mark.slow
 
-TOKENS = {"sanne": "sanne-token-0123456789abcdef", "ahmed": "ahmed-token-0123456789abcdef"}
-
-TEMPLATE = """
-[server]
-host = "127.0.0.1"
-port = {port}
-admin_tokens = ["${{HANDOVER_TEST_ADMIN_TOKEN}}"]
-drain_seconds = 2
-
-[store]
-engine = "postgres"
-dsn = "${{HANDOVER_TEST_DSN}}"
-
-[delivery]
-poll_seconds = 0.2
-backoff_base_seconds = 0.05
-backoff_cap_seconds = 0.5
-
-[logging]
-level = "info"
-format = "json"
-
-[adapters.rest]
-type = "rest"
-
-[adapters.gem]
-type = "demo_bot"
-
-[adapters.desk]
-type = "console"
-agents = [
-  {{ id = "sanne", name = "Sanne", token = "${{CONSOLE_TOKEN_SANNE}}" }},
-  {{ id = "ahmed", name = "Ahmed", token = "${{CONSOLE_TOKEN_AHMED}}" }},
-]
-
-[tenants.demo]
-name = "Gemeente Voorbeeld"
-channels = ["rest"]
-bot = "gem"
-desk = "desk"
-
-[tenants.demo.handover]
-phone = "14 0000"
-"""
-
-
-@dataclass
-class AgentPage:
-    """An agent's page on one instance: its HTTP API and its live socket."""
-
-    http: aiohttp.ClientSession
-    base: str
-    agent: str
-    ws: aiohttp.ClientWebSocketResponse | None = None
-    events: list[dict[str, Any]] = field(default_factory=list)
-
-    @property
-    def auth(self) -> dict[str, str]:
-        return {"Authorization": f"Bearer {TOKENS[self.agent]}"}
-
-    async def connect(self) -> None:
-        self.ws = await self.http.ws_connect(
-            f"{self.base}/desk/api/live", protocols=live_protocols(TOKENS[self.agent]),
-            headers={"Origin": self.base},
-        )
-        await self.next(lambda e: e["type"] == "ready")
-
-    async def next(self, predicate: Callable[[dict[str, Any]], bool],
-                   timeout: float = 10.0) -> dict[str, Any]:
-        for event in self.events:
-            if predicate(event):
-                return event
-        assert self.ws is not None
-        async with asyncio.timeout(timeout):
-            while True:
-                event = await self.ws.receive_json()
-                self.events.append(event)
-                if predicate(event):
-                    return event
-
-    async def get(self, path: str) -> tuple[int, Any]:
-        async with self.http.get(f"{self.base}/desk/api/{path}", headers=self.auth) as resp:
-            return resp.status, await resp.json()
-
-    async def post(self, path: str, body: Any = None) -> tuple[int, Any]:
-        async with self.http.post(f"{self.base}/desk/api/{path}", json=body,
-                                  headers=self.auth) as resp:
-            return resp.status, await resp.json()
-
-
-def live_protocols(token: str) -> tuple[str, ...]:
-    """How the page signs in to the live socket (see adapters/console/live.py)."""
-    encoded = base64.urlsafe_b64encode(token.encode()).decode().rstrip("=")
-    return ("handover.console", f"auth.{encoded}")
+TEMPLATE = config(REST, CONSOLE_DESK, channels=["rest"])
 
 
 @dataclass
@@ -164,15 +71,9 @@ class Citizen:
 @pytest.fixture
 async def pair(tmp_path: Path, pg_server: PgServer
                ) -> AsyncIterator[tuple[DaemonProcess, DaemonProcess]]:
-    env = {"HANDOVER_TEST_DSN": await fresh_database(pg_server),
-           "CONSOLE_TOKEN_SANNE": TOKENS["sanne"], "CONSOLE_TOKEN_AHMED": TOKENS["ahmed"]}
-    instances = [DaemonProcess(tmp_path / n, template=TEMPLATE, env=env) for n in "ab"]
-    try:
-        await asyncio.gather(*(d.start(timeout=60) for d in instances))
-        yield instances[0], instances[1]
-    finally:
-        for d in instances:
-            d.terminate()
+    env = {"HANDOVER_TEST_DSN": await fresh_database(pg_server), **console_env()}
+    async with running(tmp_path, TEMPLATE, env, ("", "")) as (a, b):
+        yield a, b
 
 
 def texts(got: dict[str, Any]) -> list[str]:

@@ -15,9 +15,6 @@ the response budget, nothing is spoken twice and the transfer is sent once.
 from __future__ import annotations
 
 import asyncio
-import hashlib
-import hmac
-import json
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -25,164 +22,35 @@ from typing import Any
 
 import aiohttp
 import pytest
-from aiohttp import web
 from yarl import URL
 
 from tests.e2e.daemon_process import DaemonProcess
+from tests.e2e.scaleout_support import (
+    OBI4WAN_DESK,
+    VOICE_BOT_TOKEN,
+    VOICEAI,
+    WHATSAPP,
+    RoutedGraph,
+    config,
+    obi4wan_env,
+    on,
+    running,
+    voiceai_env,
+    whatsapp_env,
+)
 from tests.fakes.obi4wan_server import FakeObi4wan
-from tests.fakes.voiceai_gateway import Answer, FakeCall, FakeGateway
-from tests.fakes.whatsapp_server import VERSION, FakeGraph
+from tests.fakes.voiceai_gateway import Answer, FakeGateway
 from tests.pgserver import PgServer
 from tests.store.conftest import fresh_database
 
 pytestmark = pytest.mark.slow
 
 CITIZEN = "31612345678"
-BOT_TOKEN = "gateway-token-0123456789"
+BOT_TOKEN = VOICE_BOT_TOKEN
 BUDGET = 3.0
 
 # `{bot_options}` carries the instance's own Graph API address (see RoutedGraph).
-TEMPLATE = """
-[server]
-host = "127.0.0.1"
-port = {port}
-admin_tokens = ["${{HANDOVER_TEST_ADMIN_TOKEN}}"]
-drain_seconds = 5
-
-[store]
-engine = "postgres"
-dsn = "${{HANDOVER_TEST_DSN}}"
-
-[delivery]
-poll_seconds = 0.2
-backoff_base_seconds = 0.05
-backoff_cap_seconds = 0.5
-
-[logging]
-level = "info"
-format = "json"
-
-[adapters.wa]
-type = "whatsapp"
-graph_url = "{bot_options}"
-api_version = "v21.0"
-access_token = "${{WA_TOKEN}}"
-app_secret = "${{WA_SECRET}}"
-verify_token = "${{WA_VERIFY}}"
-public_url = "https://handover.test/wa"
-media_dir = "{data}/media"
-request_timeout_seconds = 2
-reconcile_seconds = 5
-[adapters.wa.tenants.demo]
-phone_number_id = "1065550001"
-template_name = "agent_reply"
-template_language = "nl"
-
-[adapters.phone]
-type = "voiceai"
-bot_token = "${{VOICE_BOT_TOKEN}}"
-transcript_token = "${{VOICE_TRANSCRIPT_TOKEN}}"
-reference_secret = "${{VOICE_REF_SECRET}}"
-response_budget_seconds = 3
-[adapters.phone.tenants.demo]
-transfer_target = "tel:+31302860000"
-
-[adapters.gem]
-type = "demo_bot"
-
-[adapters.desk]
-type = "obi4wan"
-api_url = "${{OBI_URL}}"
-channel_identifier = "11111111-2222-3333-4444-555555555555"
-channel_token = "${{OBI_TOKEN}}"
-chat_guid = "chat-guid-1"
-webhook_secret = "${{OBI_SECRET}}"
-availability_cache_seconds = 0
-queue_poll_seconds = 0
-
-[tenants.demo]
-name = "Gemeente Voorbeeld"
-channels = ["wa", "phone"]
-bot = "gem"
-desk = "desk"
-
-[tenants.demo.handover]
-phone = "14 0000"
-"""
-
-
-class RoutedGraph(FakeGraph):
-    """The fake Graph API, reached by each instance under its own path prefix, so that
-    it knows which instance sent what; each accepted send is reported back by a status
-    webhook posted to another live instance, as Meta's statuses land wherever the load
-    balancer sends them."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        #: The instance (its index) that made each accepted send, in order.
-        self.senders: list[int] = []
-        self.instances: list[DaemonProcess] = []
-        self.dead: set[int] = set()
-        self.status_posts: list[tuple[int, int, int]] = []  # (sender, receiver, http status)
-        #: Kill the instance that sends "antwoord <n>" for the first n at or above this,
-        #: once Meta has taken the message and before its answer leaves.
-        self.kill_from: int | None = None
-        self.killed: tuple[int, str] | None = None
-
-    def live(self) -> list[int]:
-        return [i for i in range(len(self.instances)) if i not in self.dead]
-
-    def routes(self) -> list[web.RouteDef]:
-        # Each instance under its own prefix, so the fake knows who sent what.
-        return [
-            web.post(f"/{{instance}}/{VERSION}/{{number}}/messages", self._routed),
-            web.get(f"/{{instance}}/{VERSION}/{{media_id}}", self._media_info),
-            web.get("/download/{media_id}", self._download),
-        ]
-
-    def graph_url(self, index: int) -> str:
-        return f"{self.url}/{index}"
-
-    async def _routed(self, request: web.Request) -> web.StreamResponse:
-        sender = int(request.match_info["instance"])
-        before = len(self.sent)
-        response = await self._messages(request)
-        if len(self.sent) > before:
-            self.senders.append(sender)
-            task = asyncio.get_running_loop().create_task(
-                self._report(sender, self.sent[-1]))
-            self._reports.add(task)
-            task.add_done_callback(self._reports.discard)
-            text = str(self.sent[-1].get("text", {}).get("body", ""))
-            if (self.kill_from is not None and text.startswith("antwoord ")
-                    and int(text.split()[1]) >= self.kill_from):
-                self.kill_from = None
-                self.killed = (sender, text)
-                self.dead.add(sender)
-                self.instances[sender].kill()  # SIGKILL, the answer never arrives
-                assert request.transport is not None
-                request.transport.abort()
-        return response
-
-    async def _report(self, sender: int, sent: dict[str, Any]) -> None:
-        await asyncio.sleep(0.05)  # after the answer, as Meta's statuses usually come
-        live = [i for i in self.live() if i != sender]
-        receiver = live[len(self.status_posts) % len(live)]
-        for status in ("sent", "delivered"):
-            code = await self.post_to(self.instances[receiver],
-                                      self.batch(self.value(statuses=[self.status_of(sent, status)])))
-            self.status_posts.append((sender, receiver, code))
-
-    async def post_to(self, instance: DaemonProcess, payload: dict[str, Any]) -> int:
-        """A signed webhook post to one instance (Meta's side)."""
-        raw = json.dumps(payload).encode()
-        digest = hmac.new(self.app_secret.encode(), raw, hashlib.sha256).hexdigest()
-        assert self._http is not None
-        async with self._http.post(f"{instance.url}/wa/webhook", data=raw, headers={
-            "Content-Type": "application/json", "X-Hub-Signature-256": f"sha256={digest}",
-        }) as resp:
-            await resp.read()
-            return resp.status
+TEMPLATE = config(WHATSAPP, VOICEAI, OBI4WAN_DESK, channels=["wa", "phone"])
 
 
 @dataclass
@@ -199,26 +67,15 @@ async def cluster(tmp_path: Path, pg_server: PgServer) -> AsyncIterator[Cluster]
     await graph.start()
     desk = FakeObi4wan()
     await desk.start()
-    env = {
-        "HANDOVER_TEST_DSN": await fresh_database(pg_server),
-        "OBI_URL": desk.url, "OBI_TOKEN": desk.channel_token, "OBI_SECRET": desk.webhook_secret,
-        "WA_TOKEN": graph.token, "WA_SECRET": graph.app_secret, "WA_VERIFY": graph.verify_token,
-        "VOICE_BOT_TOKEN": BOT_TOKEN, "VOICE_TRANSCRIPT_TOKEN": "kcc-token-0123456789",
-        "VOICE_REF_SECRET": "reference-secret-0123456789",
-    }
-    instances = [
-        DaemonProcess(tmp_path / name, graph.graph_url(n), template=TEMPLATE, env=env)
-        for n, name in enumerate("abc")
-    ]
-    graph.instances = instances
+    env = {"HANDOVER_TEST_DSN": await fresh_database(pg_server), **obi4wan_env(desk),
+           **whatsapp_env(graph), **voiceai_env()}
     try:
-        # Together, on a database none of them has migrated yet.
-        await asyncio.gather(*(d.start(timeout=60) for d in instances))
-        async with aiohttp.ClientSession() as http:
-            yield Cluster(graph, desk, instances, http)
+        async with running(tmp_path, TEMPLATE, env,
+                           [graph.graph_url(n) for n in range(3)]) as instances:
+            graph.instances = instances
+            async with aiohttp.ClientSession() as http:
+                yield Cluster(graph, desk, instances, http)
     finally:
-        for d in instances:
-            d.terminate()
         await graph.stop()
         await desk.stop()
 
@@ -276,13 +133,6 @@ async def test_whatsapp_across_instances_with_a_sigkill_each_message_once_in_ord
     assert graph.status_posts and all(s != r and code == 200
                                       for s, r, code in graph.status_posts), graph.status_posts
     assert len(set(graph.senders)) >= 2, graph.senders
-
-
-def on(call: FakeCall, instance: DaemonProcess) -> FakeCall:
-    """The call's next requests go to `instance` (same paths, another instance)."""
-    for key, url in call.urls.items():
-        call.urls[key] = URL(instance.url).with_path(url.path)
-    return call
 
 
 async def test_a_voice_call_alternating_over_three_instances_hears_each_answer_in_its_turn(

@@ -12,80 +12,19 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator
 from pathlib import Path
-from typing import Any
 
-import aiohttp
 import pytest
-import socketio
 
 from tests.e2e.daemon_process import DaemonProcess
-from tests.e2e.test_scaleout import TEMPLATE as WEB_TEMPLATE
+from tests.e2e.scaleout_support import OBI4WAN_DESK, SOCKETIO, config, obi4wan_env, running
+from tests.e2e.scaleout_support import SocketioWidget as Widget
 from tests.fakes.obi4wan_server import FakeObi4wan
 from tests.pgserver import PgServer
 from tests.store.conftest import fresh_database
 
 pytestmark = pytest.mark.slow
 
-ORIGIN = "https://www.gemeente.example"
-TEMPLATE = WEB_TEMPLATE.replace('channels = ["web", "rest"]', 'channels = ["webchat"]').replace(
-    "[adapters.gem]",
-    '[adapters.webchat]\ntype = "socketio"\n'
-    '[adapters.webchat.tenants.demo]\norigins = ["https://www.gemeente.example"]\n\n'
-    "[adapters.gem]",
-)
-
-
-class Widget:
-    """rasa-webchat as python-socketio: one connection at a time, the session id kept."""
-
-    def __init__(self) -> None:
-        self.session_id: str | None = None
-        self.seen: list[dict[str, Any]] = []
-        self.client: socketio.AsyncClient | None = None
-        self.arrived = asyncio.Event()
-
-    async def connect(self, instance: DaemonProcess) -> None:
-        client = socketio.AsyncClient(
-            reconnection=False,
-            http_session=lambda: aiohttp.ClientSession(headers={"Origin": ORIGIN}),
-        )
-        confirmed: asyncio.Future[str] = asyncio.get_running_loop().create_future()
-
-        @client.on("session_confirm")
-        async def on_confirm(data: str) -> None:
-            if not confirmed.done():
-                confirmed.set_result(data)
-
-        @client.on("bot_uttered")
-        async def on_message(data: dict[str, Any]) -> None:
-            self.seen.append(data)
-            self.arrived.set()
-
-        await client.connect(f"{instance.url}/?tenant=demo", transports=["websocket"],
-                             wait_timeout=10)
-        await client.emit("session_request", {"session_id": self.session_id})
-        self.session_id = await asyncio.wait_for(confirmed, 10)
-        self.client = client
-
-    async def say(self, text: str) -> Any:
-        assert self.client is not None
-        return await self.client.call("user_uttered", {
-            "message": text, "session_id": self.session_id,
-            "customData": {"language": "nl"}}, timeout=10)
-
-    async def until(self, done: Any, timeout: float) -> None:
-        async with asyncio.timeout(timeout):
-            while not done():
-                self.arrived.clear()
-                await self.arrived.wait()
-
-    def agent_texts(self) -> list[str]:
-        return [p["text"].split(": ", 1)[1] for p in self.seen
-                if p["metadata"].get("party") == "agent" and "text" in p]
-
-    async def close(self) -> None:
-        if self.client is not None and self.client.connected:
-            await self.client.disconnect()
+TEMPLATE = config(SOCKETIO, OBI4WAN_DESK, channels=["webchat"])
 
 
 @pytest.fixture
@@ -93,18 +32,11 @@ async def cluster(tmp_path: Path, pg_server: PgServer
                   ) -> AsyncIterator[tuple[FakeObi4wan, list[DaemonProcess]]]:
     fake = FakeObi4wan()
     await fake.start()
-    env = {
-        "HANDOVER_TEST_DSN": await fresh_database(pg_server),
-        "OBI_URL": fake.url, "OBI_TOKEN": fake.channel_token, "OBI_SECRET": fake.webhook_secret,
-    }
-    instances = [DaemonProcess(tmp_path / n, "poll_seconds = 0.2", template=TEMPLATE, env=env)
-                 for n in ("a", "b", "c")]
+    env = {"HANDOVER_TEST_DSN": await fresh_database(pg_server), **obi4wan_env(fake)}
     try:
-        await asyncio.gather(*(d.start(timeout=60) for d in instances))
-        yield fake, instances
+        async with running(tmp_path, TEMPLATE, env) as instances:
+            yield fake, instances
     finally:
-        for d in instances:
-            d.terminate()
         await fake.stop()
 
 

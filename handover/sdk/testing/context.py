@@ -69,6 +69,9 @@ class FakeContext:
         self.typing: list[tuple[str, Party, bool]] = []
         #: Live connections held per conversation (hold_connection minus release).
         self.connections: Counter[str] = Counter()
+        #: Conversations passed to `notify_peer_connections`, in order (a test playing
+        #: two instances hands them to the other adapter's `catch_up`).
+        self.peer_notices: list[str] = []
         #: Tasks started through `spawn` that have not finished yet.
         self.tasks: set[asyncio.Task[None]] = set()
         #: Exceptions that ended spawned tasks (the core would log them).
@@ -155,6 +158,9 @@ class FakeContext:
 
     async def release_connection(self, conversation_id: str) -> None:
         self.connections[conversation_id] -= 1
+
+    async def notify_peer_connections(self, conversation_id: str) -> None:
+        self.peer_notices.append(conversation_id)
 
     def spawn(self, coro: Coroutine[Any, Any, None], name: str) -> asyncio.Task[None]:
         task = asyncio.create_task(self._run(coro, name), name=f"{self._name}.{name}")

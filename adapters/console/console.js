@@ -11,6 +11,7 @@ import {
 import {
   NEW_MESSAGE, NEW_WAITING, alertAgent, pageTitle, renderSettingsPanel, settings, wireSettings,
 } from "./alerts.js";
+import { emit, page } from "./hooks.js";
 
 const TOKEN_KEY = "handover.console.token";
 const TYPING_IDLE_MS = 3000;
@@ -99,6 +100,7 @@ async function signIn(token) {
   $("close-outcome").replaceChildren(...outcomeOptions(me.outcomes));
   connect();
   await refreshAll();
+  emit("signin", me);
   // The agent starts from the list: the first waiting (or own) conversation.
   focusList();
 }
@@ -106,6 +108,7 @@ async function signIn(token) {
 function signOut(message) {
   stopTyping(); // the citizen should not see "typing" linger
   state.session += 1;
+  emit("signout");
   sessionStorage.removeItem(TOKEN_KEY);
   clearTimeout(state.retryTimer);
   clearTimeout(state.typingTimer);
@@ -174,6 +177,7 @@ function connect() {
 }
 
 function onEvent(event) {
+  emit("event", event);
   switch (event.type) {
     case "ready":
       state.retryMs = 1000;
@@ -211,7 +215,7 @@ function onEvent(event) {
 function newWaiting(t) {
   $("list-announcer").textContent = "Nieuw wachtend gesprek (" + tenantName(t) + ", "
     + topicText(t) + ")";
-  alertAgent(NEW_WAITING);
+  if (!state.away) alertAgent(NEW_WAITING); // away: not offered new chats (status.js)
 }
 
 const inView = (threadId) => threadId === state.selected && document.visibilityState === "visible";
@@ -404,6 +408,7 @@ function renderDetail(d) {
   if (d.status !== "active") showCitizenTyping(false);
   for (const entry of d.transcript) appendEntry(entry);
   renderLists();
+  emit("detail", d);
 }
 
 function appendEntry(entry) {
@@ -598,6 +603,7 @@ function wire() {
 }
 
 wire();
+Object.assign(page, { api, state, refreshAll, refreshDetail, signOut, select, alertAgent, explain });
 renderSettingsPanel(false);
 if (state.token) {
   signIn(state.token).catch(() => signOut(""));

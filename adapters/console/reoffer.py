@@ -101,11 +101,12 @@ class SilenceWatch:
                                            kind="reoffer", held_since=row.taken_at)
         if moved is None:
             return False  # answered, closed, or another instance was first
-        minutes = max(1, round(self.after.total_seconds() / 60))
+        seconds = round(self.after.total_seconds())
+        waited = f"{seconds} s" if seconds < 60 else f"{round(seconds / 60)} min"
         await self.notes.add(moved, InternalNote(
             note_id=f"handoff-{moved.handoffs}", at=now, agent_id=row.agent_id,
             agent_name=row.agent_name, kind="reoffer",
-            text=f"Teruggezet in de wachtrij: de inwoner wachtte {minutes} min op een "
+            text=f"Teruggezet in de wachtrij: de inwoner wachtte {waited} op een "
                  f"antwoord van {row.agent_name}.",
         ))
         try:

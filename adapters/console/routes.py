@@ -362,6 +362,7 @@ class AgentApi:
                       last=last_message([entry_json(e) for e in entries]) if entries else None)
         parsed = parse_thread_id(row.thread_id)
         out["consent_asked"] = bool(entries) and consent_asked(entries, parsed[1] if parsed else 0)
+        out["team_name"] = next((t.name for t in self.options.teams if t.id == row.team), None)
         return out
 
     async def announce(self, tenant: str, event: Mapping[str, Any]) -> None:

@@ -108,7 +108,7 @@ class ConsoleDesk(DeskAdapter):
         # Only an agent who could take the chat now counts: signed in, not away, and
         # below the chat limit (workload.py).
         if self.options.availability == "agents_online" \
-                and not await self.api.workload.ready_agents(tenant):
+                and not await self.api.workload.ready_agents(tenant, first_only=True):
             return Availability(available=False, queue_length=waiting)
         return Availability(available=True, queue_length=waiting)
 

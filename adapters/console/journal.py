@@ -249,11 +249,11 @@ class Journal:
         rows.sort(key=lambda r: (r.opened_at, r.thread_id))
         return rows[:limit]
 
-    async def held_by(self, agent_id: str) -> list[ThreadRow]:
-        """The threads this agent holds, as the journal has them (the core may have
-        ended some: see workload.py)."""
-        return [r for r in await self._all()
-                if r.status is Status.ACTIVE and r.agent_id == agent_id]
+    async def held_by(self, agent_id: str | None) -> list[ThreadRow]:
+        """The threads this agent (None: any agent) holds, as the journal has them
+        (the core may have ended some: see workload.py)."""
+        return [r for r in await self._all() if r.status is Status.ACTIVE
+                and r.agent_id is not None and agent_id in (None, r.agent_id)]
 
     async def queued_count(self, tenant: str) -> int:
         return sum(1 for r in await self._all() if r.tenant == tenant and r.status is Status.QUEUED)

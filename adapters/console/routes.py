@@ -300,7 +300,10 @@ class AgentApi:
         return row
 
     async def _admit(self, agent: Agent, row: ThreadRow, action: str) -> None:
-        """Refuse a new chat to an away agent or one at the limit (workload.py)."""
+        """Refuse a new chat to an away agent or one at the limit (workload.py); the
+        holder picking up again is no new chat."""
+        if row.agent_id == agent.id:
+            return
         try:
             await self.workload.admit(agent, row.thread_id, action=action)
         except ApiError:

@@ -97,14 +97,26 @@ class Workload:
 
     # --- availability -----------------------------------------------------------------
 
-    async def ready_agents(self, tenant: str) -> list[Agent]:
+    async def ready_agents(self, tenant: str, *, first_only: bool = False) -> list[Agent]:
         """The agents signed in (on any instance) who see `tenant`, are not away and
-        have room for another chat."""
+        have room for another chat; with `first_only`, the first one found (enough for
+        the availability check). The journal is read once for all of them."""
+        online = self.known(sorted(await self.presence.agents(tenant)))
+        if not online:
+            return []
+        ids = {a.id for a in online}
+        holding: dict[str, int] = {}
+        for row in await self.journal.held_by(None):
+            if row.agent_id in ids:
+                conv = await self.get_conversation(row.conversation_id)
+                if effective_status(row, conv) is row.status:
+                    holding[row.agent_id] = holding.get(row.agent_id, 0) + 1
         out = []
-        for agent_id in sorted(await self.presence.agents(tenant)):
-            agent = self._agents.get(agent_id)
-            if agent is not None and await self.has_room(agent):
+        for agent in online:
+            if holding.get(agent.id, 0) < self.limit(agent) and not await self.is_away(agent.id):
                 out.append(agent)
+                if first_only:
+                    break
         return out
 
     async def status(self, agent: Agent) -> dict[str, Any]:

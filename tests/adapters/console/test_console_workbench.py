@@ -166,9 +166,14 @@ async def test_an_agent_at_the_limit_cannot_take_more_and_does_not_count_as_avai
         assert "maximum is 2" in body["detail"]
         _, workspace = await c.get("me/workspace")
         assert (workspace["held"], workspace["max_chats"], workspace["away"]) == (2, 2, False)
-        # The only agent online is full: the desk reports no agent available.
+        # The only agent online is full: the desk reports no agent available; a
+        # colleague with room makes it available again.
         availability = await c.desk.availability(TENANT, None)
         assert availability.available is False
+        ahmed = await c.live("ahmed")
+        assert (await c.desk.availability(TENANT, None)).available is True
+        await ahmed.ws.close()
+        await until_async(lambda: c.desk.availability(TENANT, None), False)
         # Closing one makes room again.
         assert (await c.post(f"threads/{threads[0]}/close", {"outcome": "resolved"}))[0] == 200
         assert (await c.desk.availability(TENANT, None)).available is True
@@ -266,6 +271,14 @@ async def test_two_instances_offering_back_one_chat_do_it_once(tmp_path: Path) -
         assert [t["status"] for t in listed["threads"]] == ["queued"]
         _, detail = await c.get(f"threads/{thread}")
         assert len(texts(detail["transcript"], "internal")) == 1
+
+
+async def until_async(read: Any, available: bool) -> None:
+    for _ in range(200):
+        if (await read()).available is available:
+            return
+        await asyncio.sleep(0.02)
+    raise AssertionError(f"availability never became {available}")
 
 
 class _Later:

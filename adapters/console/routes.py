@@ -65,8 +65,8 @@ LIST_TAIL = 20
 
 CONSOLE_ACTIONS = Counter(
     "handover_console_actions_total",
-    "Agent actions in the console by action (pickup, message, close) and result "
-    "(applied, duplicate, taken, closed, refused).",
+    "Agent actions in the console by action (pickup, message, close, note, transfer, "
+    "status) and result (applied, duplicate, taken, closed, refused; away, available).",
     ["adapter", "action", "result"],
     registry=REGISTRY,
 )

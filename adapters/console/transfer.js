@@ -73,6 +73,13 @@ on("event", (event) => {
       + "te lang op uw antwoord.");
     page.alertAgent("Gesprek teruggezet in de wachtrij");
     page.refreshAll();
+  } else if ((event.type === "reoffered" || (event.type === "transferred" && !event.to_agent))
+             && !page.state.away && event.agent_id !== me
+             && !(event.from && page.state.me && event.from === page.state.me.agent.name)) {
+    // A chat waits again: as much news for colleagues as a new one (not for the agent
+    // who just put it back, nor for an agent who is away).
+    announce($("tool-notice"), "Een gesprek wacht weer in de wachtrij.");
+    page.alertAgent("Nieuw gesprek wacht");
   }
 });
 on("signout", () => {

@@ -23,7 +23,7 @@ from handover.demo.config import DEMO_TENANT, TOKEN_ENV, demo_document
 from handover.demo.page import add_demo_page
 from tests.browser.conftest import LOOP, CuttableProxy, _site
 from tests.browser.test_console_privacy import Console, open_thread, pick_up, settled_screenshot
-from tests.browser.test_console_workspace import assert_console_accessible
+from tests.browser.test_console_workspace import SPY_ALERTS, alerts, assert_console_accessible
 from tests.browser.test_widget_flow import messages
 
 playwright_api = pytest.importorskip(
@@ -94,8 +94,10 @@ async def make_desk(tmp_path: Path) -> AsyncIterator[MakeDesk]:
             await runner.cleanup()
 
 
-async def signed_in(browser: Any, desk: Desk, token: str) -> tuple[Any, Any]:
+async def signed_in(browser: Any, desk: Desk, token: str, init: str = "") -> tuple[Any, Any]:
     ctx = await browser.new_context(viewport={"width": 1280, "height": 800}, bypass_csp=True)
+    if init:
+        await ctx.add_init_script(init)
     page = await ctx.new_page()
     await page.goto(desk.console_url)
     await page.locator("#token").fill(token)
@@ -213,7 +215,7 @@ async def test_transfer_chat_limit_and_away_status(
     a = await desk.citizen("a", "Mijn parkeervergunning is verlopen.")
     b = await desk.citizen("b", "Ik wil een dakkapel bouwen.")
     ctx, sanne = await signed_in(browser, desk, SANNE)
-    ahmed_ctx, ahmed = await signed_in(browser, desk, AHMED)
+    ahmed_ctx, ahmed = await signed_in(browser, desk, AHMED, SPY_ALERTS)
     await expect(sanne.locator("#agent-status")).to_have_text("Uw status: Beschikbaar · 0 van 1 gesprekken")
 
     # At the limit: a second chat is refused with a clear message.
@@ -240,6 +242,12 @@ async def test_transfer_chat_limit_and_away_status(
     await ahmed.locator("#pickup").click()
     await expect(ahmed.locator("#thread-error")).to_contain_text("U staat op afwezig",
                                                                  timeout=WAIT_MS)
+    # A new chat comes in: no tone for an agent who is away (it is listed all the same).
+    tones = (await alerts(ahmed))["tones"]
+    c = await desk.citizen("c", "Waar kan ik mijn grofvuil kwijt?")
+    await expect(ahmed.locator(f"#thread-item-{c.thread_id}")).to_be_visible(timeout=WAIT_MS)
+    await ahmed.wait_for_timeout(500)
+    assert (await alerts(ahmed))["tones"] == tones
     await open_thread(sanne, a)
     await sanne.locator("#transfer-open").click()
     await expect(sanne.locator("#transfer-dialog")).to_be_visible(timeout=WAIT_MS)
@@ -287,6 +295,8 @@ async def test_transfer_chat_limit_and_away_status(
     await ahmed.locator("#transfer-confirm").click()
     waiting = sanne.locator(f"#list-waiting #thread-item-{a.thread_id}")
     await expect(waiting).to_contain_text("Team Vergunningen", timeout=WAIT_MS)
+    await expect(sanne.locator("#tool-notice")).to_have_text(
+        "Een gesprek wacht weer in de wachtrij.")
     await expect(waiting).to_contain_text("Teruggezet door Ahmed")
     await expect(sanne.locator("#agent-status")).to_have_text("Uw status: Beschikbaar · 0 van 1 gesprekken",
                                                               timeout=WAIT_MS)

@@ -23,8 +23,12 @@ export function emit(name, arg) {
 
 export const $ = (id) => document.getElementById(id);
 
-/** The same announcement twice in a row is read out again: clear, then set. */
+/** The same announcement twice in a row is read out again: clear, then set (unless the
+ * page signed out meanwhile: a signed-out page shows nothing of the session). */
 export function announce(element, text) {
+  const session = page.state && page.state.session;
   element.textContent = "";
-  setTimeout(() => { element.textContent = text; }, 50);
+  setTimeout(() => {
+    if (!page.state || (page.state.session === session && page.state.me)) element.textContent = text;
+  }, 50);
 }

@@ -12,7 +12,6 @@ function render() {
   $("away-toggle").hidden = !workspace;
   $("agent-status").hidden = !workspace;
   $("away-toggle").setAttribute("aria-pressed", String(away));
-  $("away-toggle").textContent = away ? "Afwezig (aan)" : "Afwezig";
   $("agent-status").textContent = !workspace ? ""
     : "Uw status: " + (away ? "Afwezig" : "Beschikbaar") + " · " + workspace.held + " van "
       + workspace.max_chats + " gesprekken";

@@ -52,6 +52,8 @@ async function transfer() {
     $("transfer-dialog").close();
     announce($("tool-notice"), "Gesprek overgedragen: " + whom + ".");
     await page.refreshAll();
+    // The dialog's button is gone with the chat: on from the chat's line in the list.
+    ($("thread-item-" + threadId) || $("threads")).focus();
   } catch (err) {
     if (err.code !== "unauthorized" && err.code !== "signed_out") {
       $("transfer-error").textContent = page.explain(err);

@@ -273,6 +273,7 @@ async def test_transfer_chat_limit_and_away_status(
     await settled_screenshot(sanne, "console-tools-07-transfer-dialog")
     await sanne.locator("#transfer-confirm").click()
     await expect(sanne.locator("#transfer-dialog")).to_be_hidden(timeout=WAIT_MS)
+    await expect(sanne.locator(f"#thread-item-{a.thread_id}")).to_be_focused(timeout=WAIT_MS)
     await expect(sanne.locator("#tool-notice")).to_have_text("Gesprek overgedragen: Ahmed.")
     await expect(ahmed.locator("#tool-notice")).to_have_text(
         "Sanne heeft een gesprek aan u overgedragen.", timeout=WAIT_MS)

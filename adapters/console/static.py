@@ -24,6 +24,9 @@ _FILES = {
     "console.js": ("console.js", "text/javascript"),
     "render.js": ("render.js", "text/javascript"),
     "alerts.js": ("alerts.js", "text/javascript"),
+    "http.js": ("http.js", "text/javascript"),
+    "connection.js": ("connection.js", "text/javascript"),
+    "closing.js": ("closing.js", "text/javascript"),
     # The agent's tools, each in a file of its own (hooks.js).
     "hooks.js": ("hooks.js", "text/javascript"),
     "canned.js": ("canned.js", "text/javascript"),

@@ -2,7 +2,8 @@
 
 When the citizen has waited `reoffer_after_seconds` for an answer from the agent who
 holds the chat (their last message, or the pick-up if that came later, is that old and
-no agent answered since), the chat goes back to the waiting list with its history, the
+no agent answered since; or the agent said nothing at all that long after picking the
+chat up), the chat goes back to the waiting list with its history, the
 agent's page is told (`{"type": "reoffered", "thread_id", "agent_id"}`), and an internal
 note on the thread says why. Another agent picks it up as any waiting chat; the citizen
 then hears the new agent's name.
@@ -90,9 +91,13 @@ class SilenceWatch:
                    if e.party in (Party.CITIZEN, Party.AGENT)
                    and (not number or e.handover_no == number)]
         last = _last(entries)
-        if last is None or last.party is not Party.CITIZEN or last.created_at is None:
-            return False
         assert row.taken_at is not None
+        if last is None:
+            # Nobody said anything since the handover: the citizen who asked for a
+            # person waits for the agent's first word since the pick-up.
+            return now - row.taken_at >= self.after
+        if last.party is not Party.CITIZEN or last.created_at is None:
+            return False
         return now - max(last.created_at, row.taken_at) >= self.after
 
     async def _offer_back(self, row: ThreadRow, now: datetime) -> bool:

@@ -10,7 +10,7 @@ from typing import Any
 
 from adapters.console.reoffer import SilenceWatch
 from handover.model import Party, State
-from tests.adapters.console.support import console_daemon, texts, until
+from tests.adapters.console.support import TOKENS, console_daemon, texts, until
 from tests.harness import TENANT
 
 CANNED = {TENANT: {"canned": {
@@ -300,3 +300,44 @@ class _Later:
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._ctx, name)
+
+
+async def test_bad_input_to_the_tools_gets_a_clear_4xx(tmp_path: Path) -> None:
+    async with console_daemon(tmp_path) as c:
+        live = await c.live("sanne")
+        _, thread = await c.handover(live)
+        assert (await c.post(f"threads/{thread}/pickup"))[0] == 200
+        bodies: list[bytes] = [
+            b"", b"{", b"[]", b"null", b'"x"', b'{"to": 5}', b'{"to": "agent:"}',
+            b'{"to": "team:"}', b'{"to": "queue", "extra": 1}', b'{"note_id": "", "text": "x"}',
+            b'{"note_id": "a:b", "text": "x"}', b'{"note_id": "n", "text": 1}',
+            b'{"note_id": "n", "text": "' + b"x" * 5000 + b'"}', b'{"away": null}',
+            b'{"away": "true"}', b'{"to": "agent:' + b"a" * 300 + b'"}',
+        ]
+        for path in (f"threads/{thread}/notes", f"threads/{thread}/transfer", "me/status"):
+            for body in bodies:
+                resp = await c.client.post(f"/desk/api/{path}", data=body, headers={
+                    "Authorization": f"Bearer {TOKENS['sanne']}",
+                    "Content-Type": "application/json"})
+                assert 400 <= resp.status < 500, (path, body[:40], resp.status)
+                assert "error" in await resp.json()
+        for path in ("threads/nope/canned", "threads/nope/transfer", "threads/" + "x" * 500
+                     + "/canned"):
+            status, body = await c.get(path)
+            assert (status, body["error"]) == (404, "unknown_thread")
+        resp = await c.client.post(f"/desk/api/threads/{thread}/notes",
+                                   json={"note_id": "n", "text": "x"})
+        assert resp.status == 401
+
+
+async def test_an_agent_who_picks_up_and_says_nothing_gets_it_offered_back(
+    tmp_path: Path,
+) -> None:
+    async with console_daemon(tmp_path, reoffer_after_seconds=1) as c:
+        sanne = await c.live("sanne")
+        _, thread = await c.handover(sanne)
+        assert (await c.post(f"threads/{thread}/pickup"))[0] == 200
+        told = await sanne.next(lambda e: e["type"] == "reoffered", timeout=8)
+        assert told["thread_id"] == thread
+        _, listed = await c.get("threads")
+        assert [t["status"] for t in listed["threads"]] == ["queued"]

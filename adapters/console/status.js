@@ -13,7 +13,7 @@ function render() {
   $("agent-status").hidden = !workspace;
   $("away-toggle").setAttribute("aria-pressed", String(away));
   $("agent-status").textContent = !workspace ? ""
-    : "Uw status: " + (away ? "Afwezig" : "Beschikbaar") + " · " + workspace.held + " van "
+    : (away ? "Afwezig" : "Beschikbaar") + " · " + workspace.held + " van "
       + workspace.max_chats + " gesprekken";
   document.body.classList.toggle("agent-away", away);
 }

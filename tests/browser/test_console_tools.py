@@ -216,11 +216,11 @@ async def test_transfer_chat_limit_and_away_status(
     b = await desk.citizen("b", "Ik wil een dakkapel bouwen.")
     ctx, sanne = await signed_in(browser, desk, SANNE)
     ahmed_ctx, ahmed = await signed_in(browser, desk, AHMED, SPY_ALERTS)
-    await expect(sanne.locator("#agent-status")).to_have_text("Uw status: Beschikbaar · 0 van 1 gesprekken")
+    await expect(sanne.locator("#agent-status")).to_have_text("Beschikbaar · 0 van 1 gesprekken")
 
     # At the limit: a second chat is refused with a clear message.
     await pick_up(sanne, a)
-    await expect(sanne.locator("#agent-status")).to_have_text("Uw status: Beschikbaar · 1 van 1 gesprekken",
+    await expect(sanne.locator("#agent-status")).to_have_text("Beschikbaar · 1 van 1 gesprekken",
                                                               timeout=WAIT_MS)
     await open_thread(sanne, b)
     await sanne.locator("#pickup").click()
@@ -234,7 +234,7 @@ async def test_transfer_chat_limit_and_away_status(
     away = ahmed.locator("#away-toggle")
     await away.click()
     await expect(away).to_have_attribute("aria-pressed", "true", timeout=WAIT_MS)
-    await expect(ahmed.locator("#agent-status")).to_have_text("Uw status: Afwezig · 0 van 1 gesprekken")
+    await expect(ahmed.locator("#agent-status")).to_have_text("Afwezig · 0 van 1 gesprekken")
     await expect(ahmed.locator("#tool-notice")).to_contain_text("U staat op afwezig")
     await assert_console_accessible(ahmed, axe_source, "an away agent")
     await settled_screenshot(ahmed, "console-tools-06-away")
@@ -261,7 +261,7 @@ async def test_transfer_chat_limit_and_away_status(
     await expect(ahmed.locator("#away-toggle")).to_have_attribute("aria-pressed", "true",
                                                                   timeout=WAIT_MS)
     await ahmed.locator("#away-toggle").click()
-    await expect(ahmed.locator("#agent-status")).to_have_text("Uw status: Beschikbaar · 0 van 1 gesprekken",
+    await expect(ahmed.locator("#agent-status")).to_have_text("Beschikbaar · 0 van 1 gesprekken",
                                                               timeout=WAIT_MS)
 
     # Sanne hands chat A to Ahmed with a note; his page alerts him.
@@ -299,7 +299,7 @@ async def test_transfer_chat_limit_and_away_status(
     await expect(sanne.locator("#tool-notice")).to_have_text(
         "Een gesprek wacht weer in de wachtrij.")
     await expect(waiting).to_contain_text("Teruggezet door Ahmed")
-    await expect(sanne.locator("#agent-status")).to_have_text("Uw status: Beschikbaar · 0 van 1 gesprekken",
+    await expect(sanne.locator("#agent-status")).to_have_text("Beschikbaar · 0 van 1 gesprekken",
                                                               timeout=WAIT_MS)
     await assert_console_accessible(sanne, axe_source, "a chat waiting for a team")
     await settled_screenshot(sanne, "console-tools-09-team-queue")

@@ -341,3 +341,15 @@ async def test_an_agent_who_picks_up_and_says_nothing_gets_it_offered_back(
         assert told["thread_id"] == thread
         _, listed = await c.get("threads")
         assert [t["status"] for t in listed["threads"]] == ["queued"]
+
+
+async def test_a_thread_in_english_offers_the_english_answers(tmp_path: Path) -> None:
+    async with console_daemon(tmp_path, tenants=CANNED) as c:
+        live = await c.live("sanne")
+        conv = await c.chat.ctx.resolve_conversation(TENANT, "inwoner-en", "en", {})
+        await c.chat.say(conv.id, "/handover")
+        thread = f"{conv.id}-1"
+        await live.next(lambda e: e["type"] == "thread" and e["thread"]["thread_id"] == thread)
+        _, body = await c.get(f"threads/{thread}/canned")
+        assert body["canned"] == [{"shortcut": "hours", "title": "Opening hours",
+                                   "text": "We open at 9. Sanne"}]

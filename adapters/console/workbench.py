@@ -145,7 +145,7 @@ class Workbench:
                 await self.journal.hand_over(row.thread_id, target.id, target.name, agent.id,
                                              agent.name, self.api.ctx.clock.now())
                 self.api._count("transfer", "refused")
-                raise ApiError(409, "at_limit", f"{target.name} heeft geen ruimte meer")
+                raise ApiError(409, "at_limit", f"{target.name} has no room for another chat")
             told = f"Overgedragen aan {target.name}."
         elif to == "queue" or to.startswith("team:"):
             team = to.removeprefix("team:") if to != "queue" else None
@@ -189,6 +189,6 @@ class Workbench:
         if target.id == agent.id:
             raise ApiError(400, "invalid_field", "to: you hold this chat already")
         if target.id not in await self.workload.presence.agents(row.tenant):
-            raise ApiError(409, "not_online", f"{target.name} is niet aangemeld")
+            raise ApiError(409, "not_online", f"{target.name} is not signed in")
         await self.workload.admit(target, row.thread_id, action="transfer")
         return target

@@ -80,12 +80,11 @@ class Workload:
         """Refuse (409) a new chat for an away agent or one at the limit; `thread_id`
         (the chat at hand) does not count against the agent when it already holds it."""
         if await self.is_away(agent.id):
-            raise ApiError(409, "away", f"{agent.name} staat op afwezig: zet uw status "
-                                        f"eerst op beschikbaar ({action})")
+            raise ApiError(409, "away", f"{agent.name} is away: no new chats ({action})")
         held = [r for r in await self.held(agent.id) if r.thread_id != thread_id]
         if len(held) >= self.limit(agent):
-            raise ApiError(409, "at_limit", f"{agent.name} heeft al {len(held)} gesprekken "
-                                            f"(het maximum is {self.limit(agent)})")
+            raise ApiError(409, "at_limit", f"{agent.name} holds {len(held)} chats already "
+                                            f"(at most {self.limit(agent)} at once)")
 
     async def over_limit(self, agent: Agent) -> bool:
         """After a claim: whether the agent now holds more than allowed (see above)."""

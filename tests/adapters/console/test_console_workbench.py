@@ -163,7 +163,7 @@ async def test_an_agent_at_the_limit_cannot_take_more_and_does_not_count_as_avai
         assert (await c.post(f"threads/{threads[1]}/pickup"))[0] == 200
         status, body = await c.post(f"threads/{threads[2]}/pickup")
         assert (status, body["error"]) == (409, "at_limit")
-        assert "maximum is 2" in body["detail"]
+        assert "at most 2 at once" in body["detail"]
         _, workspace = await c.get("me/workspace")
         assert (workspace["held"], workspace["max_chats"], workspace["away"]) == (2, 2, False)
         # The only agent online is full: the desk reports no agent available; a

@@ -66,12 +66,7 @@ class Workload:
 
     async def held(self, agent_id: str) -> list[ThreadRow]:
         """The chats the agent holds that the core still has live."""
-        out = []
-        for row in await self.journal.held_by(agent_id):
-            conv = await self.get_conversation(row.conversation_id)
-            if effective_status(row, conv) is row.status:
-                out.append(row)
-        return out
+        return [row for row in await self.journal.held_by(agent_id) if await self._live(row)]
 
     def limit(self, agent: Agent) -> int:
         return self.options.chat_limit(agent)
@@ -99,24 +94,30 @@ class Workload:
     async def ready_agents(self, tenant: str, *, first_only: bool = False) -> list[Agent]:
         """The agents signed in (on any instance) who see `tenant`, are not away and
         have room for another chat; with `first_only`, the first one found (enough for
-        the availability check). The journal is read once for all of them."""
+        the availability check). The journal is read once for all of them, and the core
+        is asked about an agent's chats only when the journal alone puts the agent at
+        the limit (a chat the core ended can only make room)."""
         online = self.known(sorted(await self.presence.agents(tenant)))
         if not online:
             return []
-        ids = {a.id for a in online}
-        holding: dict[str, int] = {}
+        rows: dict[str, list[ThreadRow]] = {a.id: [] for a in online}
         for row in await self.journal.held_by(None):
-            if row.agent_id in ids:
-                conv = await self.get_conversation(row.conversation_id)
-                if effective_status(row, conv) is row.status:
-                    holding[row.agent_id] = holding.get(row.agent_id, 0) + 1
+            if row.agent_id in rows:
+                rows[row.agent_id].append(row)
         out = []
         for agent in online:
-            if holding.get(agent.id, 0) < self.limit(agent) and not await self.is_away(agent.id):
+            held = rows[agent.id]
+            if len(held) >= self.limit(agent):
+                held = [r for r in held if await self._live(r)]
+            if len(held) < self.limit(agent) and not await self.is_away(agent.id):
                 out.append(agent)
                 if first_only:
                     break
         return out
+
+    async def _live(self, row: ThreadRow) -> bool:
+        conv = await self.get_conversation(row.conversation_id)
+        return effective_status(row, conv) is row.status
 
     async def status(self, agent: Agent) -> dict[str, Any]:
         """What the agent's page shows of its own workload."""

@@ -27,9 +27,11 @@ from aiohttp import web
 from adapters.console.journal import Journal, Status, ThreadRow
 from adapters.console.options import ConsoleOptions, parse_options
 from adapters.console.requests import CallbackRequests
+from adapters.console.reoffer import SilenceWatch
 from adapters.console.routes import AgentApi
 from adapters.console.static import StaticPage
 from adapters.console.view import entry_json, summary
+from adapters.console.workbench import Workbench
 from handover.sdk.contracts import (
     AdapterContext,
     Availability,
@@ -62,6 +64,10 @@ class ConsoleDesk(DeskAdapter, RegistrationTarget):
         self.api = AgentApi(ctx, name, self.options, self.journal)
         self.requests = CallbackRequests(ctx, name, self.api.authenticate, self.api.visible,
                                          self.api.announce)
+        self.workbench = Workbench(self.api)
+        self.silence = SilenceWatch(ctx, name, self.journal, self.api.internal_notes,
+                                    self.api.announce, self.api._publish_thread,
+                                    self.options.reoffer_after_seconds)
 
     @classmethod
     def parse_config(cls, section: Mapping[str, Any], path: str) -> ConsoleOptions:
@@ -72,6 +78,7 @@ class ConsoleDesk(DeskAdapter, RegistrationTarget):
         app.add_routes(StaticPage.load().routes())
         app.add_routes(self.api.routes())
         app.add_routes(self.requests.routes())
+        app.add_routes(self.workbench.routes())
 
         async def close_pages(_app: web.Application) -> None:
             await self.api.hub.close_all()
@@ -82,7 +89,12 @@ class ConsoleDesk(DeskAdapter, RegistrationTarget):
     async def start(self) -> None:
         self.ctx.spawn(self.api.feed.run(), "feed")
         self.ctx.spawn(self.api.hub.renew_presence(), "presence")
+        if self.options.reoffer_after_seconds > 0:
+            self.ctx.spawn(self.silence.run(), "reoffer")
         mine = set(self.ctx.tenants())
+        unknown_canned = sorted(set(self.options.canned) - mine)
+        if unknown_canned:
+            self.ctx.log.warning("console.canned_tenants_unknown", tenants=unknown_canned)
         for agent in self.options.agents:
             unknown = sorted(set(agent.tenants) - mine)
             if unknown:
@@ -102,8 +114,10 @@ class ConsoleDesk(DeskAdapter, RegistrationTarget):
 
     async def availability(self, tenant: str, queue: str | None) -> Availability:
         waiting = await self.journal.queued_count(tenant)
+        # Only an agent who could take the chat now counts: signed in, not away, and
+        # below the chat limit (workload.py).
         if self.options.availability == "agents_online" \
-                and not await self.api.hub.presence.online(tenant):
+                and not await self.api.workload.ready_agents(tenant, first_only=True):
             return Availability(available=False, queue_length=waiting)
         return Availability(available=True, queue_length=waiting)
 

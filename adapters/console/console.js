@@ -5,12 +5,16 @@
 // The workstation may be shared: reply drafts are kept in memory only, one per thread, and
 // signing out forgets every thread, draft and token and empties the page.
 import {
-  clearThreadView, closeQuestion, entryItem, explain, outcomeOptions, renderDetailFields,
+  clearThreadView, entryItem, explain, outcomeOptions, renderDetailFields,
   tenantName, threadButton, topicText, waitingText, waitLine,
 } from "./render.js";
 import {
   NEW_MESSAGE, NEW_WAITING, alertAgent, pageTitle, renderSettingsPanel, settings, wireSettings,
 } from "./alerts.js";
+import { emit, page } from "./hooks.js";
+import { apiClient, silent } from "./http.js";
+import { connect as openLive } from "./connection.js";
+import { wireClosing } from "./closing.js";
 
 const TOKEN_KEY = "handover.console.token";
 const TYPING_IDLE_MS = 3000;
@@ -49,38 +53,7 @@ const state = {
   closing: null,
 };
 
-// --- HTTP -------------------------------------------------------------------------
-
-class ApiError extends Error {
-  constructor(status, code, detail) { super(detail || code); this.status = status; this.code = code; }
-}
-
-async function api(path, options = {}) {
-  const session = state.session;
-  const headers = { Authorization: "Bearer " + state.token };
-  if (options.body !== undefined) headers["Content-Type"] = "application/json";
-  const response = await fetch(base + "api/" + path, {
-    method: options.method || "GET",
-    headers,
-    body: options.body === undefined ? undefined : JSON.stringify(options.body),
-    cache: "no-store",
-  });
-  let data = null;
-  try { data = await response.json(); } catch (e) { data = null; }
-  // Signed out meanwhile: nothing of this answer may reach the page.
-  if (session !== state.session) throw new ApiError(response.status, "signed_out");
-  if (response.status === 401 || response.status === 403) {
-    signOut("Uw token is niet (meer) geldig. Meld u opnieuw aan.");
-    throw new ApiError(response.status, "unauthorized");
-  }
-  if (!response.ok) {
-    throw new ApiError(response.status, data && data.error, data && data.detail);
-  }
-  return data;
-}
-
-/** Errors that need no message: the page has signed out (or is doing so). */
-const silent = (err) => err.code === "unauthorized" || err.code === "signed_out";
+const api = apiClient(state, base, (message) => signOut(message));
 
 // --- sign in / out ----------------------------------------------------------------
 
@@ -97,8 +70,9 @@ async function signIn(token) {
   $("agent-name").textContent = "Aangemeld als " + me.agent.name;
   renderSettingsPanel(true);
   $("close-outcome").replaceChildren(...outcomeOptions(me.outcomes));
-  connect();
+  openLive(state, base, api, onEvent);
   await refreshAll();
+  emit("signin", me);
   // The agent starts from the list: the first waiting (or own) conversation.
   focusList();
 }
@@ -106,6 +80,7 @@ async function signIn(token) {
 function signOut(message) {
   stopTyping(); // the citizen should not see "typing" linger
   state.session += 1;
+  emit("signout");
   sessionStorage.removeItem(TOKEN_KEY);
   clearTimeout(state.retryTimer);
   clearTimeout(state.typingTimer);
@@ -142,38 +117,8 @@ function signOut(message) {
 
 // --- live updates -----------------------------------------------------------------
 
-function connect() {
-  const scheme = location.protocol === "https:" ? "wss://" : "ws://";
-  // The token goes in the subprotocol header (base64url), checked before the upgrade:
-  // never in the URL, which proxies log. The server answers "handover.console" only.
-  const encoded = btoa(String.fromCharCode(...new TextEncoder().encode(state.token)))
-    .replace(/\+/g, "-").replace(/\//g, "_").replace(/=+$/, "");
-  const ws = new WebSocket(scheme + location.host + base + "api/live",
-    ["handover.console", "auth." + encoded]);
-  let opened = false;
-  state.ws = ws;
-  $("connection-status").textContent = "Verbinden…";
-  ws.addEventListener("open", () => { opened = true; });
-  ws.addEventListener("message", (msg) => {
-    if (state.ws !== ws) return; // signed out, or replaced
-    let event;
-    try { event = JSON.parse(msg.data); } catch (e) { return; }
-    onEvent(event);
-  });
-  ws.addEventListener("close", (e) => {
-    if (state.ws !== ws) return; // signed out, or replaced
-    state.ws = null;
-    // Refused before the upgrade (the page cannot see why): ask over HTTP, which signs
-    // out when the token is no longer valid.
-    if (!opened) api("me").catch(() => {});
-    $("connection-status").textContent = "Verbinding verbroken, opnieuw verbinden…";
-    const delay = state.retryMs;
-    state.retryMs = Math.min(state.retryMs * 2, 30000);
-    state.retryTimer = setTimeout(() => { if (state.token && !state.ws) connect(); }, delay);
-  });
-}
-
 function onEvent(event) {
+  emit("event", event);
   switch (event.type) {
     case "ready":
       state.retryMs = 1000;
@@ -214,7 +159,7 @@ function onEvent(event) {
 function newWaiting(t) {
   $("list-announcer").textContent = "Nieuw wachtend gesprek (" + tenantName(t) + ", "
     + topicText(t) + ")";
-  alertAgent(NEW_WAITING);
+  if (!state.away) alertAgent(NEW_WAITING); // away: not offered new chats (status.js)
 }
 
 const inView = (threadId) => threadId === state.selected && document.visibilityState === "visible";
@@ -407,6 +352,7 @@ function renderDetail(d) {
   if (d.status !== "active") showCitizenTyping(false);
   for (const entry of d.transcript) appendEntry(entry);
   renderLists();
+  emit("detail", d);
 }
 
 function appendEntry(entry) {
@@ -486,54 +432,6 @@ function sendsReply(e) {
   return settings.enterSends && !e.shiftKey && !e.altKey;
 }
 
-// --- closing ----------------------------------------------------------------------
-
-function askClose() {
-  const outcome = $("close-outcome").value;
-  const d = state.detail;
-  if (!d || !state.selected) return;
-  if (!outcome) {
-    $("thread-error").textContent = "Kies eerst een uitkomst voor dit gesprek.";
-    $("close-outcome").focus();
-    return;
-  }
-  $("thread-error").textContent = "";
-  state.closing = { threadId: state.selected, outcome };
-  $("close-dialog-text").textContent = closeQuestion(d, outcome);
-  $("close-dialog").showModal();
-  $("close-cancel").focus(); // the safe choice first: closing cannot be undone
-}
-
-async function confirmClose() {
-  const closing = state.closing;
-  state.closing = null;
-  $("close-dialog").close();
-  $("close-dialog-text").textContent = "";
-  if (!closing || closing.threadId !== state.selected) return;
-  const { threadId, outcome } = closing;
-  await act($("close-thread"), async () => {
-    stopTyping();
-    await api("threads/" + encodeURIComponent(threadId) + "/close", {
-      method: "POST", body: { outcome },
-    });
-    dropDraft(threadId);
-    await refreshAll();
-    await focusAfterClose(threadId);
-  });
-}
-
-/** After closing: on to the agent's next own chat, else back to the list. */
-async function focusAfterClose(closedId) {
-  if (state.selected !== closedId) return;
-  const next = [...state.threads.values()].find(
-    (t) => t.thread_id !== closedId && t.status === "active" && mine(t));
-  if (next) {
-    await select(next.thread_id, true);
-  } else {
-    focusList(closedId);
-  }
-}
-
 // --- wiring -----------------------------------------------------------------------
 
 function wire() {
@@ -571,14 +469,7 @@ function wire() {
     clearTimeout(state.typingTimer);
     state.typingTimer = setTimeout(() => sendTyping(false), TYPING_IDLE_MS);
   });
-  $("close-form").addEventListener("submit", (e) => { e.preventDefault(); askClose(); });
-  $("close-confirm").addEventListener("click", () => confirmClose());
-  $("close-cancel").addEventListener("click", () => $("close-dialog").close());
-  $("close-dialog").addEventListener("close", () => {
-    // Cancelled (button or Escape): back where the agent was.
-    if (state.closing) { state.closing = null; $("close-thread").focus(); }
-    $("close-dialog-text").textContent = "";
-  });
+  wireClosing({ state, api, act, stopTyping, dropDraft, refreshAll, select, focusList, mine });
   wireSettings(() => Boolean(state.me));
   document.addEventListener("visibilitychange", () => {
     if (document.visibilityState === "visible" && state.unread.has(state.selected)) {
@@ -601,6 +492,7 @@ function wire() {
 }
 
 wire();
+Object.assign(page, { api, state, refreshAll, refreshDetail, signOut, select, alertAgent, explain });
 renderSettingsPanel(false);
 if (state.token) {
   signIn(state.token).catch(() => signOut(""));

@@ -11,7 +11,8 @@ Records (keys in the console instance's namespace):
 
 - `thread:<thread id>`: the thread (`ThreadRow` as JSON), naming its conversation, so
   erasure and retention delete it;
-- `note:<thread id>:<time>:<random>`: one desk note, in time order by key.
+- `note:<thread id>:<time>:<random>`: one desk note, in time order by key;
+- `inote:<thread id>:<note id>`: one agents' internal note (notes.py).
 
 Every change of a thread is a compare-and-set on its version, retried on a conflict
 with the state it lost to: a pick-up succeeds only for a thread that is still queued and
@@ -30,10 +31,12 @@ from typing import Any
 
 from handover.sdk.state import AdapterState, StateRecord
 
-__all__ = ["Journal", "Note", "Status", "ThreadRow"]
+__all__ = ["INTERNAL_NOTE", "Journal", "Note", "Status", "ThreadRow"]
 
 _THREAD = "thread:"
 _NOTE = "note:"
+#: The key prefix of agents' internal notes (notes.py); forgotten with their thread.
+INTERNAL_NOTE = "inote:"
 #: A compare-and-set that keeps losing is a store in trouble, not a busy thread.
 _CAS_ATTEMPTS = 20
 #: Threads the list and the availability check read at most (open ones and those closed
@@ -65,6 +68,13 @@ class ThreadRow:
     closed_at: datetime | None = None
     outcome: str | None = None
     close_reason: str | None = None
+    #: The team (a configured `teams` id) a chat was transferred to while it waits.
+    team: str | None = None
+    #: How often the chat went from one agent to another or back to the queue: part of
+    #: the pick-up's dedup key, so that a second pick-up by an earlier holder counts.
+    handoffs: int = 0
+    #: The last hand-off: {"kind": "transfer" | "queue" | "reoffer", "from": agent name}.
+    handoff: Mapping[str, Any] | None = None
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -75,7 +85,9 @@ class ThreadRow:
             "status": self.status.value, "agent_id": self.agent_id,
             "agent_name": self.agent_name, "taken_at": _iso(self.taken_at),
             "closed_at": _iso(self.closed_at), "outcome": self.outcome,
-            "close_reason": self.close_reason,
+            "close_reason": self.close_reason, "team": self.team,
+            "handoffs": self.handoffs,
+            "handoff": None if self.handoff is None else dict(self.handoff),
         }  # fmt: skip
 
     @classmethod
@@ -88,6 +100,8 @@ class ThreadRow:
             agent_id=d.get("agent_id"), agent_name=d.get("agent_name"),
             taken_at=_when(d.get("taken_at")), closed_at=_when(d.get("closed_at")),
             outcome=d.get("outcome"), close_reason=d.get("close_reason"),
+            team=d.get("team"), handoffs=int(d.get("handoffs") or 0),
+            handoff=d.get("handoff"),
         )  # fmt: skip
 
 
@@ -161,11 +175,50 @@ class Journal:
             row = ThreadRow.from_json(record.value)
             if row.status is Status.CLOSED and row.closed_at is not None \
                     and row.closed_at < before:
-                for note_key, _ in await self.state.scan(_note_prefix(row.thread_id)):
-                    await self.state.delete(note_key)
+                for prefix in (_note_prefix(row.thread_id),
+                               f"{INTERNAL_NOTE}{row.thread_id}:"):
+                    for note_key, _ in await self.state.scan(prefix):
+                        await self.state.delete(note_key)
                 if await self.state.delete(key, expect_version=record.version):
                     forgotten += 1
         return forgotten
+
+    async def hand_over(
+        self, thread_id: str, from_agent: str, from_name: str, to_agent: str, to_name: str,
+        at: datetime,
+    ) -> ThreadRow | None:
+        """Give an agent's held thread to a colleague; None when `from_agent` does not
+        hold it (any more) when the write lands."""
+
+        def give(row: ThreadRow) -> ThreadRow | None:
+            if row.status is not Status.ACTIVE or row.agent_id != from_agent:
+                return None
+            return replace(row, agent_id=to_agent, agent_name=to_name, taken_at=at,
+                           team=None, handoffs=row.handoffs + 1,
+                           handoff={"kind": "transfer", "from": from_name})
+
+        changed, done = await self._change(thread_id, give)
+        return changed if done else None
+
+    async def requeue(
+        self, thread_id: str, from_agent: str, from_name: str, *, kind: str,
+        team: str | None = None, held_since: datetime | None = None,
+    ) -> ThreadRow | None:
+        """Put an agent's held thread back in the queue (for `team`, if given); None
+        when `from_agent` does not hold it (any more), or, with `held_since`, holds it
+        since another pick-up than the one the caller looked at."""
+
+        def back(row: ThreadRow) -> ThreadRow | None:
+            if row.status is not Status.ACTIVE or row.agent_id != from_agent:
+                return None
+            if held_since is not None and row.taken_at != held_since:
+                return None
+            return replace(row, status=Status.QUEUED, agent_id=None, agent_name=None,
+                           taken_at=None, team=team, handoffs=row.handoffs + 1,
+                           handoff={"kind": kind, "from": from_name})
+
+        changed, done = await self._change(thread_id, back)
+        return changed if done else None
 
     async def add_note(self, thread_id: str, text: str, at: datetime) -> None:
         row = await self.get(thread_id)
@@ -195,6 +248,12 @@ class Journal:
         ]  # fmt: skip
         rows.sort(key=lambda r: (r.opened_at, r.thread_id))
         return rows[:limit]
+
+    async def held_by(self, agent_id: str | None) -> list[ThreadRow]:
+        """The threads this agent (None: any agent) holds, as the journal has them
+        (the core may have ended some: see workload.py)."""
+        return [r for r in await self._all() if r.status is Status.ACTIVE
+                and r.agent_id is not None and agent_id in (None, r.agent_id)]
 
     async def queued_count(self, tenant: str) -> int:
         return sum(1 for r in await self._all() if r.tenant == tenant and r.status is Status.QUEUED)

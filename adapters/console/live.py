@@ -120,6 +120,13 @@ class LiveHub:
             # The store is away; the next renewal tries again.
             self.log.warning("console.presence_failed", agent_id=conn.agent.id, exc_info=True)
 
+    async def _leave(self, conn: _Connection) -> None:
+        try:
+            await self.presence.leave(conn.id)
+        except Exception:
+            # The store is away: the record runs out by itself (TTL_SECONDS).
+            self.log.warning("console.presence_failed", agent_id=conn.agent.id, exc_info=True)
+
     def publish(self, tenant: str, event: Mapping[str, Any]) -> None:
         """Push an event to every page that sees `tenant` (never blocks)."""
         for conn in list(self._connections):
@@ -166,8 +173,10 @@ class LiveHub:
         finally:
             self._connections.discard(conn)
             gauge.dec()
-            with contextlib.suppress(Exception):  # else it runs out by itself
-                await self.presence.leave(conn.id)
+            # In a task of its own: aiohttp cancels this handler when the page goes
+            # away, which would cancel the delete half-way and leave the agent counted
+            # as online (and the desk as available) until the record expires.
+            self.spawn(self._leave(conn), f"leave-{agent.id}")
             writer.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await writer

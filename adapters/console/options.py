@@ -5,11 +5,19 @@
     availability = "agents_online"
     outcomes = ["resolved", "unresolved", "referred", "no_response"]
     origins = ["https://kcc.gemeente.example"]
+    max_chats = 3
+    reoffer_after_seconds = "3m"
+    idle_signout_seconds = "30m"
+    idle_warning_seconds = "1m"
+    teams = [{ id = "vergunningen", name = "Vergunningen" }]
     agents = [
       { id = "sanne", name = "Sanne", token = "${CONSOLE_TOKEN_SANNE}" },
       { id = "ahmed", name = "Ahmed", token = ["${TOKEN_NEW}", "${TOKEN_OLD}"],
-        tenants = ["utrecht"] },
+        tenants = ["utrecht"], max_chats = 5 },
     ]
+
+    [adapters.console.tenants.utrecht.canned]
+    nl = [{ shortcut = "tijden", title = "Openingstijden", text = "..." }]
 
 Tokens reach this parser already resolved from the environment (the core refuses a
 literal token before any adapter sees its section), so only their shape is checked here.
@@ -19,15 +27,16 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from adapters.console.canned import CannedResponse, read_canned
 from handover.sdk.contracts import ConfigIssues
-from handover.sdk.options import Issues, Table, index, type_name
+from handover.sdk.options import Issues, Table, index, tenant_tables, type_name
 from handover.sdk.origins import origin_problem
 
-__all__ = ["DEFAULT_OUTCOMES", "Agent", "ConsoleOptions", "parse_options"]
+__all__ = ["DEFAULT_OUTCOMES", "Agent", "ConsoleOptions", "Team", "parse_options"]
 
 DEFAULT_OUTCOMES = ("resolved", "unresolved", "referred", "no_response")
 #: Agent ids and outcomes are shown in logs and travel to the bot: short, plain words.
@@ -46,9 +55,19 @@ class Agent:
     tokens: tuple[str, ...]
     #: The tenants this agent sees; empty means every tenant whose desk is this console.
     tenants: tuple[str, ...] = ()
+    #: Chats this agent holds at most at once; None: the console's `max_chats`.
+    max_chats: int | None = None
 
     def __repr__(self) -> str:  # never print a token
         return f"Agent(id={self.id!r}, name={self.name!r}, tenants={self.tenants!r})"
+
+
+@dataclass(frozen=True, slots=True)
+class Team:
+    """A queue an agent can transfer a chat to: the chat waits again, marked for it."""
+
+    id: str
+    name: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,6 +84,22 @@ class ConsoleOptions:
     #: Origins besides the console's own that may open the live socket (the page served
     #: under another host name by a proxy); empty: same origin only.
     origins: frozenset[str] = frozenset()
+    #: Chats one agent holds at once, unless the agent's own `max_chats` says otherwise.
+    max_chats: int = 3
+    #: Tenant -> language -> canned responses (canned.py).
+    canned: Mapping[str, Mapping[str, tuple[CannedResponse, ...]]] = field(
+        default_factory=dict)
+    teams: tuple[Team, ...] = ()
+    #: A held chat whose citizen waited this long for an answer is offered back to the
+    #: queue (reoffer.py); 0: never.
+    reoffer_after_seconds: float = 180.0
+    #: A page without the agent's activity this long signs out; 0: never.
+    idle_signout_seconds: float = 1800.0
+    #: The page warns this long before the idle sign-out.
+    idle_warning_seconds: float = 60.0
+
+    def chat_limit(self, agent: Agent) -> int:
+        return agent.max_chats if agent.max_chats is not None else self.max_chats
 
 
 def parse_options(section: Mapping[str, Any], path: str) -> ConsoleOptions:
@@ -85,6 +120,15 @@ def parse_options(section: Mapping[str, Any], path: str) -> ConsoleOptions:
         if problem:
             issues.add(index(table.at("origins"), i), problem)
         origins.append(origin)
+    max_chats = table.integer("max_chats", 3, minimum=1, maximum=50)
+    reoffer = table.duration("reoffer_after_seconds", 180.0, allow_zero=True)
+    idle = table.duration("idle_signout_seconds", 1800.0, allow_zero=True)
+    warning = table.duration("idle_warning_seconds", 60.0)
+    if idle and warning >= idle:
+        issues.add(table.at("idle_warning_seconds"),
+                   "must be shorter than idle_signout_seconds (the warning comes before it)")
+    teams = _teams(table, issues)
+    canned = tenant_tables(table, read_canned)
     agents = _agents(table, issues)
     table.finish()
     if issues:
@@ -95,7 +139,36 @@ def parse_options(section: Mapping[str, Any], path: str) -> ConsoleOptions:
         availability=availability,
         outcomes=tuple(dict.fromkeys(outcomes)),
         origins=frozenset(origins),
+        max_chats=max_chats,
+        canned=canned,
+        teams=teams,
+        reoffer_after_seconds=reoffer,
+        idle_signout_seconds=idle,
+        idle_warning_seconds=warning,
     )
+
+
+def _teams(table: Table, issues: Issues) -> tuple[Team, ...]:
+    at = table.at("teams")
+    raw = table.data.get("teams", [])
+    table.known.append("teams")
+    if not isinstance(raw, list):
+        issues.add(at, f"expected an array of tables, got {type_name(raw)}")
+        return ()
+    teams: list[Team] = []
+    for i, item in enumerate(raw):
+        entry = Table(item, index(at, i), issues)
+        team_id = entry.required_string("id")
+        name = entry.required_string("name", "the team's name as agents see it")
+        entry.finish()
+        if team_id is not None and not _WORD.match(team_id):
+            issues.add(entry.at("id"),
+                       "use lowercase letters, digits, '_', '.' or '-' (at most 40)")
+        elif team_id is not None and any(t.id == team_id for t in teams):
+            issues.add(entry.at("id"), f"team id {team_id!r} is given twice")
+        elif team_id and name:
+            teams.append(Team(team_id, name[:80]))
+    return tuple(teams)
 
 
 def _agents(table: Table, issues: Issues) -> tuple[Agent, ...]:
@@ -122,6 +195,8 @@ def _agents(table: Table, issues: Issues) -> tuple[Agent, ...]:
             issues.add(entry.at("token"), 'required: "${CONSOLE_TOKEN_...}"')
         tokens = entry.strings("token", allow_single=True)
         tenants = entry.strings("tenants")
+        limit = entry.integer("max_chats", 0, minimum=1, maximum=50) \
+            if entry.has("max_chats") else None
         entry.finish()
         if agent_id is not None:
             if not _WORD.match(agent_id):
@@ -141,5 +216,5 @@ def _agents(table: Table, issues: Issues) -> tuple[Agent, ...]:
                 issues.add(token_at, f"the same token as agent {owners[token]!r}")
             owners.setdefault(token, agent_id or str(i))
         if agent_id and name and tokens:
-            agents.append(Agent(agent_id, name, tokens, tenants))
+            agents.append(Agent(agent_id, name, tokens, tenants, limit or None))
     return tuple(agents)

@@ -44,3 +44,10 @@ class Presence:
         """How many pages that see `tenant` are connected, on any instance."""
         records = await self.state.scan(_ONLINE, limit=MAX_PAGES)
         return sum(1 for _, r in records if tenant in r.value.get("tenants", ()))
+
+    async def agents(self, tenant: str) -> set[str]:
+        """The ids of the agents with a connected page that sees `tenant`, on any instance
+        (an agent with two tabs counts once)."""
+        records = await self.state.scan(_ONLINE, limit=MAX_PAGES)
+        return {str(r.value.get("agent")) for _, r in records
+                if tenant in r.value.get("tenants", ())}

@@ -6,7 +6,7 @@ const $ = (id) => document.getElementById(id);
 const LABELS = {
   status: { queued: "Wachtend", active: "In behandeling", closed: "Afgesloten" },
   party: { citizen: "Inwoner", bot: "Chatbot", agent: "Medewerker", system: "Systeem",
-           note: "Notitie" },
+           note: "Notitie", internal: "Interne notitie" },
   reason: { citizen_request: "Inwoner vroeg om een medewerker",
             bot_failure: "Chatbot kon niet verder", handover: "Doorverwezen door chatbot" },
   outcome: { resolved: "Opgelost", unresolved: "Niet opgelost", referred: "Doorverwezen",
@@ -29,6 +29,9 @@ const ERRORS = {
   not_yours: "Alleen de medewerker die het gesprek heeft opgepakt kan dit doen.",
   unavailable: "Het lukte even niet. Probeer het opnieuw.",
   unknown_thread: "Dit gesprek bestaat niet (meer).",
+  away: "U staat op afwezig. Zet uw status eerst weer op beschikbaar.",
+  at_limit: "Het maximum aantal gesprekken tegelijk is bereikt. Sluit eerst een gesprek af.",
+  not_online: "Deze collega is niet (meer) aangemeld.",
 };
 
 export const explain = (err) =>
@@ -95,6 +98,8 @@ export function threadButton(t, { selected, unread, last, consentAsked }) {
   const marks = [];
   if (t.language && t.language !== "nl") marks.push(label("language", t.language));
   if (consentGiven({ ...t, consent_asked: consentAsked ?? t.consent_asked })) marks.push("Toestemming: Ja");
+  if (t.status === "queued" && t.team) marks.push("Team " + (t.team_name || t.team));
+  if (t.status === "queued" && t.handoff) marks.push(HANDOFF[t.handoff.kind] + " " + t.handoff.from);
   if (marks.length) line(button, marks.join(" · "), "meta");
   if (unread) {
     const badge = line(button, String(unread), "unread");
@@ -105,6 +110,9 @@ export function threadButton(t, { selected, unread, last, consentAsked }) {
   }
   return button;
 }
+
+const HANDOFF = { transfer: "Overgedragen door", queue: "Teruggezet door",
+                  reoffer: "Geen antwoord van" };
 
 /** The outcomes to choose from, with no choice made: closing needs a conscious one. */
 export function outcomeOptions(outcomes) {
@@ -241,6 +249,7 @@ export function entryItem(entry) {
   text.dir = "auto"; // right-to-left scripts run right to left, punctuation in place
   appendLinked(text, entry.text || "");
   li.append(who, when, text);
+  if (entry.party === "internal") line(li, "Niet zichtbaar voor de inwoner", "meta");
   for (const b of entry.buttons || []) line(li, "[" + b + "]", "meta");
   for (const a of entry.attachments || []) {
     if (isWebUrl(a.url)) li.append(link(a.url, "Bijlage: " + (a.name || a.url)));

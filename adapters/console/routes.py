@@ -31,6 +31,7 @@ from adapters.console.feed import EventFeed
 from adapters.console.gate import LiveGate
 from adapters.console.journal import Journal, Status, ThreadRow
 from adapters.console.live import LiveHub
+from adapters.console.notes import InternalNotes, merge_into
 from adapters.console.options import Agent, ConsoleOptions
 from adapters.console.presence import Presence
 from adapters.console.view import (
@@ -42,6 +43,7 @@ from adapters.console.view import (
     last_message,
     summary,
 )
+from adapters.console.workload import Workload
 from handover.sdk import events as ev
 from handover.sdk.contracts import AdapterContext, IngestOutcome, IngestResult
 from handover.sdk.http import (
@@ -55,7 +57,7 @@ from handover.sdk.http import (
 from handover.sdk.metrics import REGISTRY
 from handover.sdk.model import Content, Conversation, Party, parse_thread_id
 
-__all__ = ["CONSOLE_ACTIONS", "AgentApi"]
+__all__ = ["CONSOLE_ACTIONS", "TOOL_ROUTE", "AgentApi"]
 
 #: Transcript entries read per thread for its line in the list: enough to pass over the
 #: bot's and the queue's standard lines to the last thing someone said.
@@ -63,8 +65,8 @@ LIST_TAIL = 20
 
 CONSOLE_ACTIONS = Counter(
     "handover_console_actions_total",
-    "Agent actions in the console by action (pickup, message, close) and result "
-    "(applied, duplicate, taken, closed, refused).",
+    "Agent actions in the console by action (pickup, message, close, note, transfer, "
+    "status) and result (applied, duplicate, taken, closed, refused; away, available).",
     ["adapter", "action", "result"],
     registry=REGISTRY,
 )
@@ -78,6 +80,8 @@ _ACCEPTED = (IngestOutcome.APPLIED, IngestOutcome.DUPLICATE)
 FORGET_EVERY = timedelta(minutes=10)
 #: The routes that need a bearer token (by route name).
 _PROTECTED = frozenset({"me", "threads", "thread", "pickup", "message", "typing", "close"})
+#: Route names starting with this need a bearer token too (workbench.py's routes).
+TOOL_ROUTE = "agent."
 
 
 def _digest(token: str) -> bytes:
@@ -99,6 +103,9 @@ class AgentApi:
                            self.visible, ctx.spawn,
                            Presence(ctx.state), ctx.clock, ctx.log)
         self.feed = EventFeed(ctx.state, ctx.clock, self.hub.publish, ctx.log)
+        self.workload = Workload(ctx.state, journal, self.hub.presence, options,
+                                 ctx.get_conversation)
+        self.internal_notes = InternalNotes(ctx.state)
         self._forgotten_at: datetime | None = None
 
     # --- who is asking ----------------------------------------------------------------
@@ -120,7 +127,8 @@ class AgentApi:
     @web.middleware
     async def require_agent(self, request: web.Request, handler: Handler) -> web.StreamResponse:
         # The page's own files carry no data; the websocket is admitted by its gate.
-        if request.match_info.route.name not in _PROTECTED:
+        name = request.match_info.route.name or ""
+        if name not in _PROTECTED and not name.startswith(TOOL_ROUTE):
             return await handler(request)
         scheme, _, token = request.headers.get("Authorization", "").partition(" ")
         if scheme.lower() != "bearer" or not token.strip():
@@ -177,8 +185,11 @@ class AgentApi:
         conv = await self.ctx.get_conversation(row.conversation_id)
         entries = await self.ctx.transcript_tail(row.conversation_id, 1000) if conv else []
         notes = [] if erased(conv) else await self.journal.notes(row.thread_id)
-        return _json(detail(row, conv, entries, notes, self.ctx.clock.now(),
-                            tenant_name=self.ctx.tenant_name(row.tenant)))
+        out = detail(row, conv, entries, notes, self.ctx.clock.now(),
+                     tenant_name=self.ctx.tenant_name(row.tenant))
+        if not erased(conv):
+            merge_into(out["transcript"], await self.internal_notes.of(row.thread_id))
+        return _json(out)
 
     # --- agent actions ----------------------------------------------------------------
 
@@ -186,18 +197,26 @@ class AgentApi:
         agent = request[AGENT_KEY]
         row = await self._row(request)
         conv = await self._live(row, "pickup")
+        await self._admit(agent, row, "pickup")
         claimed = await self.journal.claim(row.thread_id, agent.id, agent.name,
                                            self.ctx.clock.now())
         if claimed is None or claimed.agent_id != agent.id:
             holder = claimed.agent_name if claimed else None
             self._count("pickup", "taken")
             raise ApiError(409, "taken", f"already picked up by {holder or 'another agent'}")
+        if await self.workload.over_limit(agent):
+            # Another pick-up of this agent landed meanwhile (workload.py).
+            await self.journal.release(row.thread_id, agent.id)
+            self._count("pickup", "refused")
+            raise ApiError(409, "at_limit", "too many chats at once; close one first")
         try:
             result = await self._ingest(ev.AgentJoined(
                 conversation_id=conv.id,
                 source=self.source,
-                # One join per agent and thread: a retried pick-up is a duplicate.
-                source_id=f"join:{row.thread_id}:{agent.id}",
+                # One join per agent and thread: a retried pick-up is a duplicate. After
+                # a hand-off, picking it up again is news to the citizen.
+                source_id=f"join:{row.thread_id}:{agent.id}"
+                + (f":{claimed.handoffs}" if claimed.handoffs else ""),
                 thread=row.thread_id,
                 agent_name=agent.name,
             ))
@@ -280,6 +299,17 @@ class AgentApi:
             raise ApiError(404, "unknown_thread", "this console has no such thread")
         return row
 
+    async def _admit(self, agent: Agent, row: ThreadRow, action: str) -> None:
+        """Refuse a new chat to an away agent or one at the limit (workload.py); the
+        holder picking up again is no new chat."""
+        if row.agent_id == agent.id:
+            return
+        try:
+            await self.workload.admit(agent, row.thread_id, action=action)
+        except ApiError:
+            self._count(action, "refused")
+            raise
+
     async def _live(self, row: ThreadRow, action: str) -> Conversation:
         """The conversation, when the thread is still its live one."""
         conv = await self.ctx.get_conversation(row.conversation_id)
@@ -335,6 +365,7 @@ class AgentApi:
                       last=last_message([entry_json(e) for e in entries]) if entries else None)
         parsed = parse_thread_id(row.thread_id)
         out["consent_asked"] = bool(entries) and consent_asked(entries, parsed[1] if parsed else 0)
+        out["team_name"] = next((t.name for t in self.options.teams if t.id == row.team), None)
         return out
 
     async def announce(self, tenant: str, event: Mapping[str, Any]) -> None:

@@ -24,6 +24,16 @@ _FILES = {
     "console.js": ("console.js", "text/javascript"),
     "render.js": ("render.js", "text/javascript"),
     "alerts.js": ("alerts.js", "text/javascript"),
+    "http.js": ("http.js", "text/javascript"),
+    "connection.js": ("connection.js", "text/javascript"),
+    "closing.js": ("closing.js", "text/javascript"),
+    # The agent's tools, each in a file of its own (hooks.js).
+    "hooks.js": ("hooks.js", "text/javascript"),
+    "canned.js": ("canned.js", "text/javascript"),
+    "notes.js": ("notes.js", "text/javascript"),
+    "transfer.js": ("transfer.js", "text/javascript"),
+    "status.js": ("status.js", "text/javascript"),
+    "idle.js": ("idle.js", "text/javascript"),
     "console.css": ("console.css", "text/css"),
 }
 _HEADERS = {

@@ -114,6 +114,9 @@ def summary(
         "waiting_seconds": max(0, int((waited_until - row.opened_at).total_seconds())),
         "waiting": status is Status.QUEUED,
         "outcome": row.outcome,
+        # Transferred to a team (while waiting), and the last hand-off, for the list.
+        "team": row.team if status is Status.QUEUED else None,
+        "handoff": dict(row.handoff) if row.handoff else None,
         "close_reason": row.close_reason
         or (None if status is row.status else "ended"),
         # An erased conversation's messages are gone: so is their snippet.

@@ -128,3 +128,41 @@ async def test_agents_and_citizens_on_different_instances(
         for page in (sanne, ahmed):
             shown = [e["entry"]["text"] for e in page.events if e["type"] == "message"]
             assert shown == said, (page.agent, shown)
+
+
+async def test_notes_away_status_and_transfer_across_instances(
+    pair: tuple[DaemonProcess, DaemonProcess],
+) -> None:
+    """What the agent's tools keep in the shared state holds on every instance: a note
+    written on A is in the thread on B, an agent away on B cannot be given a chat on A,
+    and a transfer made on A alerts the colleague's page on B."""
+    a, b = pair
+    async with aiohttp.ClientSession() as http:
+        sanne, ahmed = AgentPage(http, a.url, "sanne"), AgentPage(http, b.url, "ahmed")
+        await sanne.connect()
+        await ahmed.connect()
+        citizen = Citizen(http, b.url)
+        await citizen.open()
+        await citizen.send("actions", {"action": "request_agent", "action_id": "a1"})
+        thread = f"{citizen.conversation_id}-1"
+        await sanne.next(lambda e: e["type"] == "thread" and e["thread"]["thread_id"] == thread)
+        assert (await sanne.post(f"threads/{thread}/pickup"))[0] == 200
+
+        status, _ = await sanne.post(f"threads/{thread}/notes",
+                                     {"note_id": "n1", "text": "Intern: zaak Z-9 (A)"})
+        assert status == 201
+        _, detail = await ahmed.get(f"threads/{thread}")
+        assert [i["text"] for i in detail["transcript"] if i["party"] == "internal"] == [
+            "Intern: zaak Z-9 (A)"]
+
+        assert (await ahmed.post("me/status", {"away": True}))[0] == 200
+        status, body = await sanne.post(f"threads/{thread}/transfer", {"to": "agent:ahmed"})
+        assert (status, body["error"]) == (409, "away")
+        assert (await ahmed.post("me/status", {"away": False}))[0] == 200
+        status, body = await sanne.post(f"threads/{thread}/transfer",
+                                        {"to": "agent:ahmed", "note": "Z-9 graag afmaken"})
+        assert status == 200, body
+        told = await ahmed.next(lambda e: e["type"] == "transferred")
+        assert (told["to_agent"], told["from"]) == ("ahmed", "Sanne")
+        got = await citizen.until(lambda g: "Ahmed helpt u verder." in texts(g))
+        assert not [t for t in texts(got) if "Z-9" in t], texts(got)

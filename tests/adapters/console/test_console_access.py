@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 from tests.adapters.console.support import OTHER_TENANT, TOKENS, console_daemon
@@ -110,6 +111,16 @@ async def test_page_is_served_with_csp_and_nosniff(tmp_path: Path) -> None:
         assert "<script>" not in html
 
         assert '<script type="module" src="console.js">' in html
+        # Every script the page loads or imports is served, as JavaScript.
+        wanted = set(re.findall(r'<script type="module" src="([a-z]+\.js)">', html))
+        served: set[str] = set()
+        while wanted - served:
+            path = sorted(wanted - served)[0]
+            resp = await c.client.get(f"/desk/{path}")
+            assert (resp.status, resp.content_type) == (200, "text/javascript"), path
+            served.add(path)
+            wanted |= set(re.findall(r'from "\./([a-z]+\.js)"', await resp.text()))
+        assert {"console.js", "hooks.js", "http.js", "canned.js", "idle.js"} <= served
         for path, mime in (("console.js", "text/javascript"), ("render.js", "text/javascript"),
                            ("console.css", "text/css")):
             resp = await c.client.get(f"/desk/{path}")

@@ -91,3 +91,61 @@ def test_the_entry_point_names_the_console() -> None:
     from handover.daemon.registry import adapter_class
 
     assert adapter_class("console") is ConsoleDesk
+
+
+AGENTS = [{"id": "sanne", "name": "Sanne", "token": "${T_SANNE}"}]
+
+
+def test_canned_responses_limits_teams_and_timers_are_read(tmp_path: Path) -> None:
+    options = load(tmp_path, {
+        "agents": [{"id": "sanne", "name": "Sanne", "token": "${T_SANNE}", "max_chats": 5}],
+        "max_chats": 2, "reoffer_after_seconds": "2m", "idle_signout_seconds": "20m",
+        "idle_warning_seconds": 30, "teams": [{"id": "afval", "name": "Afval"}],
+        "tenants": {"test": {"canned": {"nl": [
+            {"shortcut": "tijden", "title": "Openingstijden", "text": "Open om 9. {agent}"},
+        ]}}},
+    })
+    [answer] = options.canned["test"]["nl"]
+    assert (answer.shortcut, answer.title) == ("tijden", "Openingstijden")
+    assert options.max_chats == 2 and options.chat_limit(options.agents[0]) == 5
+    assert (options.reoffer_after_seconds, options.idle_signout_seconds,
+            options.idle_warning_seconds) == (120.0, 1200.0, 30.0)
+    assert [(t.id, t.name) for t in options.teams] == [("afval", "Afval")]
+    defaults = load(tmp_path, {"agents": AGENTS})
+    assert (defaults.max_chats, defaults.canned, defaults.teams) == (3, {}, ())
+
+
+def test_wrong_canned_responses_are_reported_with_their_path(tmp_path: Path) -> None:
+    found = issues(tmp_path, {"agents": AGENTS, "tenants": {"test": {"canned": {
+        "nl": [
+            {"shortcut": "Tijden nu", "title": "T", "text": "x"},
+            {"shortcut": "a", "title": "A", "text": "Groet, {agnet}"},
+            {"shortcut": "a", "title": "B", "text": "{agent"},
+            {"shortcut": "c", "text": "x", "colour": "red"},
+        ],
+        "dutch": [],
+        "en": {"shortcut": "x"},
+    }}}})
+    base = "adapters.desk.tenants.test.canned"
+    assert "lowercase" in found[f"{base}.nl[0].shortcut"]
+    assert "unknown placeholder {agnet}" in found[f"{base}.nl[1].text"]
+    assert "{agent}, {municipality}" in found[f"{base}.nl[1].text"]
+    assert "given twice" in found[f"{base}.nl[2].shortcut"]
+    assert "brace" in found[f"{base}.nl[2].text"]
+    assert found[f"{base}.nl[3].title"].startswith("required")
+    assert "unknown key 'colour'" in found[f"{base}.nl[3].colour"]
+    assert "language code" in found[f"{base}.dutch"]
+    assert "expected an array" in found[f"{base}.en"]
+
+
+def test_wrong_limits_teams_and_timers_are_reported(tmp_path: Path) -> None:
+    found = issues(tmp_path, {
+        "agents": [{"id": "sanne", "name": "Sanne", "token": "${T_SANNE}", "max_chats": 0}],
+        "max_chats": 100, "idle_signout_seconds": "1m", "idle_warning_seconds": "2m",
+        "reoffer_after_seconds": "soon", "teams": [{"id": "Afval!", "name": "Afval"}],
+    })
+    assert "at least 1" in found["adapters.desk.agents[0].max_chats"]
+    assert "at most 50" in found["adapters.desk.max_chats"]
+    assert "shorter than idle_signout_seconds" in found["adapters.desk.idle_warning_seconds"]
+    assert "adapters.desk.reoffer_after_seconds" in found
+    assert "lowercase" in found["adapters.desk.teams[0].id"]

@@ -26,8 +26,8 @@ from aiohttp import web
 
 from adapters.console.journal import Journal, Status, ThreadRow
 from adapters.console.options import ConsoleOptions, parse_options
-from adapters.console.requests import CallbackRequests
 from adapters.console.reoffer import SilenceWatch
+from adapters.console.requests import CallbackRequests
 from adapters.console.routes import AgentApi
 from adapters.console.static import StaticPage
 from adapters.console.view import entry_json, summary

@@ -70,7 +70,7 @@ def parse_raw(path: Path) -> Counter[tuple[str, ...]]:
 
 
 def name_threads(stacks: Counter[tuple[str, ...]]) -> Counter[tuple[str, ...]]:
-    """The stacks with `thread (tid)` replaced by what the thread is."""
+    """The stacks with `thread (tid): name` replaced by `name (tid)`."""
     frames: dict[str, Counter[str]] = defaultdict(Counter)
     for stack, n in stacks.items():
         for kind_frame, kind in THREAD_KINDS:
@@ -79,8 +79,10 @@ def name_threads(stacks: Counter[tuple[str, ...]]) -> Counter[tuple[str, ...]]:
                 break
     names: dict[str, str] = {}
     for tid in {s[0] for s in stacks}:
-        kind = frames[tid].most_common(1)[0][0] if frames[tid] else "other"
-        names[tid] = f"{kind} {tid.removeprefix('thread ')}"
+        number, _, name = tid.removeprefix("thread ").partition(": ")
+        if not name:  # older py-spy: no thread names; say what its frames show
+            name = frames[tid].most_common(1)[0][0] if frames[tid] else "other"
+        names[tid] = f"{name} {number}"
     named: Counter[tuple[str, ...]] = Counter()
     for stack, n in stacks.items():
         named[(names[stack[0]], *stack[1:])] += n
@@ -134,10 +136,12 @@ def flame_svg(stacks: Counter[tuple[str, ...]], path: Path, width: int = 1200) -
         if w < 0.3:
             continue
         y = height - (len(key) + 1) * row
-        label = html.escape(_short(key[-1]))
+        frame = _short(key[-1])
+        label = html.escape(frame)
         hue = 10 + (sum(map(ord, key[-1])) % 40)
-        text = (f'<text x="{x + 2:.1f}" y="{y + 12}" font-size="11">{label[: int(w / 7)]}'
-                "</text>") if w > 30 else ""
+        shown = html.escape(frame[: int(w / 7)])  # cut before escaping: whole entities
+        text = (f'<text x="{x + 2:.1f}" y="{y + 12}" font-size="11">{shown}</text>'
+                if w > 30 else "")
         boxes.append(
             f'<g><title>{label} ({tree[key]} samples, {100 * tree[key] / total:.1f}%)</title>'
             f'<rect x="{x:.1f}" y="{y}" width="{w:.1f}" height="{row - 1}" '

@@ -25,12 +25,15 @@ import json
 import os
 import platform
 import resource
+import signal
 import socket
 import subprocess
 import sys
 import tempfile
 import time
+import tracemalloc
 import uuid
+from dataclasses import dataclass
 from pathlib import Path
 
 import aiohttp
@@ -151,6 +154,82 @@ async def idle_sockets(url: str, pid: int, n: int) -> tuple[int, int]:
         for http in sessions:
             await http.close()
     return before, after
+
+
+@dataclass
+class Attribution:
+    """tracemalloc's account of what n held sockets added to the daemon, per socket."""
+
+    sockets: int
+    traced: float  # bytes per socket, all Python allocations
+    own: float  # bytes per socket allocated at lines of handover/ and adapters/
+    lines: list[tuple[float, float, str]]  # (bytes, blocks, file:line), own lines first
+
+
+async def attribute(data: Path, n: int) -> Attribution:
+    """Hold n idle sockets on a daemon under tracemalloc (bench/traced_daemon.py) and
+    compare snapshots taken before and while they are held, line by line."""
+    data.mkdir(parents=True, exist_ok=True)
+    port = free_port()
+    cfg = data / "handover.toml"
+    cfg.write_text(CONFIG.format(port=port, data=data, origin=ORIGIN))
+    env = {**os.environ, "HANDOVER_TRACE_DIR": str(data),
+           "PYTHONPATH": str(Path(__file__).resolve().parent.parent)}
+    proc = subprocess.Popen([sys.executable, str(Path(__file__).with_name("traced_daemon.py")),
+                             "run", str(cfg)], env=env, stdout=subprocess.DEVNULL,
+                            stderr=(data / "daemon.log").open("wb"))
+    url = f"http://127.0.0.1:{port}"
+
+    async def snapshot(number: int) -> tracemalloc.Snapshot:
+        proc.send_signal(signal.SIGUSR1)
+        path = data / f"snapshot-{number}.pickle"
+        for _ in range(1200):
+            if path.exists():
+                return tracemalloc.Snapshot.load(str(path))
+            await asyncio.sleep(0.05)
+        raise RuntimeError("no tracemalloc snapshot from the daemon")
+
+    try:
+        await wait_ready(url, proc, 120)
+        async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=0)) as http:
+            warm = [await open_widget(http, url) for _ in range(WARM_UP // 4)]
+            await asyncio.sleep(1.0)
+            before = await snapshot(1)
+            held = []
+            for start in range(0, n, 100):
+                held += await asyncio.gather(
+                    *(open_widget(http, url) for _ in range(min(n, start + 100) - start)))
+            await asyncio.sleep(1.0)
+            after = await snapshot(2)
+            await asyncio.gather(*(ws.close() for ws in [*warm, *held]))
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(15)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+    stats = after.compare_to(before, "lineno")
+    root = str(Path(__file__).resolve().parent.parent)
+
+    def ours(stat: tracemalloc.StatisticDiff) -> bool:
+        name = stat.traceback[0].filename
+        return name.startswith(root) and "/.venv/" not in name and "/bench/" not in name
+
+    own = [st for st in stats if ours(st) and st.size_diff >= 16 * n]  # 16 B a socket
+    lines = [(st.size_diff / n, st.count_diff / n,
+              f"{st.traceback[0].filename.removeprefix(root + '/')}:{st.traceback[0].lineno}")
+             for st in own]
+    lines += [(st.size_diff / n, st.count_diff / n, _short(st.traceback[0].filename)
+               + f":{st.traceback[0].lineno}") for st in stats[:10] if not ours(st)]
+    return Attribution(n, sum(st.size_diff for st in stats) / n,
+                       sum(st.size_diff for st in stats if ours(st)) / n, lines)
+
+
+def _short(filename: str) -> str:
+    for marker in ("site-packages/", "lib/python3.11/"):
+        if marker in filename:
+            return filename.split(marker, 1)[1]
+    return filename
 
 
 async def citizen(http: aiohttp.ClientSession, url: str, m: int,

@@ -24,7 +24,7 @@ from aiohttp import web
 from adapters.demo_bot import script
 from adapters.demo_bot.adapter import DemoBot, DemoBotOptions
 
-BOT = DemoBot("gem", DemoBotOptions(), None)  # type: ignore[arg-type]  # _answer needs no ctx
+BOT = DemoBot("gem", DemoBotOptions(), None)  # _answer needs no ctx
 
 
 class Conv:

@@ -164,7 +164,7 @@ async def scale_figures(tmp: Path, s: Sizes) -> dict[str, tuple[relay.Figures,
                                                             efficiency.Cost]]:
     args = argparse.Namespace(conversations=s.scale_conversations, messages=s.scale_messages,
                               delivery_concurrency=64)
-    pg = scaleout.start_server()
+    pg = scaleout.start_pg()
     try:
         data = tmp / "scale"
         data.mkdir()

@@ -39,6 +39,12 @@ sys.path.insert(0, str(ROOT))
 
 from tests.pgserver import PgServer, start_server  # noqa: E402  (the repository root, set above)
 
+
+def start_pg() -> PgServer:
+    """A throwaway PostgreSQL cluster on loopback (fsync off); the caller stops it."""
+    return start_server()
+
+
 SQLITE_STORE = '[store]\npath = "{data}/handover.db"'
 POSTGRES_STORE = '[store]\nengine = "postgres"\ndsn = "${{HANDOVER_BENCH_DSN}}"'
 
@@ -72,7 +78,8 @@ async def fresh_database(server: PgServer, name: str) -> str:
         await conn.execute(f'CREATE DATABASE "{name}"')
     finally:
         await conn.close()
-    return server.dsn(name)
+    dsn: str = server.dsn(name)
+    return dsn
 
 
 async def run_setup(servers: list[Server], args: argparse.Namespace,
@@ -158,7 +165,7 @@ async def main() -> None:
                         help="each daemon's [delivery] concurrency")
     args = parser.parse_args()
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
-    pg = start_server()
+    pg = start_pg()
     try:
         with tempfile.TemporaryDirectory(prefix="handover-bench-") as tmp:
             results = await all_setups(pg, Path(tmp), args)

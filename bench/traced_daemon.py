@@ -32,7 +32,8 @@ def main() -> int:
     signal.signal(signal.SIGUSR1, dump)
     from handover.cli.main import main as handover
 
-    return handover(sys.argv[1:])
+    code: int = handover(sys.argv[1:])
+    return code
 
 
 if __name__ == "__main__":

@@ -6,9 +6,15 @@ The daemon runs as a subprocess (`python -m handover.cli.main run cfg.toml`: the
 the demo bot and the demo desk, SQLite in a temp dir with synchronous=FULL, logging at
 warning) on loopback; the widgets are aiohttp websocket clients in this process.
 
-1. Idle sockets: VmRSS of the daemon from /proc/<pid>/status, then N widgets connect,
-   each says `hello` (a new conversation, so one durable row each) and stays open; VmRSS
-   again. Printed: the daemon's memory per idle widget connection, (delta / N) in KiB.
+1. Idle sockets: 200 widgets connect first (what the first connections allocate once is
+   not counted), then VmRSS of the daemon from /proc/<pid>/status; then N more widgets
+   connect, each says `hello` (a new conversation, so one durable row each) and stays
+   open; VmRSS again. Printed: the daemon's memory per idle widget connection,
+   (delta / N) in KiB. More than 5,000 sockets come from several loopback addresses
+   (127.0.0.2, ...): the channel allows at most 10,000 per address. `--bare` measures
+   bench/bare_ws.py instead (aiohttp's websocket alone); `--attribute K` holds K sockets
+   on a daemon under tracemalloc (bench/traced_daemon.py) and prints, per socket, the
+   bytes allocated at each line of the daemon's own code.
 2. Throughput: C widgets each send M messages one after another. Per message it waits
    for the `ack` (stored durably) and then for the bot's answer on the same socket.
    Printed: acknowledged citizen messages per second, bot answers per second, and the
@@ -289,10 +295,35 @@ async def main() -> None:
     parser.add_argument("--idle", type=int, default=2000, help="idle widget sockets to hold")
     parser.add_argument("--conversations", type=int, default=50, help="concurrent widgets")
     parser.add_argument("--messages", type=int, default=20, help="messages per widget")
+    parser.add_argument("--bare", action="store_true",
+                        help="idle sockets on bench/bare_ws.py (aiohttp alone), then stop")
+    parser.add_argument("--attribute", type=int, default=0, metavar="K",
+                        help="tracemalloc's account of K idle sockets, then stop")
     args = parser.parse_args()
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     resource.setrlimit(resource.RLIMIT_NOFILE, (min(hard, max(soft, 4 * args.idle + 256)), hard))
     print(f"python {platform.python_version()}, {os.cpu_count()} CPUs, {platform.machine()}")
+    if args.attribute:
+        with tempfile.TemporaryDirectory() as tmp:
+            found = await attribute(Path(tmp), args.attribute)
+        print(f"{found.traced:,.0f} B of Python allocations per socket, {found.own:,.0f} B "
+              "at the daemon's own lines:")
+        for size, blocks, where in found.lines:
+            print(f"{size:8,.0f} B {blocks:6.2f} blocks  {where}")
+        return
+    if args.bare:
+        port = free_port()
+        proc = subprocess.Popen([sys.executable, str(Path(__file__).with_name("bare_ws.py")),
+                                 str(port)], stdout=subprocess.DEVNULL)
+        try:
+            await wait_ready(f"http://127.0.0.1:{port}", proc)
+            before, after = await idle_sockets(f"http://127.0.0.1:{port}", proc.pid, args.idle)
+            print(f"bare aiohttp: {before} KiB -> {after} KiB; per idle socket "
+                  f"{(after - before) / args.idle:.1f} KiB")
+        finally:
+            proc.terminate()
+            proc.wait(15)
+        return
     with tempfile.TemporaryDirectory() as tmp:
         port = free_port()
         cfg = Path(tmp) / "handover.toml"

@@ -2,9 +2,11 @@
 
 Used by report.py. cProfile sees the event loop's thread only (and slows every call);
 py-spy samples the stacks of all threads from outside, 100 times a second, so the
-SQLite writer thread and any executor threads show with the event loop. Only samples in
-which a thread was running count (no `--idle`): a thread waiting on a lock, a queue
-or epoll adds nothing, so each thread's samples are its CPU use.
+SQLite writer thread and any executor threads show with the event loop. py-spy is run
+without `--idle`, but its idea of idle is a guess: a thread blocked in a queue's `get`
+(`_worker (concurrent/futures/thread.py)`, aiosqlite's worker) is still sampled now and
+then. So next to each thread's samples the table gives the CPU seconds /proc counted
+for that thread over the same load: that, not the sample count, is what it used.
 
 py-spy attaches to the running daemon with ptrace (`py-spy record -p PID`), which
 needs CAP_SYS_PTRACE or a permissive kernel.yama.ptrace_scope. When it cannot attach,
@@ -29,7 +31,7 @@ from collections import Counter, defaultdict
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 
-from efficiency import children_of
+from efficiency import TICKS, children_of
 
 RATE = 100  # samples per second
 
@@ -97,20 +99,38 @@ def _short(frame: str) -> str:
     return frame
 
 
-def top_table(stacks: Counter[tuple[str, ...]], per_thread: int = 8) -> str:
-    """Per thread (busiest first): its share of the samples, then its top frames by
-    own time."""
+def thread_cpu(pid: int) -> dict[str, float]:
+    """CPU seconds (user + system) of each thread of a process so far, by thread id."""
+    found: dict[str, float] = {}
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        try:
+            fields = (task / "stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue  # ended meanwhile
+        found[task.name] = (int(fields[11]) + int(fields[12])) / TICKS
+    return found
+
+
+def top_table(stacks: Counter[tuple[str, ...]], cpu: dict[str, float] | None = None,
+              per_thread: int = 8) -> str:
+    """Per thread (busiest first): its samples, the CPU seconds /proc counted for it
+    over the same load (`cpu`, by thread id), then its top frames by own time."""
     total = sum(stacks.values())
+    cpu = cpu or {}
     threads: dict[str, Counter[str]] = defaultdict(Counter)
     for stack, n in stacks.items():
         threads[stack[0]][_short(stack[-1])] += n
-    lines = [f"{total} samples at {RATE}/s over all threads ({total / RATE:.1f} CPU s).", "",
-             "| thread | own samples | share of all | frame (innermost) |", "|---|---|---|---|"]
+    lines = [f"{total} samples at {RATE}/s over all threads; /proc counted "
+             f"{sum(cpu.values()):.1f} CPU s for the daemon's threads over the load.", "",
+             "| thread | own samples | share of samples | CPU s (/proc) | frame (innermost) |",
+             "|---|---|---|---|---|"]
     for thread, leaves in sorted(threads.items(), key=lambda t: -sum(t[1].values())):
         busy = sum(leaves.values())
-        lines.append(f"| **{thread}** | {busy} | {100 * busy / total:.0f}% | (all) |")
+        tid = thread.rsplit("(", 1)[-1].rstrip(")")
+        used = f"{cpu[tid]:.2f}" if tid in cpu else "?"
+        lines.append(f"| **{thread}** | {busy} | {100 * busy / total:.0f}% | {used} | (all) |")
         for frame, n in leaves.most_common(per_thread):
-            lines.append(f"| | {n} | {100 * n / total:.1f}% | `{frame}` |")
+            lines.append(f"| | {n} | {100 * n / total:.1f}% | | `{frame}` |")
     return "\n".join(lines)
 
 
@@ -177,8 +197,13 @@ async def profile(start: Callable[[list[str]], Awaitable[int]], stop: Callable[[
                 + "); the daemon was started under it instead.")
         pid = await start([*record_argv(binary, raw), "--"])
         launched = True
+    daemon = children_of(pid)[0] if launched and children_of(pid) else pid
+    cpu_before = thread_cpu(daemon)
+    cpu: dict[str, float] = {}
     try:
         await load()
+        cpu_after = thread_cpu(daemon)
+        cpu = {tid: used - cpu_before.get(tid, 0.0) for tid, used in cpu_after.items()}
     finally:
         if launched:
             # Under py-spy: the daemon's exit ends the recording and py-spy writes.
@@ -201,4 +226,4 @@ async def profile(start: Callable[[list[str]], Awaitable[int]], stop: Callable[[
     stacks = name_threads(parse_raw(raw))
     flame_svg(stacks, out / "profile.svg")
     shutil.copy(raw, out / "profile.txt")
-    return f"{note}\n\n![flame graph](profile.svg)\n\n{top_table(stacks)}"
+    return f"{note}\n\n![flame graph](profile.svg)\n\n{top_table(stacks, cpu)}"

@@ -260,9 +260,11 @@ def write(out: Path, r: dict[str, Any]) -> Path:
         "## Where the time goes: every thread, sampled by py-spy",
         "",
         "The durable daemon (SQLite) under the closed-loop load of the relay section. Own "
-        "time is the innermost frame of each sample; a thread that waits (epoll, a lock, "
-        "its queue) is not sampled, so the samples of a thread are its CPU time. "
-        "`profile.txt` beside this report has the collapsed stacks.",
+        "time is the innermost frame of each sample. py-spy counts some waits as work (a "
+        "thread blocked in a queue's `get`, such as `_worker (concurrent/futures/"
+        "thread.py)` of an idle executor): the CPU seconds /proc counted per thread over "
+        "the same load say what each thread really used. `profile.txt` beside this report "
+        "has the collapsed stacks.",
         "",
         r["profile"],
         "",

@@ -45,10 +45,12 @@ def test_a_cost_is_per_1000_messages_and_says_what_was_not_measured() -> None:
     assert cost.describe("transactions", "1") == "not measured"
 
 
-def test_cpu_time_of_this_process_is_read_from_proc() -> None:
+def test_cpu_time_of_this_process_and_its_threads_is_read_from_proc() -> None:
     spent = efficiency.process_cpu(os.getpid())
     sum(i * i for i in range(200_000))  # some CPU
     assert efficiency.process_cpu(os.getpid()) >= spent > 0
+    threads = pyspy_profile.thread_cpu(os.getpid())
+    assert str(os.getpid()) in threads  # the main thread's id is the process id
 
 
 def test_py_spy_stacks_become_threads_top_frames_and_a_well_formed_flame_graph(
@@ -62,9 +64,10 @@ def test_py_spy_stacks_become_threads_top_frames_and_a_well_formed_flame_graph(
     )
     stacks = pyspy_profile.name_threads(pyspy_profile.parse_raw(raw))
     assert {s[0] for s in stacks} == {"MainThread (11)", "SQLite writer (12)"}
-    table = pyspy_profile.top_table(stacks)
-    assert "| **MainThread (11)** | 8 | 67% | (all) |" in table
-    assert "| | 6 | 50.0% | `work (a.py:3)` |" in table
+    table = pyspy_profile.top_table(stacks, {"11": 0.5})
+    assert "| **MainThread (11)** | 8 | 67% | 0.50 | (all) |" in table
+    assert "| **SQLite writer (12)** | 4 | 33% | ? | (all) |" in table
+    assert "| | 6 | 50.0% | | `work (a.py:3)` |" in table
     svg = tmp_path / "flame.svg"
     pyspy_profile.flame_svg(Counter(stacks), svg)
     rects = xml.dom.minidom.parse(str(svg)).getElementsByTagName("rect")

@@ -30,7 +30,8 @@ unit: install
 
 test: lint typecheck unit
 
-# Every benchmark, written up with plots in bench/results/ (REPORT.md); about 10 minutes.
+# Every benchmark, written up with plots in bench/results/ (REPORT.md); 10-15 minutes on
+# a quiet machine. `BENCH_QUICK=1 make bench`: a smoke run of two or three minutes.
 bench: install
 	$(BIN)/pip install --quiet -e '.[dev,bench]'
 	$(BIN)/python bench/report.py

@@ -24,7 +24,7 @@ from aiohttp import web
 from adapters.demo_bot import script
 from adapters.demo_bot.adapter import DemoBot, DemoBotOptions
 
-BOT = DemoBot("gem", DemoBotOptions(), None)  # type: ignore[arg-type]  # _answer needs no ctx
+BOT = DemoBot("gem", DemoBotOptions(), None)  # _answer needs no ctx
 
 
 class Conv:
@@ -70,9 +70,10 @@ async def create(request: web.Request) -> web.Response:
 
 
 async def _reply(cid: str, conv: Conv, text: str, payload: str | None) -> None:
-    for i, message in enumerate(BOT._answer(cid, script.match(text, payload), conv.language)):
-        if "text" in message:
-            conv.add("bot", f"bot:{len(conv.log)}:{i}", message["text"])
+    answer = BOT._answer(cid, script.match(text, payload), conv.language)
+    for i, content in enumerate(answer.messages):
+        if content.text:
+            conv.add("bot", f"bot:{len(conv.log)}:{i}", content.text)
 
 
 async def message(request: web.Request) -> web.Response:

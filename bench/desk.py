@@ -61,6 +61,8 @@ type = "rest"
 conversations_per_minute = 1000000
 tenant_conversations_per_minute = 1000000
 messages_per_minute = 1000000
+# The open-loop runs keep hundreds of long-polls waiting from this one address.
+long_polls_per_address = 10000
 
 [adapters.gem]
 type = "demo_bot"
@@ -203,6 +205,47 @@ async def webhook_ack(threads: int, webhooks: int) -> tuple[float, list[float]]:
             await fake.stop()
 
 
+async def webhook_paced(threads: int, rate: float, seconds: float,
+                        in_flight: int = 8) -> tuple[float, list[float]]:
+    """Open loop: webhooks offered at `rate` per second for `seconds`, at most
+    `in_flight` at once (as the desk's sender would). Latency counts from each
+    webhook's scheduled time, so the wait for a free sender is included: a daemon
+    slower than the offered rate shows as a growing p99, not as a lower rate.
+    Returns (seconds until the last answer, latencies)."""
+    fake = FakeObi4wan()
+    await fake.start()
+    with tempfile.TemporaryDirectory(prefix="handover-bench-") as tmp:
+        d = Daemon(Path(tmp), fake)
+        try:
+            await d.start()
+            async with aiohttp.ClientSession() as http:
+                citizens = await handed_over(http, d, threads, join=True)
+            latencies: list[float] = []
+            senders = asyncio.Semaphore(in_flight)
+
+            async def one(n: int, scheduled: float) -> None:
+                async with senders:
+                    thread = f"{citizens[n % len(citizens)].conversation_id}-1"
+                    status, _ = await fake.say(thread, f"antwoord {n}")
+                latencies.append(time.perf_counter() - scheduled)
+                if status != 200:
+                    raise RuntimeError(f"webhook answered {status}")
+
+            tasks = []
+            started = time.perf_counter()
+            for n in range(int(rate * seconds)):
+                scheduled = started + n / rate
+                delay = scheduled - time.perf_counter()
+                if delay > 0:
+                    await asyncio.sleep(delay)
+                tasks.append(asyncio.create_task(one(n, scheduled)))
+            await asyncio.gather(*tasks)
+            return time.perf_counter() - started, latencies
+        finally:
+            d.stop()
+            await fake.stop()
+
+
 async def recovery(conversations: int, pending: int) -> tuple[float, float, int]:
     """(seconds to ready, seconds to the last pending message delivered, duplicates)."""
     fake = FakeObi4wan()
@@ -214,7 +257,7 @@ async def recovery(conversations: int, pending: int) -> tuple[float, float, int]
             async with aiohttp.ClientSession() as http:
                 citizens = await handed_over(http, d, conversations, join=True)
                 # From now on the desk hangs: every message stays pending in the outbox.
-                fake.fail_next("ingest", Fault.timeout(120), times=10 * pending)
+                fake.fail_next("ingest", Fault.hang(120), times=10 * pending)
                 texts = [f"wachtend {n}" for n in range(pending)]
 
                 async def say(n: int) -> None:
@@ -225,8 +268,11 @@ async def recovery(conversations: int, pending: int) -> tuple[float, float, int]
                         json=body, headers=c.auth) as resp:
                         assert resp.status == 202, await resp.text()
 
-                for n in range(pending):  # in order per conversation
-                    await say(n)
+                async def in_order(first: int) -> None:  # one conversation's messages
+                    for n in range(first, pending, len(citizens)):
+                        await say(n)
+
+                await asyncio.gather(*(in_order(i) for i in range(len(citizens))))
             await asyncio.sleep(0.5)
             d.kill()
             fake.clear_faults()  # the desk is back

@@ -64,6 +64,8 @@ type = "rest"
 conversations_per_minute = 1000000
 tenant_conversations_per_minute = 1000000
 messages_per_minute = 1000000
+# The open-loop runs keep hundreds of long-polls waiting from this one address.
+long_polls_per_address = 10000
 
 [adapters.gem]
 type = "demo_bot"

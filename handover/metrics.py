@@ -221,3 +221,25 @@ REGISTRATIONS = Counter(
     ["tenant", "kind", "result"],
     registry=REGISTRY,
 )
+# Contention between daemon instances on one database (bench/scaleout.py reads them per
+# 1,000 relayed messages; with one instance they stay at or near zero).
+VERSION_CONFLICTS = Counter(
+    "handover_version_conflicts_total",
+    "Events whose step found the conversation changed since it was read (by another "
+    "instance or a concurrent write) and were applied again on a fresh read.",
+    registry=REGISTRY,
+)
+LEASE_STEALS = Counter(
+    "handover_lease_steals_total",
+    "Outbox leases taken from another owner: lease = expired (claimed after the other "
+    "owner's lease ran out) or citizen_takeover (a citizen's connection moved here and "
+    "its queued items came along).",
+    ["lease"],
+    registry=REGISTRY,
+)
+CLAIM_RETRIES = Counter(
+    "handover_claim_retries_total",
+    "Outbox claims made on news of new work that found nothing to claim (another "
+    "instance, or an earlier claim here, had it), so the worker claims again later.",
+    registry=REGISTRY,
+)

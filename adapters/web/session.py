@@ -16,7 +16,7 @@ import secrets
 from collections import Counter
 from dataclasses import dataclass
 
-from aiohttp import WSMsgType, web
+from aiohttp import WSMessage, WSMsgType, web
 
 from adapters.web import wire
 from adapters.web.departures import Departures
@@ -141,9 +141,11 @@ class WidgetSockets:
 
     # --- hello ----------------------------------------------------------------------
 
-    async def _receive_text(self, ws: web.WebSocketResponse, timeout: float | None) -> str | None:
-        """The next text frame, None when the peer closed (or the frame was too big)."""
-        msg = await ws.receive(timeout=timeout)
+    def _text(self, ws: web.WebSocketResponse, msg: WSMessage) -> str | None:
+        """A received frame's text, None when the peer closed (or the frame was too big).
+
+        Not a coroutine around `ws.receive`: an idle socket waits in `_serve` for hours,
+        and each coroutine between it and aiohttp's wait is a frame kept per socket."""
         if msg.type is WSMsgType.TEXT:
             return str(msg.data)
         if msg.type is WSMsgType.BINARY:
@@ -155,7 +157,7 @@ class WidgetSockets:
     async def _open(self, ws: web.WebSocketResponse, tenant_id: str, tenant: TenantOptions,
                     limits: _Limits, address: str) -> WidgetSocket | None:
         try:
-            raw = await self._receive_text(ws, self.options.hello_timeout_seconds)
+            raw = self._text(ws, await ws.receive(timeout=self.options.hello_timeout_seconds))
         except TimeoutError:
             raise Closed(CloseCode.HELLO_TIMEOUT, "no hello") from None
         if raw is None:
@@ -241,7 +243,7 @@ class WidgetSockets:
         if sock is None:
             return
         while True:
-            raw = await self._receive_text(ws, None)
+            raw = self._text(ws, await ws.receive())
             if raw is None:
                 return
             if not limits.frames.allow(address, self._now()):

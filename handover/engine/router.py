@@ -121,6 +121,7 @@ class Router:
                     result = await self._apply(event)
                 except VersionConflict:
                     # Another instance changed the conversation; read it again.
+                    metrics.VERSION_CONFLICTS.inc()
                     continue
                 metrics.INBOUND_EVENTS.labels(name, result.outcome).inc()
                 return result

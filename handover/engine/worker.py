@@ -82,6 +82,9 @@ class OutboxWorker:
         self.report_health = report_health
         self.owner = owner or f"worker-{uuid.uuid4().hex[:12]}"
         self._wake = asyncio.Event()
+        #: `wake` was called since the last claim: work was announced (for the
+        #: handover_claim_retries_total count of claims that then found none).
+        self._announced = False
         self._inflight: dict[tuple[str, Target], asyncio.Task[None]] = {}
         self._stopping = False
         self._idle = asyncio.Event()
@@ -91,6 +94,7 @@ class OutboxWorker:
 
     def wake(self) -> None:
         """New work was committed; look for it now rather than at the next poll."""
+        self._announced = True
         self._wake.set()
 
     async def run(self) -> None:
@@ -103,6 +107,7 @@ class OutboxWorker:
             # loop would spin without ever letting the deliveries run.
             self._wake.clear()
             if free > 0:
+                announced, self._announced = self._announced, False
                 rows = await self.store.claim(
                     self.owner,
                     self.clock.now(),
@@ -110,6 +115,8 @@ class OutboxWorker:
                     free,
                     exclude=set(self._inflight),
                 )
+                if announced and not rows:
+                    metrics.CLAIM_RETRIES.inc()
             for row in rows:
                 key = (row.conversation_id, row.target)
                 task = asyncio.create_task(self._deliver(row), name=f"deliver-{row.id}")

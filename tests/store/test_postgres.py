@@ -390,3 +390,36 @@ async def test_wake_hints_come_back_after_the_listening_connection_is_lost(
     finally:
         await listener.close()
         await writer.close()
+
+
+async def test_leases_taken_from_another_instance_are_counted(
+    pg_dsn: str, clock: FakeClock
+) -> None:
+    from handover import metrics
+
+    def steals(lease: str) -> float:
+        return metrics.REGISTRY.get_sample_value(
+            "handover_lease_steals_total", {"lease": lease}) or 0.0
+
+    a, b = PostgresStore(pg_dsn, clock=clock), PostgresStore(pg_dsn, clock=clock)
+    await a.open()
+    await b.open()
+    try:
+        expired, takeover = steals("expired"), steals("citizen_takeover")
+        await _enqueue(a, "s1", Target.DESK, 0)
+        assert len(await a.claim("instance-a", clock.now(), lease_seconds=10, limit=10)) == 1
+        # Its own items and fresh ones are no steal.
+        assert steals("expired") == expired
+        clock.advance(11)  # A stalled: its lease ran out, B takes the item
+        assert len(await b.claim("instance-b", clock.now(), lease_seconds=10, limit=10)) == 1
+        assert steals("expired") == expired + 1
+
+        await _enqueue(a, "s2", Target.CITIZEN, 0)
+        assert len(await a.claim("instance-a", clock.now(), lease_seconds=60, limit=10)) == 1
+        await b.hold_connections("instance-b", ["s2"], clock.now() + timedelta(seconds=30))
+        assert steals("citizen_takeover") == takeover + 1
+        assert len(await b.claim("instance-b", clock.now(), lease_seconds=60, limit=10)) == 1
+        assert steals("expired") == expired + 1  # released by the takeover, not expired
+    finally:
+        await a.close()
+        await b.close()

@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime, timedelta
 
+from handover import metrics
 from handover.model import DeadLetter, OutboxRow, Target
 from handover.store.contract import ConnectionLeases, DeadLetterStore, OutboxStore
 from handover.store.postgres.database import PostgresDatabase, notify
@@ -47,6 +48,11 @@ class PostgresOutbox(PostgresDatabase, OutboxStore, ConnectionLeases, DeadLetter
             CLAIM, now, now + timedelta(seconds=lease_seconds), limit, owner,
             [conv for conv, _ in skip], [target for _, target in skip],
         )  # fmt: skip
+        # A head still naming another owner was leased there and its lease ran out (the
+        # owner died or stalled): counted, as a sign of instances contending.
+        stolen = sum(1 for r in rows if r["previous_owner"] not in (None, owner))
+        if stolen:
+            metrics.LEASE_STEALS.labels("expired").inc(stolen)
         # UPDATE ... RETURNING has no order; hand rows out in the order they were due.
         rows.sort(key=lambda r: (r["next_attempt_at"], r["id"]))
         return [outbox_row_from(r) for r in rows]
@@ -92,7 +98,9 @@ class PostgresOutbox(PostgresDatabase, OutboxStore, ConnectionLeases, DeadLetter
         ids = list(conversation_ids)
         async with self._db.connection() as conn, conn.transaction():
             await conn.execute(HOLD_CONNECTIONS, ids, owner, utc(until))
-            await conn.execute(TAKE_OVER_CITIZEN_ITEMS, ids, owner)
+            taken = count(await conn.execute(TAKE_OVER_CITIZEN_ITEMS, ids, owner))
+            if taken:
+                metrics.LEASE_STEALS.labels("citizen_takeover").inc(taken)
             await conn.execute(CITIZEN_ITEMS_DUE_NOW, ids, utc(self._clock.now()))
 
     async def renew_connections(self, owner: str, until: datetime) -> int:

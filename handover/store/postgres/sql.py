@@ -69,7 +69,7 @@ _NOT_HELD_ELSEWHERE = (
 # and then re-checked against its newest version, whose lease excludes it.
 CLAIM = (
     "WITH picked AS ("
-    " SELECT o.id FROM outbox AS o"
+    " SELECT o.id, o.lease_owner AS previous_owner FROM outbox AS o"
     " WHERE o.next_attempt_at <= $1"
     " AND (o.lease_until IS NULL OR o.lease_until < $1)"
     f" AND {_IS_HEAD}"
@@ -81,7 +81,7 @@ CLAIM = (
     "UPDATE outbox AS o SET lease_owner = $4, lease_until = $2 "
     "FROM picked, conversations AS c "
     "WHERE o.id = picked.id AND c.id = o.conversation_id "
-    f"RETURNING {OUTBOX_COLUMNS}"
+    f"RETURNING {OUTBOX_COLUMNS}, picked.previous_owner"
 )
 
 # Only queue heads can become claimable, and a leased head only when its lease runs out;

@@ -12,6 +12,7 @@ from typing import Any
 
 import asyncpg
 
+from handover import metrics
 from handover.model import Conversation
 from handover.model import TranscriptEntry as Entry
 from handover.store.contract import (
@@ -55,6 +56,7 @@ class PostgresConversations(PostgresDatabase, ConversationStore, TranscriptStore
                 # Autocommit: a concurrent creator's insert wins, ours does nothing, and
                 # the read that follows sees the winner (READ COMMITTED).
                 sql = INSERT_CONVERSATION + " ON CONFLICT DO NOTHING"
+                metrics.STORE_TRANSACTIONS.labels("postgres", "conversation").inc()
                 await self._insert_conversation(conn, candidate, sql)
                 row = await conn.fetchrow(BY_IDENTITY, *identity)
         if row is None:
@@ -85,7 +87,7 @@ class PostgresConversations(PostgresDatabase, ConversationStore, TranscriptStore
         )  # fmt: skip
 
     async def commit(self, step: Step) -> CommitResult:
-        async with self._db.connection() as conn:
+        async with self._db.connection("step") as conn:
             try:
                 async with conn.transaction():
                     await self._apply_step(conn, step)
@@ -160,7 +162,7 @@ class PostgresConversations(PostgresDatabase, ConversationStore, TranscriptStore
         return row is not None
 
     async def record_echo(self, source: str, source_id: str) -> None:
-        await self._db.execute(INSERT_KEY, source, source_id, utc(self._clock.now()))
+        await self._db.execute(INSERT_KEY, source, source_id, utc(self._clock.now()), write="echo")
 
     async def transcript(
         self, conversation_id: str, after_seq: int = 0, limit: int = 1000

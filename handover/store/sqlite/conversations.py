@@ -54,7 +54,7 @@ class SQLiteConversations(SQLiteDatabase, ConversationStore, TranscriptStore, In
                 raise StoreError(f"conversation id {candidate.id} is taken by another identity")
             return conversation_from(row)
 
-        return await self._write(op)
+        return await self._write(op, "conversation")
 
     async def find_conversation(
         self, tenant: str, channel: str, channel_key: str
@@ -88,7 +88,7 @@ class SQLiteConversations(SQLiteDatabase, ConversationStore, TranscriptStore, In
         )  # fmt: skip
 
     async def commit(self, step: Step) -> CommitResult:
-        return await self._write(lambda conn: self._apply_step(conn, step))
+        return await self._write(lambda conn: self._apply_step(conn, step), "step")
 
     def _apply_step(self, conn: sqlite3.Connection, step: Step) -> CommitResult:
         now = to_ts(self._clock.now())
@@ -192,7 +192,7 @@ class SQLiteConversations(SQLiteDatabase, ConversationStore, TranscriptStore, In
 
     async def record_echo(self, source: str, source_id: str) -> None:
         now = to_ts(self._clock.now())
-        await self._write(lambda conn: self._record_keys(conn, [(source, source_id)], now))
+        await self._write(lambda conn: self._record_keys(conn, [(source, source_id)], now), "echo")
 
     async def transcript(
         self, conversation_id: str, after_seq: int = 0, limit: int = 1000

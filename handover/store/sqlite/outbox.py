@@ -62,16 +62,19 @@ class SQLiteOutbox(SQLiteDatabase, OutboxStore, DeadLetterStore):
                 )
             return rows
 
-        return await self._write(op)
+        return await self._write(op, "claim")
 
     async def mark_in_flight(self, row_id: int, owner: str) -> None:
         await self._change(
             "UPDATE outbox SET in_flight = 1 WHERE id = ? AND lease_owner = ?",
             (row_id, owner),
+            "in_flight",
         )
 
     async def complete(self, row_id: int, owner: str) -> None:
-        await self._change("DELETE FROM outbox WHERE id = ? AND lease_owner = ?", (row_id, owner))
+        await self._change(
+            "DELETE FROM outbox WHERE id = ? AND lease_owner = ?", (row_id, owner), "complete"
+        )
 
     async def reschedule(
         self, row_id: int, owner: str, next_attempt_at: datetime, error: str
@@ -81,6 +84,7 @@ class SQLiteOutbox(SQLiteDatabase, OutboxStore, DeadLetterStore):
             "attempts = attempts + 1, lease_owner = NULL, lease_until = NULL "
             "WHERE id = ? AND lease_owner = ?",
             (to_ts(next_attempt_at), error, row_id, owner),
+            "reschedule",
         )
 
     async def dead_letter(
@@ -103,13 +107,14 @@ class SQLiteOutbox(SQLiteDatabase, OutboxStore, DeadLetterStore):
             assert dead is not None  # inserted just above, in this transaction
             return dead_letter_from(dead)
 
-        return await self._write(op)
+        return await self._write(op, "dead_letter")
 
     async def release_leases(self, owner: str | None = None) -> int:
         return await self._change(
             "UPDATE outbox SET lease_owner = NULL, lease_until = NULL "
             "WHERE lease_owner IS NOT NULL AND (?1 IS NULL OR lease_owner = ?1)",
             (owner,),
+            "release",
         )
 
     async def outbox_stats(self, now: datetime) -> tuple[int, float]:

@@ -19,10 +19,15 @@ from tests.harness import TENANT, Running, running
 #: Concurrent citizens, and messages each sends one after the other.
 CITIZENS = 8
 MESSAGES = 6
-#: The bound asserted: transactions per relayed message, all kinds together.
-BOUND = 3.0
+#: The bound asserted: transactions per relayed message, all kinds together. Before
+#: the hand-off in memory this run cost 2.77 (a claim, a mark and a completion per
+#: item); now it costs about 1.1, and 2.0 at worst, when no two writes share a batch.
+BOUND = 2.0
 
-DEMO_BOT = {"adapters": {"bot": {"type": "demo_bot"}}}
+#: The demo bot, like Rasa, is not resend-safe (its turns are marked in flight). The
+#: poll is slow so that idle polling claims do not count: they are per second, not
+#: per message.
+DEMO_BOT = {"adapters": {"bot": {"type": "demo_bot"}}, "delivery": {"poll_seconds": 30.0}}
 
 
 def transactions() -> Counter[str]:
@@ -66,4 +71,7 @@ async def test_transactions_per_relayed_message_stay_within_the_bound(tmp_path: 
     per_message = sum(spent.values()) / relayed
     print(f"relayed={relayed} transactions={dict(spent)} per_message={per_message:.2f}")
     assert spent["step"] == CITIZENS * MESSAGES * 2  # the citizen's and the bot's step
+    # Items are handed to the worker in memory and completed by later steps or in
+    # batches: never a claim or a completion of their own per item.
+    assert spent["claim"] <= 1 and spent["complete"] == 0 and spent["in_flight"] == 0
     assert per_message <= BOUND, dict(spent)

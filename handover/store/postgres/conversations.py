@@ -7,13 +7,14 @@ outbox ids of one queue commit in id order.
 
 from __future__ import annotations
 
+import json
 from datetime import datetime
 from typing import Any
 
 import asyncpg
 
 from handover import metrics
-from handover.model import Conversation
+from handover.model import Conversation, OutboxRow, Target
 from handover.model import TranscriptEntry as Entry
 from handover.store.contract import (
     CommitResult,
@@ -31,11 +32,13 @@ from handover.store.postgres.rows import conversation_from, entry_from, to_json,
 from handover.store.postgres.sql import (
     BY_IDENTITY,
     CONVERSATION_COLUMNS,
+    DELETE_COMPLETED,
     INSERT_CONVERSATION,
     INSERT_KEY,
-    INSERT_OUTBOX,
+    INSERT_OUTBOX_MANY,
     INSERT_SURVEY,
     INSERT_TRANSCRIPT,
+    LEASE_NEW,
     SET_TIMER,
     UPDATE_CONVERSATION,
 )
@@ -121,16 +124,14 @@ class PostgresConversations(PostgresDatabase, ConversationStore, TranscriptStore
         if step.transcript:
             entries = [_entry_args(e, now) for e in step.transcript]
             await conn.executemany(INSERT_TRANSCRIPT, entries)
+        if step.completed and step.lease_owner is not None:
+            # Before the new items: a queue whose head this removes gets its new head now.
+            await conn.execute(DELETE_COMPLETED, step.completed, step.lease_owner)
+        step.leased = []
         if step.outbox:
-            await conn.executemany(
-                INSERT_OUTBOX,
-                [
-                    (o.conversation_id, str(o.target), o.kind, to_json(o.payload), o.epoch,
-                     o.correlation_id, now)
-                    for o in step.outbox
-                ],
-            )  # fmt: skip
-            await notify(conn, "outbox")
+            step.leased = await self._insert_outbox(conn, step, now)
+            if len(step.leased) < len(step.outbox):
+                await notify(conn, "outbox")  # some are for any instance to claim
         # Cancel before set: a step that restarts a timer may name it in both lists.
         if step.timers_cancelled:
             await conn.execute(
@@ -154,6 +155,35 @@ class PostgresConversations(PostgresDatabase, ConversationStore, TranscriptStore
                 EVALUATION_SQL.insert_handover_event,
                 EVALUATION_SQL.event_args(step.handover_events),
             )
+
+    async def _insert_outbox(self, conn: Any, step: Step, now: datetime) -> list[OutboxRow]:
+        """Insert the step's outbox items; lease and return those its owner may deliver
+        at once (see `Step`)."""
+        items = step.outbox
+        payloads = [to_json(o.payload) for o in items]
+        inserted = await conn.fetch(
+            INSERT_OUTBOX_MANY, [o.conversation_id for o in items],
+            [str(o.target) for o in items], [o.kind for o in items], payloads,
+            [o.epoch for o in items], [o.correlation_id for o in items], now,
+        )  # fmt: skip
+        ids = sorted(r["id"] for r in inserted)
+        if step.lease_owner is None or step.lease_until is None:
+            return []
+        leased = {
+            r["id"] for r in await conn.fetch(
+                LEASE_NEW, ids, step.lease_owner, utc(step.lease_until), now)
+        }  # fmt: skip
+        tenant = step.conversation.tenant
+        return [
+            OutboxRow(
+                id=row_id, conversation_id=o.conversation_id, tenant=tenant,
+                target=Target(o.target), kind=o.kind, payload=json.loads(payload),
+                epoch=o.epoch, correlation_id=o.correlation_id, created_at=now, attempts=0,
+                in_flight=False,
+            )
+            for row_id, o, payload in zip(ids, items, payloads, strict=True)
+            if row_id in leased
+        ]  # fmt: skip
 
     async def seen(self, source: str, source_id: str) -> bool:
         row = await self._db.fetchrow(

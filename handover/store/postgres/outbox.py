@@ -20,6 +20,7 @@ from handover.store.postgres.sql import (
     CITIZEN_ITEMS_DUE_NOW,
     CLAIM,
     DEAD_LETTER,
+    FINISH_LEASED,
     HOLD_CONNECTIONS,
     NEXT_DUE,
     OUTBOX_COLUMNS,
@@ -50,6 +51,19 @@ class PostgresOutbox(PostgresDatabase, OutboxStore, ConnectionLeases, DeadLetter
         # UPDATE ... RETURNING has no order; hand rows out in the order they were due.
         rows.sort(key=lambda r: (r["next_attempt_at"], r["id"]))
         return [outbox_row_from(r) for r in rows]
+
+    async def finish_leased(
+        self,
+        owner: str,
+        *,
+        completed: Sequence[int] = (),
+        in_flight: Sequence[int] = (),
+        released: Sequence[int] = (),
+    ) -> None:
+        await self._db.execute(
+            FINISH_LEASED, list(completed), list(in_flight), list(released), owner,
+            write="outbox",
+        )  # fmt: skip
 
     async def mark_in_flight(self, row_id: int, owner: str) -> None:
         await self._db.execute(

@@ -23,7 +23,7 @@ from handover.store.contract import (
 )
 from handover.store.sqlite.database import SQLiteDatabase
 from handover.store.sqlite.evaluation import EVALUATION_SQL
-from handover.store.sqlite.outbox import OUTBOX_INSERT
+from handover.store.sqlite.outbox import insert_outbox
 from handover.store.sqlite.rows import conversation_from, entry_from, to_json, to_ts
 from handover.store.sqlite.writer import Rollback
 
@@ -134,17 +134,15 @@ class SQLiteConversations(SQLiteDatabase, ConversationStore, TranscriptStore, In
                     for e in step.transcript
                 ],
             )  # fmt: skip
-        if step.outbox:
+        if step.completed and step.lease_owner is not None:
+            # Before the new items: a queue whose head this removes gets its new head now.
             conn.executemany(
-                OUTBOX_INSERT,
-                [
-                    (
-                        o.conversation_id, str(o.target), o.kind, to_json(o.payload), o.epoch,
-                        o.correlation_id, now, now,
-                    )
-                    for o in step.outbox
-                ],
-            )  # fmt: skip
+                "DELETE FROM outbox WHERE id = ? AND lease_owner = ?",
+                [(row_id, step.lease_owner) for row_id in step.completed],
+            )
+        step.leased = []
+        if step.outbox:
+            step.leased = insert_outbox(conn, step, now)
         # Cancel before set: a step that restarts a timer may name it in both lists.
         if step.timers_cancelled:
             conn.executemany(

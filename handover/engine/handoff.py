@@ -30,6 +30,7 @@ from dataclasses import dataclass, field
 
 import structlog
 
+from handover.engine.crashpoints import crash_point
 from handover.store.base import Store
 
 log = structlog.get_logger("handover.engine.handoff")
@@ -150,6 +151,7 @@ class OutboxLedger:
                 if not entry.done.done():
                     entry.done.set_exception(exc)
             return
+        crash_point("delivery.after_batch")
         for entry in (*completed, *in_flight, *released):
             self._resolved(entry)
 

@@ -14,24 +14,13 @@ INSERT_CONVERSATION = (
     f"INSERT INTO conversations ({CONVERSATION_COLUMNS}) "
     "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, 1)"
 )
-UPDATE_CONVERSATION = (
-    "UPDATE conversations SET language = $1, state = $2, epoch = $3, handover_no = $4, "
-    "seq = $5, agent_name = $6, bot_escalations = $7, context = $8, updated_at = $9, "
-    "version = version + 1 WHERE id = $10 AND version = $11"
-)
+
 INSERT_KEY = (
     "INSERT INTO inbox (source, source_id, received_at) VALUES ($1, $2, $3) "
     "ON CONFLICT DO NOTHING"
 )
-INSERT_TRANSCRIPT = (
-    "INSERT INTO transcript (conversation_id, seq, party, content, message_id, "
-    "sender_name, created_at, handover_no) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)"
-)
-SET_TIMER = (
-    "INSERT INTO timers (conversation_id, name, due_at, epoch) VALUES ($1, $2, $3, $4) "
-    "ON CONFLICT (conversation_id, name) "
-    "DO UPDATE SET due_at = excluded.due_at, epoch = excluded.epoch"
-)
+
+
 INSERT_SURVEY = (
     "INSERT INTO survey_answers (conversation_id, tenant, channel, handover_no, score, "
     "comment, outcome, answered_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)"
@@ -129,30 +118,6 @@ TAKE_OVER_CITIZEN_ITEMS = (
     "AND lease_owner IS NOT NULL AND lease_owner <> $2 AND NOT in_flight"
 )
 
-# A step's outbox items in one statement, in order ($1..$6 arrays, $7 now); the ids
-# come back in insertion order when sorted.
-INSERT_OUTBOX_MANY = (
-    "INSERT INTO outbox (conversation_id, target, kind, payload, epoch, correlation_id, "
-    "created_at, attempts, next_attempt_at) "
-    "SELECT x.conv, x.target, x.kind, x.payload::json, x.epoch, x.corr, $7, 0, $7 "
-    "FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::int[], $6::text[]) "
-    "WITH ORDINALITY AS x (conv, target, kind, payload, epoch, corr, n) ORDER BY x.n "
-    "RETURNING id"
-)
-
-# The new items ($1) whose queue holds no earlier item, except new ones of the same step,
-# and that no live connection elsewhere claims, leased to $2 until $3 ($4 now); see Step.
-LEASE_NEW = (
-    "UPDATE outbox AS o SET lease_owner = $2, lease_until = $3 "
-    "WHERE o.id = ANY($1::bigint[]) "
-    "AND NOT EXISTS (SELECT 1 FROM outbox AS p WHERE p.conversation_id = o.conversation_id "
-    "AND p.target = o.target AND p.id < o.id AND p.id <> ALL($1::bigint[])) "
-    "AND (o.target <> 'citizen' OR NOT EXISTS (SELECT 1 FROM connection_leases AS l"
-    " WHERE l.conversation_id = o.conversation_id AND l.owner <> $2 AND l.until > $4)) "
-    "RETURNING o.id"
-)
-
-DELETE_COMPLETED = "DELETE FROM outbox WHERE id = ANY($1::bigint[]) AND lease_owner = $2"
 
 # One statement, so one transaction and one round trip (the id sets are disjoint).
 FINISH_LEASED = (

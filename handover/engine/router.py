@@ -134,6 +134,11 @@ class Router:
         self._cache = ConversationCache()
         self._delivery: DeliveryHandoff | None = None
 
+    def cached_conversation(self, conversation_id: str) -> Conversation | None:
+        """The conversation as this router last read or committed it (None when not
+        cached): for work this instance just made, no read is needed."""
+        return self._cache.get(conversation_id)
+
     def attach_delivery(self, delivery: DeliveryHandoff) -> None:
         """From now on steps carry the worker's completions and lease it the new items
         it can deliver at once (called by the worker it is given to)."""

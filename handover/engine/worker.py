@@ -239,7 +239,7 @@ class OutboxWorker:
             if left < self.settings.lease_seconds * LEASE_MARGIN:
                 queue.appendleft((row, lease_until))
                 break
-            sent = await self._deliver(row)
+            sent = await self._deliver(row, handed=True)
         left_over = self._handed.pop(key, None)
         if left_over and not self._stopping:  # drain releases every lease at once
             # Claimed again, in order, once the item before them has left the outbox.
@@ -249,11 +249,11 @@ class OutboxWorker:
 
     # --- one delivery ---------------------------------------------------------------
 
-    async def _deliver(self, row: OutboxRow) -> bool:
+    async def _deliver(self, row: OutboxRow, *, handed: bool = False) -> bool:
         """Send one item; whether it left the outbox (sent, stale, dead-lettered)."""
         with bind_correlation(row.correlation_id):
             try:
-                return await self._attempt(row)
+                return await self._attempt(row, handed)
             except asyncio.CancelledError:
                 raise
             except Exception:
@@ -262,9 +262,14 @@ class OutboxWorker:
                 log.exception("delivery.unexpected_error", outbox_id=row.id, kind=row.kind)
                 return False
 
-    async def _attempt(self, row: OutboxRow) -> bool:
+    async def _attempt(self, row: OutboxRow, handed: bool) -> bool:
         now = self.clock.now()
-        conv = await self.store.get_conversation(row.conversation_id)
+        # An item handed over in memory was made by this instance a moment ago: the
+        # router's copy of its conversation is as fresh as a read would be (a step can
+        # commit between a read and the send either way). Claimed work is read.
+        conv = self.router.cached_conversation(row.conversation_id) if handed else None
+        if conv is None:
+            conv = await self.store.get_conversation(row.conversation_id)
         if conv is None:
             await self.ledger.complete(row.id)
             return True

@@ -243,3 +243,20 @@ CLAIM_RETRIES = Counter(
     "instance, or an earlier claim here, had it), so the worker claims again later.",
     registry=REGISTRY,
 )
+STORE_TRANSACTIONS = Counter(
+    "handover_store_transactions_total",
+    "Write transactions the store ran, by engine and by what they wrote: step (an event "
+    "applied), claim, in_flight, complete, outbox (batched completions and marks), "
+    "reschedule, dead_letter, release, echo, conversation, timers, connections, other. "
+    "SQLite folds concurrent ones into one commit (group commit); this counts them "
+    "one by one. Divided by relayed messages it is the durable path's cost.",
+    ["engine", "kind"],
+    registry=REGISTRY,
+)
+STORE_ROUND_TRIPS = Counter(
+    "handover_store_round_trips_total",
+    "Statements sent to PostgreSQL, one network round trip each, by the store operation "
+    "they served (the same kinds as handover_store_transactions_total, and read).",
+    ["kind"],
+    registry=REGISTRY,
+)

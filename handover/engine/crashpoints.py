@@ -17,7 +17,10 @@ done and its consequence (the answer, the next write, the send) undone:
 - delivery.after_follow_up@<kind>: a bot reply, availability answer or a target's
   confirmation of a registration was ingested, the item that asked for it is not yet
   completed;
-- delivery.after_complete@<kind>: the item is gone from the outbox;
+- delivery.after_complete@<kind>: the item is gone from the outbox (removed by a
+  batch or by a later step, see handover/engine/handoff.py);
+- delivery.after_batch: a batch of the worker's own bookkeeping (completions, marks in
+  flight, releases) is written; the sends it marked have not started;
 - delivery.after_reschedule@<kind>: a failed send's retry is stored;
 - delivery.after_failure_told@<kind>: the core was told an item failed for good, the
   item is not yet dead-lettered;
@@ -45,6 +48,7 @@ POINTS = (
     "delivery.after_send",
     "delivery.after_follow_up",
     "delivery.after_complete",
+    "delivery.after_batch",
     "delivery.after_reschedule",
     "delivery.after_failure_told",
     "delivery.after_dead_letter",

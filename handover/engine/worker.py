@@ -1,10 +1,19 @@
 """The outbox worker: delivers outbox items in order per (conversation, target).
 
-It leases the head item of each ready queue, sends it through the target adapter, and
-on success removes it; results that are themselves inbound events (a bot's reply, the
-desk's availability) are ingested durably *before* the item is removed, so a crash in
-between is recovered without asking the target twice. What a send of each kind does
-is the kind's operation in `handover.engine.outbox`; the worker owns the order, leases,
+Items reach it two ways. Most are handed over in memory by the router: the step that
+made them leased them to this worker, because their queue held nothing earlier (see
+`Step`). The rest it claims: the head item of each ready queue, leased in a claim
+transaction (recovery after a restart, retries, items behind an earlier one, another
+instance's work). Either way it sends each item through the target adapter and on
+success removes it; results that are themselves inbound events (a bot's reply, the
+desk's availability) are ingested durably *with* the removal, in one transaction, so a
+crash never separates them. Removals and marks in flight go through the
+`OutboxLedger`, which lets the next step carry them or batches them.
+
+One task per queue sends that queue's items one after the other. When an item cannot
+be sent now (a retry, an error) the items handed over behind it are released, and the
+claim path takes them once they are the head. What a send of each kind does is the
+kind's operation in `handover.engine.outbox`; the worker owns the order, leases,
 retries, expiry and dead letters around it.
 """
 
@@ -15,7 +24,8 @@ import contextlib
 import functools
 import time
 import uuid
-from collections.abc import Callable, Mapping
+from collections import deque
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -26,6 +36,7 @@ from handover import events as ev
 from handover import metrics
 from handover.clock import wait_for_wake
 from handover.engine.crashpoints import crash_point
+from handover.engine.handoff import OutboxLedger
 from handover.engine.outbox import OPERATIONS
 from handover.engine.router import Router
 from handover.model import Conversation, OutboxRow, Target
@@ -60,6 +71,11 @@ class WorkerSettings:
 TargetResolver = Callable[[Conversation, OutboxRow], Adapter]
 #: Report an adapter's health (name, health, detail).
 HealthReporter = Callable[[Adapter, Health, str], None]
+#: A delivery queue: (conversation id, target).
+Queue = tuple[str, Target]
+#: An item handed over in memory is sent here only while this much of its lease is
+#: left; later it is released and claimed again (with a fresh lease).
+LEASE_MARGIN = 1 / 3
 
 
 class OutboxWorker:
@@ -85,10 +101,20 @@ class OutboxWorker:
         #: `wake` was called since the last claim: work was announced (for the
         #: handover_claim_retries_total count of claims that then found none).
         self._announced = False
-        self._inflight: dict[tuple[str, Target], asyncio.Task[None]] = {}
+        self._inflight: dict[Queue, asyncio.Task[None]] = {}
+        # Items handed over in memory, by queue, with the end of their lease; queues
+        # with such items waiting for a free slot; queues whose later items were left
+        # to be claimed (not leased at creation because this worker still had one).
+        self._handed: dict[Queue, deque[tuple[OutboxRow, datetime]]] = {}
+        self._waiting: deque[Queue] = deque()
+        self._followers: set[Queue] = set()
         self._stopping = False
+        self._running = False
         self._idle = asyncio.Event()
         self._idle.set()
+        self.ledger = OutboxLedger(self.store, self.owner)
+        self.lease_seconds = settings.lease_seconds
+        router.attach_delivery(self)
 
     # --- lifecycle ------------------------------------------------------------------
 
@@ -97,8 +123,21 @@ class OutboxWorker:
         self._announced = True
         self._wake.set()
 
+    @property
+    def accepting(self) -> bool:
+        """Whether steps may lease items to this worker: only while `run` runs (not
+        while the supervisor restarts it, nor once draining)."""
+        return self._running and not self._stopping
+
     async def run(self) -> None:
         """Claim and deliver until `drain` is called."""
+        self._running = True
+        try:
+            await self._claim_loop()
+        finally:
+            self._running = False
+
+    async def _claim_loop(self) -> None:
         while not self._stopping:
             free = self.settings.concurrency - len(self._inflight)
             rows: list[OutboxRow] = []
@@ -113,26 +152,65 @@ class OutboxWorker:
                     self.clock.now(),
                     self.settings.lease_seconds,
                     free,
-                    exclude=set(self._inflight),
+                    exclude={*self._inflight, *self._handed},
                 )
                 if announced and not rows:
                     metrics.CLAIM_RETRIES.inc()
             for row in rows:
-                key = (row.conversation_id, row.target)
-                task = asyncio.create_task(self._deliver(row), name=f"deliver-{row.id}")
-                self._inflight[key] = task
-                self._idle.clear()
-                task.add_done_callback(functools.partial(self._done, key))
+                self._start((row.conversation_id, row.target), row)
             if rows and len(rows) == free:
                 continue
             await wait_for_wake(self._wake, self.clock, self.settings.poll_seconds)
 
-    def _done(self, key: tuple[str, Target], _task: asyncio.Task[None]) -> None:
+    # --- items handed over by the router ----------------------------------------------
+
+    def take_over(self, rows: Sequence[OutboxRow], lease_until: datetime) -> None:
+        """Deliver these items, leased to this worker by the step that made them (in
+        queue order); see `Router.attach_delivery`."""
+        for row in rows:
+            key = (row.conversation_id, row.target)
+            queue = self._handed.get(key)
+            if queue is None:
+                queue = self._handed[key] = deque()
+                if key not in self._inflight:
+                    self._waiting.append(key)
+            queue.append((row, lease_until))
+        self._start_waiting()
+
+    def left_to_claim(self, queues: set[Queue]) -> None:
+        """A step made items it could not lease to this worker; they are claimed."""
+        mine = {q for q in queues if q in self._inflight or q in self._handed}
+        # Behind an item of ours: claimable once ours is gone (see `_done`).
+        self._followers |= mine
+        if queues - mine:
+            self._wake.set()
+
+    def _start_waiting(self) -> None:
+        if self._stopping:
+            return  # drain releases every lease of this worker
+        while self._waiting and len(self._inflight) < self.settings.concurrency:
+            key = self._waiting.popleft()
+            if key in self._handed and key not in self._inflight:
+                self._start(key, None)
+
+    def _start(self, key: Queue, claimed: OutboxRow | None) -> None:
+        name = f"deliver-{claimed.id}" if claimed else f"deliver-{key[1]}"
+        task = asyncio.create_task(self._serve(key, claimed), name=name)
+        self._inflight[key] = task
+        self._idle.clear()
+        task.add_done_callback(functools.partial(self._done, key, claimed is not None))
+
+    def _done(self, key: Queue, claimed: bool, _task: asyncio.Task[None]) -> None:
         self._inflight.pop(key, None)
+        if key in self._handed:
+            self._waiting.append(key)  # handed over while the task was ending
+        if claimed or key in self._followers:
+            # The queue's next item may now be its head.
+            self._followers.discard(key)
+            self._wake.set()
+        self._start_waiting()
         if not self._inflight:
             self._idle.set()
-        # The queue's next item may now be its head.
-        self._wake.set()
 
     async def drain(self, timeout: float) -> None:
         """Stop claiming, let in-flight deliveries finish (up to `timeout`), release."""
@@ -145,58 +223,91 @@ class OutboxWorker:
                 task.cancel()
             if still:
                 await asyncio.gather(*still, return_exceptions=True)
+        self._handed.clear()
+        self._waiting.clear()
+        with contextlib.suppress(Exception):
+            await self.ledger.close()
         await self.store.release_leases(self.owner)
 
     async def idle(self) -> None:
         """Wait until nothing is in flight (for tests)."""
         await self._idle.wait()
 
+    # --- one queue ------------------------------------------------------------------
+
+    async def _serve(self, key: Queue, claimed: OutboxRow | None) -> None:
+        """Send `claimed`, then what was handed over for the queue, in order; stop at
+        the first item that stays in the outbox and release the ones behind it."""
+        sent = await self._deliver(claimed) if claimed is not None else True
+        while sent and not self._stopping:
+            queue = self._handed.get(key)
+            if not queue:
+                break
+            row, lease_until = queue.popleft()
+            left = (lease_until - self.clock.now()).total_seconds()
+            if left < self.settings.lease_seconds * LEASE_MARGIN:
+                queue.appendleft((row, lease_until))
+                break
+            sent = await self._deliver(row, handed=True)
+        left_over = self._handed.pop(key, None)
+        if left_over and not self._stopping:  # drain releases every lease at once
+            # Claimed again, in order, once the item before them has left the outbox.
+            self._followers.add(key)
+            with contextlib.suppress(Exception):  # else their leases run out
+                await self.ledger.release([row.id for row, _ in left_over])
+
     # --- one delivery ---------------------------------------------------------------
 
-    async def _deliver(self, row: OutboxRow) -> None:
+    async def _deliver(self, row: OutboxRow, *, handed: bool = False) -> bool:
+        """Send one item; whether it left the outbox (sent, stale, dead-lettered)."""
         with bind_correlation(row.correlation_id):
             try:
-                await self._attempt(row)
+                return await self._attempt(row, handed)
             except asyncio.CancelledError:
                 raise
             except Exception:
                 # A store failure while recording the result: the lease expires and the
                 # row is tried again; never crash the worker.
                 log.exception("delivery.unexpected_error", outbox_id=row.id, kind=row.kind)
+                return False
 
-    async def _attempt(self, row: OutboxRow) -> None:
+    async def _attempt(self, row: OutboxRow, handed: bool) -> bool:
         now = self.clock.now()
-        conv = await self.store.get_conversation(row.conversation_id)
+        # An item handed over in memory was made by this instance a moment ago: the
+        # router's copy of its conversation is as fresh as a read would be (a step can
+        # commit between a read and the send either way). Claimed work is read.
+        conv = self.router.cached_conversation(row.conversation_id) if handed else None
         if conv is None:
-            await self.store.complete(row.id, self.owner)
-            return
+            conv = await self.store.get_conversation(row.conversation_id)
+        if conv is None:
+            await self.ledger.complete(row.id)
+            return True
         try:
             adapter = self.resolve(conv, row)
         except LookupError:
             # A registry row naming an instance the configuration no longer has:
             # retrying cannot help.
-            await self._give_up(row, "permanent", "permanent: no such adapter")
-            return
+            return await self._give_up(row, "permanent", "permanent: no such adapter")
         op = OPERATIONS[row.kind]
         max_age = (self.settings.max_age_seconds or {}).get(row.kind)
         if max_age is not None and (now - row.created_at).total_seconds() > max_age:
-            await self._give_up(row, "expired", "expired")
-            return
+            return await self._give_up(row, "expired", "expired")
         if row.in_flight:
             # A previous attempt was interrupted mid-send (crash or lease loss).
             if op.follow_up_key and await self.store.seen(*op.follow_up_key(adapter, row)):
-                await self.store.complete(row.id, self.owner)
-                return
+                await self.ledger.complete(row.id)
+                return True
             if not adapter.resend_safe:
-                await self._give_up(row, "ambiguous", "ambiguous: interrupted after sending")
-                return
+                return await self._give_up(
+                    row, "ambiguous", "ambiguous: interrupted after sending"
+                )
         if op.skip_stale and row.epoch != conv.epoch:
             metrics.DELIVERIES.labels(row.target, row.kind, "stale").inc()
             metrics.STALE_DROPPED.labels(row.kind).inc()
-            await self.store.complete(row.id, self.owner)
-            return
+            await self.ledger.complete(row.id)
+            return True
         if not adapter.resend_safe:
-            await self.store.mark_in_flight(row.id, self.owner)
+            await self.ledger.mark_in_flight(row.id)
         started = time.perf_counter()
         crash_point("delivery.before_send", row.kind)
         try:
@@ -206,44 +317,45 @@ class OutboxWorker:
         except AuthError as exc:
             self.report_health(adapter, Health.AUTH_FAILED, type(exc).__name__)
             if op.auth_is_final:
-                await self._give_up(row, "permanent", f"auth: {exc}")
-                return
+                return await self._give_up(row, "permanent", f"auth: {exc}")
             await self._retry(row, adapter, "auth", str(exc), None, slow=True)
             await self._tell_if_delayed(row, conv, now)
-            return
+            return False
         except AmbiguousSendError as exc:
-            if adapter.resend_safe:
-                await self._retry(row, adapter, "ambiguous", str(exc), None)
-                await self._tell_if_delayed(row, conv, now)
-            else:
-                await self._give_up(row, "ambiguous", f"ambiguous: {exc}")
-            return
+            if not adapter.resend_safe:
+                return await self._give_up(row, "ambiguous", f"ambiguous: {exc}")
+            await self._retry(row, adapter, "ambiguous", str(exc), None)
+            await self._tell_if_delayed(row, conv, now)
+            return False
         except PermanentError as exc:
-            await self._give_up(row, "permanent", f"permanent: {exc}")
-            return
+            return await self._give_up(row, "permanent", f"permanent: {exc}")
         except TransientError as exc:
             await self._retry(row, adapter, "transient", str(exc), exc.retry_after)
             await self._tell_if_delayed(row, conv, now)
-            return
+            return False
         except Exception as exc:  # an adapter bug must delay, not lose, the message
             log.warning("delivery.adapter_error", outbox_id=row.id, kind=row.kind, exc_info=True)
             await self._retry(row, adapter, "transient", f"{type(exc).__name__}: {exc}", None)
-            return
+            return False
         elapsed = time.perf_counter() - started
         crash_point("delivery.after_send", row.kind)
         metrics.DELIVERY_DURATION.labels(row.target, row.kind).observe(elapsed)
+        completed = False
         if sent.follow_up is not None:
+            # The item leaves the outbox in the follow-up's own transaction.
             with contextlib.suppress(UnknownConversation):
-                await self.router.ingest(sent.follow_up)
+                completed = await self.router.ingest_follow_up(sent.follow_up, row.id)
             crash_point("delivery.after_follow_up", row.kind)
-        await self.store.complete(row.id, self.owner)
-        crash_point("delivery.after_complete", row.kind)
+        if not completed:
+            await self.ledger.complete(row.id)
+            crash_point("delivery.after_complete", row.kind)
         self.report_health(adapter, Health.CONNECTED, "")
         metrics.DELIVERIES.labels(row.target, row.kind, "sent").inc()
         _count_registration(row, "registered")
         metrics.RELAY_LATENCY.labels(row.target).observe(
             max(0.0, (self.clock.now() - row.created_at).total_seconds())
         )
+        return True
 
     async def _retry(
         self,
@@ -300,7 +412,7 @@ class OutboxWorker:
         with contextlib.suppress(UnknownConversation):
             await self.router.ingest(event)
 
-    async def _give_up(self, row: OutboxRow, result: str, reason: str) -> None:
+    async def _give_up(self, row: OutboxRow, result: str, reason: str) -> bool:
         # The core is told first and the item dead-lettered after: a crash in between
         # leaves the item in the outbox, its next attempt gives up again and the repeated
         # event is a duplicate. The other order would lose the event (the citizen never
@@ -323,7 +435,7 @@ class OutboxWorker:
         if dead is None:
             # Another worker holds the item now; it reaches the same verdict, and its
             # event is a duplicate of this one.
-            return
+            return False
         crash_point("delivery.after_dead_letter", row.kind)
         metrics.DELIVERIES.labels(row.target, row.kind, result).inc()
         metrics.DEAD_LETTERS.labels(row.target, result).inc()
@@ -335,6 +447,7 @@ class OutboxWorker:
             kind=row.kind,
             reason=reason,
         )
+        return True
 
 
 def _count_registration(row: OutboxRow, result: str) -> None:

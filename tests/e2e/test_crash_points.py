@@ -56,6 +56,8 @@ CASES = [
     ("conversation", "delivery.after_send@desk.open"),
     ("conversation", "delivery.after_send@desk.message:2"),
     ("conversation", "delivery.after_complete@desk.message"),
+    ("conversation", "delivery.after_batch:1"),
+    ("conversation", "delivery.after_batch:5"),
     ("conversation", "delivery.after_send@citizen.message:4"),
     ("conversation", "delivery.after_send@citizen.state:2"),
     ("conversation", "delivery.after_send@bot.handback"),

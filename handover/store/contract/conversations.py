@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import abc
 from dataclasses import dataclass, field
+from datetime import datetime
 from enum import Enum
 
 from handover.model import (
     Conversation,
     HandoverEvent,
     OutboxItem,
+    OutboxRow,
     SurveyAnswer,
     Timer,
     TranscriptEntry,
@@ -29,6 +31,14 @@ class Step:
     version + 1 only if the stored version still matches (else VersionConflict). A
     conversation with `version == 0` is inserted. When `inbox_key` was seen before,
     nothing is written and the result is DUPLICATE.
+
+    Delivery in the same transaction (all optional; see `handover.engine.handoff`):
+    `completed` names outbox items `lease_owner` delivered, removed first (only those
+    still leased to it). With `lease_until` set too, each new outbox item is leased
+    to `lease_owner` until then when its queue holds no earlier item and, for a citizen-bound
+    item, no other owner holds a live connection lease of the conversation; the store
+    then fills `leased` with those items, in queue order, for the owner to deliver
+    without claiming them.
     """
 
     conversation: Conversation
@@ -40,6 +50,11 @@ class Step:
     survey: SurveyAnswer | None = None
     echo_keys: list[tuple[str, str]] = field(default_factory=list)
     handover_events: list[HandoverEvent] = field(default_factory=list)
+    completed: list[int] = field(default_factory=list)
+    lease_owner: str | None = None
+    lease_until: datetime | None = None
+    #: Written by the store on APPLIED (see above); empty otherwise.
+    leased: list[OutboxRow] = field(default_factory=list)
 
 
 class ConversationStore(abc.ABC):

@@ -8,6 +8,7 @@ the lease owner and does nothing when the lease has meanwhile passed to someone 
 from __future__ import annotations
 
 import abc
+from collections.abc import Sequence
 from datetime import datetime
 
 from handover.model import DeadLetter, OutboxRow, Target
@@ -61,6 +62,21 @@ class OutboxStore(abc.ABC):
         """Move the item to the dead letters (None when it is no longer ours). Called by
         the delivery worker when it gives up (permanent failure, too many attempts, too
         old, an ambiguous interrupted send). Raises StoreError."""
+
+    @abc.abstractmethod
+    async def finish_leased(
+        self,
+        owner: str,
+        *,
+        completed: Sequence[int] = (),
+        in_flight: Sequence[int] = (),
+        released: Sequence[int] = (),
+    ) -> None:
+        """In one transaction: remove the `completed` items, mark the `in_flight` ones
+        (see `mark_in_flight`) and release the lease of the `released` ones (due now
+        for whoever claims them), each only while it is still leased to `owner`.
+        Called by the delivery worker for batches of its own items. Raises StoreError
+        (nothing of the batch is then written)."""
 
     @abc.abstractmethod
     async def release_leases(self, owner: str | None = None) -> int:

@@ -41,14 +41,14 @@ class PostgresAdapterState(PostgresDatabase, AdapterStateStore):
             namespace, key, value, now=now, expect_version=expect_version,
             expires_at=expires_at, conversation_id=conversation_id,
         )  # fmt: skip
-        version = await self._db.fetchval(sql, *params)
+        version = await self._db.fetchval(sql, *params, write="other")
         return int(version) if version is not None else None
 
     async def state_delete(
         self, namespace: str, key: str, *, now: datetime, expect_version: int | None = None
     ) -> bool:
         sql, params = STATE_SQL.delete(namespace, key, now=now, expect_version=expect_version)
-        row = await self._db.fetchrow(sql, *params)
+        row = await self._db.fetchrow(sql, *params, write="other")
         return row is not None and STATE_SQL.was_live(row["expires_at"], now)
 
     async def state_scan(

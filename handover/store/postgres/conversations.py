@@ -1,8 +1,9 @@
 """Conversations, steps, the inbox and the transcript, for the PostgreSQL engine.
 
-A step is one transaction. Its conversation row is written first, so the row lock
-orders concurrent steps of one conversation (the loser gets VersionConflict) and the
-outbox ids of one queue commit in id order.
+A step is one transaction, and usually one round trip: the server-side function of
+step.py. Its conversation row is written first, so the row lock orders concurrent
+steps of one conversation (the loser gets VersionConflict) and the outbox ids of one
+queue commit in id order.
 """
 
 from __future__ import annotations
@@ -10,8 +11,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-import asyncpg
-
+from handover import metrics
 from handover.model import Conversation
 from handover.model import TranscriptEntry as Entry
 from handover.store.contract import (
@@ -21,27 +21,16 @@ from handover.store.contract import (
     Step,
     StoreError,
     TranscriptStore,
-    VersionConflict,
 )
-from handover.store.postgres.database import PostgresDatabase, notify
-from handover.store.postgres.evaluation import EVALUATION_SQL
-from handover.store.postgres.pool import count
+from handover.store.postgres.database import PostgresDatabase
 from handover.store.postgres.rows import conversation_from, entry_from, to_json, utc
 from handover.store.postgres.sql import (
     BY_IDENTITY,
     CONVERSATION_COLUMNS,
     INSERT_CONVERSATION,
     INSERT_KEY,
-    INSERT_OUTBOX,
-    INSERT_SURVEY,
-    INSERT_TRANSCRIPT,
-    SET_TIMER,
-    UPDATE_CONVERSATION,
 )
-
-
-class _Duplicate(Exception):
-    """The step's inbox key was seen before: undo the transaction."""
+from handover.store.postgres.step import Duplicate, write_step
 
 
 class PostgresConversations(PostgresDatabase, ConversationStore, TranscriptStore, InboxStore):
@@ -55,6 +44,7 @@ class PostgresConversations(PostgresDatabase, ConversationStore, TranscriptStore
                 # Autocommit: a concurrent creator's insert wins, ours does nothing, and
                 # the read that follows sees the winner (READ COMMITTED).
                 sql = INSERT_CONVERSATION + " ON CONFLICT DO NOTHING"
+                metrics.STORE_TRANSACTIONS.labels("postgres", "conversation").inc()
                 await self._insert_conversation(conn, candidate, sql)
                 row = await conn.fetchrow(BY_IDENTITY, *identity)
         if row is None:
@@ -85,73 +75,13 @@ class PostgresConversations(PostgresDatabase, ConversationStore, TranscriptStore
         )  # fmt: skip
 
     async def commit(self, step: Step) -> CommitResult:
-        async with self._db.connection() as conn:
+        step.leased = []
+        async with self._db.connection("step") as conn:
             try:
-                async with conn.transaction():
-                    await self._apply_step(conn, step)
-            except _Duplicate:
+                await write_step(conn, step, utc(self._clock.now()))
+            except Duplicate:
                 return CommitResult.DUPLICATE
         return CommitResult.APPLIED
-
-    async def _apply_step(self, conn: Any, step: Step) -> None:
-        now = utc(self._clock.now())
-        # A concurrent step with the same key waits here for the first to finish.
-        if step.inbox_key is not None and not count(
-            await conn.execute(INSERT_KEY, *step.inbox_key, now)
-        ):
-            raise _Duplicate
-        c = step.conversation
-        if c.version == 0:
-            try:
-                await self._insert_conversation(conn, c, INSERT_CONVERSATION)
-            except asyncpg.UniqueViolationError as exc:
-                # The caller believed it was new; someone stored it meanwhile.
-                raise VersionConflict(f"conversation {c.id} already exists") from exc
-        else:
-            # Identity is never rewritten here, so a step computed before an erasure
-            # cannot restore the erased key. This row lock orders the rest of the step.
-            status = await conn.execute(
-                UPDATE_CONVERSATION, c.language, str(c.state), c.epoch, c.handover_no, c.seq,
-                c.agent_name, c.bot_escalations, to_json(dict(c.context)), now, c.id, c.version,
-            )  # fmt: skip
-            if count(status) == 0:
-                raise VersionConflict(f"conversation {c.id} changed since version {c.version}")
-        if step.transcript:
-            entries = [_entry_args(e, now) for e in step.transcript]
-            await conn.executemany(INSERT_TRANSCRIPT, entries)
-        if step.outbox:
-            await conn.executemany(
-                INSERT_OUTBOX,
-                [
-                    (o.conversation_id, str(o.target), o.kind, to_json(o.payload), o.epoch,
-                     o.correlation_id, now)
-                    for o in step.outbox
-                ],
-            )  # fmt: skip
-            await notify(conn, "outbox")
-        # Cancel before set: a step that restarts a timer may name it in both lists.
-        if step.timers_cancelled:
-            await conn.execute(
-                "DELETE FROM timers WHERE conversation_id = $1 AND name = ANY($2::text[])",
-                c.id, step.timers_cancelled,
-            )  # fmt: skip
-        if step.timers_set:
-            timers = [(t.conversation_id, t.name, utc(t.due_at), t.epoch) for t in step.timers_set]
-            await conn.executemany(SET_TIMER, timers)
-            await notify(conn, "timers")
-        if step.survey is not None:
-            s = step.survey
-            await conn.execute(
-                INSERT_SURVEY, s.conversation_id, s.tenant, s.channel, s.handover_no, s.score,
-                s.comment, s.outcome, utc(s.answered_at),
-            )  # fmt: skip
-        if step.echo_keys:
-            await conn.executemany(INSERT_KEY, [(src, sid, now) for src, sid in step.echo_keys])
-        if step.handover_events:
-            await conn.executemany(
-                EVALUATION_SQL.insert_handover_event,
-                EVALUATION_SQL.event_args(step.handover_events),
-            )
 
     async def seen(self, source: str, source_id: str) -> bool:
         row = await self._db.fetchrow(
@@ -160,7 +90,7 @@ class PostgresConversations(PostgresDatabase, ConversationStore, TranscriptStore
         return row is not None
 
     async def record_echo(self, source: str, source_id: str) -> None:
-        await self._db.execute(INSERT_KEY, source, source_id, utc(self._clock.now()))
+        await self._db.execute(INSERT_KEY, source, source_id, utc(self._clock.now()), write="echo")
 
     async def transcript(
         self, conversation_id: str, after_seq: int = 0, limit: int = 1000
@@ -190,9 +120,3 @@ class PostgresConversations(PostgresDatabase, ConversationStore, TranscriptStore
     async def purge_inbox(self, older_than: datetime) -> int:
         return await self._db.execute("DELETE FROM inbox WHERE received_at < $1", utc(older_than))
 
-
-def _entry_args(e: Entry, now: datetime) -> tuple[Any, ...]:
-    return (
-        e.conversation_id, e.seq, str(e.party), to_json(e.content.to_json()), e.message_id,
-        e.sender_name, utc(e.created_at) if e.created_at else now, e.handover_no,
-    )  # fmt: skip

@@ -64,7 +64,7 @@ class PostgresEvaluation(PostgresDatabase, EvaluationStore, RetentionStore):
     async def purge_bodies(
         self, tenant: str, inactive_before: datetime, now: datetime, limit: int
     ) -> int:
-        async with self._db.connection() as conn, conn.transaction():
+        async with self._db.connection("other") as conn, conn.transaction():
             sql, params = EVALUATION_SQL.bodies_batch(tenant, inactive_before, limit)
             ids = [r["id"] for r in await conn.fetch(sql, *params)]
             if ids:
@@ -73,7 +73,7 @@ class PostgresEvaluation(PostgresDatabase, EvaluationStore, RetentionStore):
             return len(ids)
 
     async def purge_metadata(self, tenant: str, inactive_before: datetime, limit: int) -> int:
-        async with self._db.connection() as conn, conn.transaction():
+        async with self._db.connection("other") as conn, conn.transaction():
             sql, params = EVALUATION_SQL.metadata_batch(tenant, inactive_before, limit)
             ids = [r["id"] for r in await conn.fetch(sql, *params)]
             if ids:
@@ -83,7 +83,7 @@ class PostgresEvaluation(PostgresDatabase, EvaluationStore, RetentionStore):
 
     async def erase_conversation(self, conversation_id: str) -> bool:
         now = utc(self._clock.now())
-        async with self._db.connection() as conn, conn.transaction():
+        async with self._db.connection("other") as conn, conn.transaction():
             # version + 1 so a step computed before the erasure conflicts instead of
             # writing the old context back.
             status = await conn.execute(

@@ -21,6 +21,7 @@ from handover.store.postgres.sql import (
     CITIZEN_ITEMS_DUE_NOW,
     CLAIM,
     DEAD_LETTER,
+    FINISH_LEASED,
     HOLD_CONNECTIONS,
     NEXT_DUE,
     OUTBOX_COLUMNS,
@@ -46,7 +47,7 @@ class PostgresOutbox(PostgresDatabase, OutboxStore, ConnectionLeases, DeadLetter
         now = utc(now)
         rows = await self._db.fetch(
             CLAIM, now, now + timedelta(seconds=lease_seconds), limit, owner,
-            [conv for conv, _ in skip], [target for _, target in skip],
+            [conv for conv, _ in skip], [target for _, target in skip], write="claim",
         )  # fmt: skip
         # A head still naming another owner was leased there and its lease ran out (the
         # owner died or stalled): counted, as a sign of instances contending.
@@ -57,14 +58,29 @@ class PostgresOutbox(PostgresDatabase, OutboxStore, ConnectionLeases, DeadLetter
         rows.sort(key=lambda r: (r["next_attempt_at"], r["id"]))
         return [outbox_row_from(r) for r in rows]
 
+    async def finish_leased(
+        self,
+        owner: str,
+        *,
+        completed: Sequence[int] = (),
+        in_flight: Sequence[int] = (),
+        released: Sequence[int] = (),
+    ) -> None:
+        await self._db.execute(
+            FINISH_LEASED, list(completed), list(in_flight), list(released), owner,
+            write="outbox",
+        )  # fmt: skip
+
     async def mark_in_flight(self, row_id: int, owner: str) -> None:
         await self._db.execute(
-            "UPDATE outbox SET in_flight = true WHERE id = $1 AND lease_owner = $2", row_id, owner
+            "UPDATE outbox SET in_flight = true WHERE id = $1 AND lease_owner = $2", row_id, owner,
+            write="in_flight",
         )
 
     async def complete(self, row_id: int, owner: str) -> None:
         await self._db.execute(
-            "DELETE FROM outbox WHERE id = $1 AND lease_owner = $2", row_id, owner
+            "DELETE FROM outbox WHERE id = $1 AND lease_owner = $2", row_id, owner,
+            write="complete",
         )
 
     async def reschedule(
@@ -74,20 +90,22 @@ class PostgresOutbox(PostgresDatabase, OutboxStore, ConnectionLeases, DeadLetter
             "UPDATE outbox SET next_attempt_at = $1, last_error = $2, in_flight = false, "
             "attempts = attempts + 1, lease_owner = NULL, lease_until = NULL "
             "WHERE id = $3 AND lease_owner = $4",
-            utc(next_attempt_at), error, row_id, owner,
+            utc(next_attempt_at), error, row_id, owner, write="reschedule",
         )  # fmt: skip
 
     async def dead_letter(
         self, row_id: int, owner: str, reason: str, now: datetime
     ) -> DeadLetter | None:
-        row = await self._db.fetchrow(DEAD_LETTER, row_id, owner, reason, utc(now))
+        row = await self._db.fetchrow(
+            DEAD_LETTER, row_id, owner, reason, utc(now), write="dead_letter"
+        )
         return dead_letter_from(row) if row is not None else None
 
     async def release_leases(self, owner: str | None = None) -> int:
         return await self._db.execute(
             "UPDATE outbox SET lease_owner = NULL, lease_until = NULL "
             "WHERE lease_owner IS NOT NULL AND ($1::text IS NULL OR lease_owner = $1)",
-            owner,
+            owner, write="release",
         )
 
     async def hold_connections(
@@ -96,7 +114,7 @@ class PostgresOutbox(PostgresDatabase, OutboxStore, ConnectionLeases, DeadLetter
         if not conversation_ids:
             return
         ids = list(conversation_ids)
-        async with self._db.connection() as conn, conn.transaction():
+        async with self._db.connection("connections") as conn, conn.transaction():
             await conn.execute(HOLD_CONNECTIONS, ids, owner, utc(until))
             taken = count(await conn.execute(TAKE_OVER_CITIZEN_ITEMS, ids, owner))
             if taken:
@@ -105,7 +123,8 @@ class PostgresOutbox(PostgresDatabase, OutboxStore, ConnectionLeases, DeadLetter
 
     async def renew_connections(self, owner: str, until: datetime) -> int:
         return await self._db.execute(
-            "UPDATE connection_leases SET until = $2 WHERE owner = $1", owner, utc(until)
+            "UPDATE connection_leases SET until = $2 WHERE owner = $1", owner, utc(until),
+            write="connections",
         )
 
     async def drop_connections(
@@ -115,6 +134,7 @@ class PostgresOutbox(PostgresDatabase, OutboxStore, ConnectionLeases, DeadLetter
             "DELETE FROM connection_leases WHERE owner = $1 "
             "AND ($2::text[] IS NULL OR conversation_id = ANY($2::text[]))",
             owner, None if conversation_ids is None else list(conversation_ids),
+            write="connections",
         )  # fmt: skip
 
     async def outbox_stats(self, now: datetime) -> tuple[int, float]:
@@ -143,7 +163,7 @@ class PostgresOutbox(PostgresDatabase, OutboxStore, ConnectionLeases, DeadLetter
         return [dead_letter_from(r) for r in rows]
 
     async def replay_dead_letter(self, dead_id: int, now: datetime) -> bool:
-        async with self._db.connection() as conn, conn.transaction():
+        async with self._db.connection("other") as conn, conn.transaction():
             # Lock the conversation first, as a step does, so ids of the queue commit
             # in order (see the module docstring).
             await conn.execute(

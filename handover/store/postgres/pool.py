@@ -15,11 +15,13 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import AsyncIterator, Callable
+from contextvars import ContextVar
 from typing import Any
 
 import asyncpg
 import structlog
 
+from handover import metrics
 from handover.store.base import StoreError, VersionConflict
 
 log = structlog.get_logger("handover.store.postgres.store")
@@ -35,6 +37,60 @@ CONNECT_TIMEOUT = 10.0
 
 # What asyncpg raises when the server or the connection cannot serve.
 FAILURES = (asyncpg.PostgresError, asyncpg.InterfaceError, OSError, TimeoutError)
+
+
+#: The store operation the statements on this task serve (a label of the round-trip
+#: counter); "read" unless a write says otherwise through `PgConnections.connection`.
+_operation: ContextVar[str] = ContextVar("handover_pg_operation", default="read")
+
+
+class CountingConnection(asyncpg.Connection):  # type: ignore[misc]
+    """An asyncpg connection that counts its network round trips.
+
+    Every statement is one round trip (a transaction's BEGIN and COMMIT included, and
+    an `executemany` batch, which asyncpg pipelines); a statement this connection has
+    not prepared before costs one more, to prepare it. Counted in
+    handover_store_round_trips_total by the operation being served.
+    """
+
+    def _count(self) -> None:
+        metrics.STORE_ROUND_TRIPS.labels(_operation.get()).inc()
+
+    async def execute(self, query: str, *args: Any, timeout: float | None = None) -> str:
+        self._count()
+        status: str = await super().execute(query, *args, timeout=timeout)
+        return status
+
+    async def executemany(self, command: str, args: Any, *, timeout: float | None = None) -> Any:
+        self._count()
+        return await super().executemany(command, args, timeout=timeout)
+
+    async def fetch(self, query: str, *args: Any, timeout: float | None = None,
+                    record_class: Any = None) -> list[Any]:
+        self._count()
+        rows: list[Any] = await super().fetch(
+            query, *args, timeout=timeout, record_class=record_class)
+        return rows
+
+    async def fetchval(self, query: str, *args: Any, column: int = 0,
+                       timeout: float | None = None) -> Any:
+        self._count()
+        return await super().fetchval(query, *args, column=column, timeout=timeout)
+
+    async def fetchrow(self, query: str, *args: Any, timeout: float | None = None,
+                       record_class: Any = None) -> Any:
+        self._count()
+        return await super().fetchrow(
+            query, *args, timeout=timeout, record_class=record_class)
+
+    async def _get_statement(self, query: str, timeout: Any, **kwargs: Any) -> Any:
+        # A cache miss is a Parse/Describe exchange before the statement itself runs.
+        cached = self._stmt_cache.get(
+            (query, kwargs.get("record_class") or self._protocol.get_record_class(),
+             kwargs.get("ignore_custom_codec", False)))
+        if cached is None:
+            self._count()
+        return await super()._get_statement(query, timeout, **kwargs)
 
 
 def count(status: str) -> int:
@@ -96,6 +152,7 @@ class PgConnections:
                 timeout=CONNECT_TIMEOUT,
                 server_settings=self._server_settings(),
                 reset=_keep_session,
+                connection_class=CountingConnection,
             )
         except (*FAILURES, ValueError) as exc:
             raise StoreError(f"cannot connect to PostgreSQL: {exc}") from exc
@@ -117,12 +174,18 @@ class PgConnections:
             await asyncio.wait_for(pool.close(), CONNECT_TIMEOUT)
 
     @contextlib.asynccontextmanager
-    async def connection(self) -> AsyncIterator[Any]:
-        """A pooled connection for one operation; driver errors become StoreError."""
+    async def connection(self, write: str | None = None) -> AsyncIterator[Any]:
+        """A pooled connection for one operation; driver errors become StoreError.
+
+        `write` names an operation that writes (a transaction, or one autocommit
+        statement) in handover_store_transactions_total; None is a read."""
         if not self.is_open:
             raise StoreError("the PostgreSQL store is not open")
         self._active += 1
         self._idle.clear()
+        token = _operation.set(write or "read")
+        if write is not None:
+            metrics.STORE_TRANSACTIONS.labels("postgres", write).inc()
         try:
             async with self._pool.acquire() as conn:
                 yield conn
@@ -135,25 +198,27 @@ class PgConnections:
         except FAILURES as exc:
             raise StoreError(f"PostgreSQL operation failed: {exc}") from exc
         finally:
+            _operation.reset(token)
             self._active -= 1
             if self._active == 0:
                 self._idle.set()
 
-    async def execute(self, sql: str, *args: Any) -> int:
-        """Run one statement in autocommit; returns the number of rows it touched."""
-        async with self.connection() as conn:
+    async def execute(self, sql: str, *args: Any, write: str = "other") -> int:
+        """Run one write statement in autocommit; returns the number of rows it touched."""
+        async with self.connection(write) as conn:
             return count(await conn.execute(sql, *args))
 
-    async def fetch(self, sql: str, *args: Any) -> list[Any]:
-        async with self.connection() as conn:
+    async def fetch(self, sql: str, *args: Any, write: str | None = None) -> list[Any]:
+        """Rows of one statement (`write`: see `connection`)."""
+        async with self.connection(write) as conn:
             return list(await conn.fetch(sql, *args))
 
-    async def fetchrow(self, sql: str, *args: Any) -> Any:
-        async with self.connection() as conn:
+    async def fetchrow(self, sql: str, *args: Any, write: str | None = None) -> Any:
+        async with self.connection(write) as conn:
             return await conn.fetchrow(sql, *args)
 
-    async def fetchval(self, sql: str, *args: Any) -> Any:
-        async with self.connection() as conn:
+    async def fetchval(self, sql: str, *args: Any, write: str | None = None) -> Any:
+        async with self.connection(write) as conn:
             return await conn.fetchval(sql, *args)
 
     async def listen(self, channel: str, on_payload: Callable[[str], None]) -> None:

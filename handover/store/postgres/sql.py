@@ -14,28 +14,13 @@ INSERT_CONVERSATION = (
     f"INSERT INTO conversations ({CONVERSATION_COLUMNS}) "
     "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, 1)"
 )
-UPDATE_CONVERSATION = (
-    "UPDATE conversations SET language = $1, state = $2, epoch = $3, handover_no = $4, "
-    "seq = $5, agent_name = $6, bot_escalations = $7, context = $8, updated_at = $9, "
-    "version = version + 1 WHERE id = $10 AND version = $11"
-)
+
 INSERT_KEY = (
     "INSERT INTO inbox (source, source_id, received_at) VALUES ($1, $2, $3) "
     "ON CONFLICT DO NOTHING"
 )
-INSERT_TRANSCRIPT = (
-    "INSERT INTO transcript (conversation_id, seq, party, content, message_id, "
-    "sender_name, created_at, handover_no) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)"
-)
-INSERT_OUTBOX = (
-    "INSERT INTO outbox (conversation_id, target, kind, payload, epoch, correlation_id, "
-    "created_at, attempts, next_attempt_at) VALUES ($1, $2, $3, $4, $5, $6, $7, 0, $7)"
-)
-SET_TIMER = (
-    "INSERT INTO timers (conversation_id, name, due_at, epoch) VALUES ($1, $2, $3, $4) "
-    "ON CONFLICT (conversation_id, name) "
-    "DO UPDATE SET due_at = excluded.due_at, epoch = excluded.epoch"
-)
+
+
 INSERT_SURVEY = (
     "INSERT INTO survey_answers (conversation_id, tenant, channel, handover_no, score, "
     "comment, outcome, answered_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)"
@@ -131,4 +116,15 @@ TAKE_OVER_CITIZEN_ITEMS = (
     "UPDATE outbox SET lease_owner = NULL, lease_until = NULL "
     "WHERE conversation_id = ANY($1::text[]) AND target = 'citizen' "
     "AND lease_owner IS NOT NULL AND lease_owner <> $2 AND NOT in_flight"
+)
+
+
+# One statement, so one transaction and one round trip (the id sets are disjoint).
+FINISH_LEASED = (
+    "WITH gone AS (DELETE FROM outbox WHERE id = ANY($1::bigint[]) AND lease_owner = $4), "
+    "marked AS (UPDATE outbox SET in_flight = true "
+    " WHERE id = ANY($2::bigint[]) AND lease_owner = $4), "
+    "freed AS (UPDATE outbox SET lease_owner = NULL, lease_until = NULL "
+    " WHERE id = ANY($3::bigint[]) AND lease_owner = $4) "
+    "SELECT 1"
 )

@@ -23,7 +23,7 @@ from handover.store.contract import (
 )
 from handover.store.sqlite.database import SQLiteDatabase
 from handover.store.sqlite.evaluation import EVALUATION_SQL
-from handover.store.sqlite.outbox import OUTBOX_INSERT
+from handover.store.sqlite.outbox import insert_outbox
 from handover.store.sqlite.rows import conversation_from, entry_from, to_json, to_ts
 from handover.store.sqlite.writer import Rollback
 
@@ -54,7 +54,7 @@ class SQLiteConversations(SQLiteDatabase, ConversationStore, TranscriptStore, In
                 raise StoreError(f"conversation id {candidate.id} is taken by another identity")
             return conversation_from(row)
 
-        return await self._write(op)
+        return await self._write(op, "conversation")
 
     async def find_conversation(
         self, tenant: str, channel: str, channel_key: str
@@ -88,7 +88,7 @@ class SQLiteConversations(SQLiteDatabase, ConversationStore, TranscriptStore, In
         )  # fmt: skip
 
     async def commit(self, step: Step) -> CommitResult:
-        return await self._write(lambda conn: self._apply_step(conn, step))
+        return await self._write(lambda conn: self._apply_step(conn, step), "step")
 
     def _apply_step(self, conn: sqlite3.Connection, step: Step) -> CommitResult:
         now = to_ts(self._clock.now())
@@ -134,17 +134,15 @@ class SQLiteConversations(SQLiteDatabase, ConversationStore, TranscriptStore, In
                     for e in step.transcript
                 ],
             )  # fmt: skip
-        if step.outbox:
+        if step.completed and step.lease_owner is not None:
+            # Before the new items: a queue whose head this removes gets its new head now.
             conn.executemany(
-                OUTBOX_INSERT,
-                [
-                    (
-                        o.conversation_id, str(o.target), o.kind, to_json(o.payload), o.epoch,
-                        o.correlation_id, now, now,
-                    )
-                    for o in step.outbox
-                ],
-            )  # fmt: skip
+                "DELETE FROM outbox WHERE id = ? AND lease_owner = ?",
+                [(row_id, step.lease_owner) for row_id in step.completed],
+            )
+        step.leased = []
+        if step.outbox:
+            step.leased = insert_outbox(conn, step, now)
         # Cancel before set: a step that restarts a timer may name it in both lists.
         if step.timers_cancelled:
             conn.executemany(
@@ -192,7 +190,7 @@ class SQLiteConversations(SQLiteDatabase, ConversationStore, TranscriptStore, In
 
     async def record_echo(self, source: str, source_id: str) -> None:
         now = to_ts(self._clock.now())
-        await self._write(lambda conn: self._record_keys(conn, [(source, source_id)], now))
+        await self._write(lambda conn: self._record_keys(conn, [(source, source_id)], now), "echo")
 
     async def transcript(
         self, conversation_id: str, after_seq: int = 0, limit: int = 1000

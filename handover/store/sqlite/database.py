@@ -17,6 +17,7 @@ from typing import Any, TypeVar
 
 import aiosqlite
 
+from handover import metrics
 from handover.clock import Clock, SystemClock
 from handover.store.contract import StoreError
 from handover.store.sqlite.rows import from_ts
@@ -86,9 +87,11 @@ class SQLiteDatabase:
                 self._inline.close()
         self._inline = None
 
-    async def _write(self, op: Callable[[sqlite3.Connection], T]) -> T:
+    async def _write(self, op: Callable[[sqlite3.Connection], T], kind: str = "other") -> T:
+        """Run `op` as one write job; `kind` names it in handover_store_transactions_total."""
         if self._jobs is None:
             raise StoreError("the SQLite store is not open")
+        metrics.STORE_TRANSACTIONS.labels("sqlite", kind).inc()
         return await self._jobs.submit(op)
 
     async def _all(self, sql: str, params: Sequence[Any] = ()) -> list[sqlite3.Row]:
@@ -120,10 +123,10 @@ class SQLiteDatabase:
         row = rows[0] if rows else None
         return from_ts(row[0]) if row is not None and row[0] is not None else None
 
-    async def _change(self, sql: str, params: Sequence[Any]) -> int:
+    async def _change(self, sql: str, params: Sequence[Any], kind: str = "other") -> int:
         """One write statement as a job of its own; returns how many rows it changed."""
 
         def op(conn: sqlite3.Connection) -> int:
             return (conn.execute(sql, params)).rowcount
 
-        return await self._write(op)
+        return await self._write(op, kind)

@@ -7,13 +7,21 @@ each queue that may be handed out.
 
 from __future__ import annotations
 
+import json
 import sqlite3
+from collections.abc import Sequence
 from datetime import datetime, timedelta
 
 from handover.model import DeadLetter, OutboxRow, Target
-from handover.store.contract import DeadLetterStore, OutboxStore
+from handover.store.contract import DeadLetterStore, OutboxStore, Step
 from handover.store.sqlite.database import SQLiteDatabase
-from handover.store.sqlite.rows import dead_letter_from, outbox_row_from, to_ts
+from handover.store.sqlite.rows import (
+    dead_letter_from,
+    from_ts,
+    outbox_row_from,
+    to_json,
+    to_ts,
+)
 
 _OUTBOX_COLUMNS = (
     "o.id, o.conversation_id, c.tenant, o.target, o.kind, o.payload, o.epoch, "
@@ -31,6 +39,44 @@ CLAIM = (
     "AND (o.lease_until IS NULL OR o.lease_until < ?1) "
     "ORDER BY o.next_attempt_at, o.id LIMIT ?2"
 )
+
+
+def insert_outbox(conn: sqlite3.Connection, step: Step, now: float) -> list[OutboxRow]:
+    """Insert a step's outbox items; lease those `step.lease_owner` may deliver at once
+    (see `Step`) and return them. Runs inside the step's job."""
+    c, owner = step.conversation, step.lease_owner
+    queues: dict[tuple[str, str], list[OutboxRow]] = {}
+    for o in step.outbox:
+        payload = to_json(o.payload)
+        cursor = conn.execute(
+            OUTBOX_INSERT,
+            (o.conversation_id, str(o.target), o.kind, payload, o.epoch, o.correlation_id,
+             now, now),
+        )  # fmt: skip
+        assert cursor.lastrowid is not None
+        queues.setdefault((o.conversation_id, str(o.target)), []).append(
+            OutboxRow(
+                id=cursor.lastrowid, conversation_id=o.conversation_id, tenant=c.tenant,
+                target=Target(o.target), kind=o.kind, payload=json.loads(payload),
+                epoch=o.epoch, correlation_id=o.correlation_id, created_at=from_ts(now),
+                attempts=0, in_flight=False,
+            )
+        )  # fmt: skip
+    if owner is None or step.lease_until is None:
+        return []
+    leased: list[OutboxRow] = []
+    for rows in queues.values():
+        # One process owns the file, so no live connection is held elsewhere; only an
+        # earlier item of the queue (in backoff, or still being sent) keeps these back.
+        head = conn.execute("SELECT is_head FROM outbox WHERE id = ?", (rows[0].id,)).fetchone()
+        if head is not None and head[0]:
+            leased.extend(rows)
+    if leased:
+        conn.executemany(
+            "UPDATE outbox SET lease_owner = ?, lease_until = ? WHERE id = ?",
+            [(owner, to_ts(step.lease_until), r.id) for r in leased],
+        )
+    return leased
 
 
 class SQLiteOutbox(SQLiteDatabase, OutboxStore, DeadLetterStore):
@@ -62,16 +108,44 @@ class SQLiteOutbox(SQLiteDatabase, OutboxStore, DeadLetterStore):
                 )
             return rows
 
-        return await self._write(op)
+        return await self._write(op, "claim")
+
+    async def finish_leased(
+        self,
+        owner: str,
+        *,
+        completed: Sequence[int] = (),
+        in_flight: Sequence[int] = (),
+        released: Sequence[int] = (),
+    ) -> None:
+        def op(conn: sqlite3.Connection) -> None:
+            conn.executemany(
+                "DELETE FROM outbox WHERE id = ? AND lease_owner = ?",
+                [(row_id, owner) for row_id in completed],
+            )
+            conn.executemany(
+                "UPDATE outbox SET in_flight = 1 WHERE id = ? AND lease_owner = ?",
+                [(row_id, owner) for row_id in in_flight],
+            )
+            conn.executemany(
+                "UPDATE outbox SET lease_owner = NULL, lease_until = NULL "
+                "WHERE id = ? AND lease_owner = ?",
+                [(row_id, owner) for row_id in released],
+            )
+
+        await self._write(op, "outbox")
 
     async def mark_in_flight(self, row_id: int, owner: str) -> None:
         await self._change(
             "UPDATE outbox SET in_flight = 1 WHERE id = ? AND lease_owner = ?",
             (row_id, owner),
+            "in_flight",
         )
 
     async def complete(self, row_id: int, owner: str) -> None:
-        await self._change("DELETE FROM outbox WHERE id = ? AND lease_owner = ?", (row_id, owner))
+        await self._change(
+            "DELETE FROM outbox WHERE id = ? AND lease_owner = ?", (row_id, owner), "complete"
+        )
 
     async def reschedule(
         self, row_id: int, owner: str, next_attempt_at: datetime, error: str
@@ -81,6 +155,7 @@ class SQLiteOutbox(SQLiteDatabase, OutboxStore, DeadLetterStore):
             "attempts = attempts + 1, lease_owner = NULL, lease_until = NULL "
             "WHERE id = ? AND lease_owner = ?",
             (to_ts(next_attempt_at), error, row_id, owner),
+            "reschedule",
         )
 
     async def dead_letter(
@@ -103,13 +178,14 @@ class SQLiteOutbox(SQLiteDatabase, OutboxStore, DeadLetterStore):
             assert dead is not None  # inserted just above, in this transaction
             return dead_letter_from(dead)
 
-        return await self._write(op)
+        return await self._write(op, "dead_letter")
 
     async def release_leases(self, owner: str | None = None) -> int:
         return await self._change(
             "UPDATE outbox SET lease_owner = NULL, lease_until = NULL "
             "WHERE lease_owner IS NOT NULL AND (?1 IS NULL OR lease_owner = ?1)",
             (owner,),
+            "release",
         )
 
     async def outbox_stats(self, now: datetime) -> tuple[int, float]:

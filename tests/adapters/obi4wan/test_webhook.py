@@ -34,6 +34,8 @@ async def test_agent_joins_replies_with_attachment_types_transfers_and_closes(de
 
     joined, message, transferred, closed = desk.ctx.events
     assert isinstance(joined, ev.AgentJoined) and joined.agent_name == "Sanne"
+    # Passed on for the finished contact's registration (the medewerker in Open Klant).
+    assert joined.agent_id == "a1"
     assert joined.thread == thread and joined.conversation_id == conv.id
     assert isinstance(message, ev.AgentMessage)
     assert message.content.text == "Zie bijlage" and message.agent_name == "Sanne"

@@ -5,7 +5,8 @@ the test process, all on loopback ports chosen at start.
 Two tenants share the daemon. `demo` is always outside opening hours and takes
 callback requests on the web widget, WhatsApp and the phone, registered in Open Klant
 and in the console's "Contactverzoeken". `open` is always open: its finished livechats
-(console desk) are registered in Open Klant as contacts.
+(console desk) are registered in Open Klant as contacts, with the summary the agent
+wrote when closing as their content.
 """
 
 from __future__ import annotations
@@ -88,6 +89,7 @@ type = "demo_bot"
 [adapters.desk]
 type = "console"
 agents = [{{ id = "sanne", name = "Sanne", token = "${{CONSOLE_TOKEN_SANNE}}" }}]
+summary_tenants = ["open"]
 
 [adapters.openklant]
 type = "openklant"
@@ -123,6 +125,9 @@ registries = ["openklant"]
 
 [tenants.open.handover]
 phone = "14 0001"
+
+[tenants.open.registration]
+content = "summary"
 """
 
 

@@ -8,7 +8,8 @@ klantcontact, betrokkene, digitaal adres and interne taak, linked as the standar
 requires, with the reference the citizen was told in the task; the signed-in agent
 sees the request in the console's list. The same holds when the daemon is SIGKILLed
 right after Open Klant made the task and before the daemon heard so. A citizen who
-declines stores nothing anywhere; a finished livechat is registered once.
+declines stores nothing anywhere; a finished livechat is registered once, linked to
+the daemon's actor and the agent's medewerker, with the agent's summary.
 """
 
 from __future__ import annotations
@@ -144,10 +145,13 @@ async def test_a_citizen_who_declines_leaves_nothing_anywhere(tmp_path: Path) ->
         await widget.ws.close()
 
 
-async def test_a_finished_livechat_is_registered_once_with_the_daemon_actor(
+async def test_a_finished_livechat_is_registered_once_with_the_actors_and_summary(
     tmp_path: Path,
 ) -> None:
     async with openklant_stack(tmp_path) as s:
+        # The agent as Open Klant knows her: a medewerker with her console id.
+        medewerker = s.openklant.add_actor("medewerker", "Sanne", object_id="sanne",
+                                           register="console")
         agent = AgentPage(s.http, s.daemon.url, "sanne")
         await agent.connect()  # signed in: the desk is available
         citizen = Citizen(s.http, s.daemon.url)
@@ -162,18 +166,24 @@ async def test_a_finished_livechat_is_registered_once_with_the_daemon_actor(
         status, _ = await agent.post(f"threads/{thread}/messages",
                                      {"message_id": "r1", "text": "In Mijn Loket."})
         assert status == 202
-        assert (await agent.post(f"threads/{thread}/close", {"outcome": "resolved"}))[0] == 200
-        await s.until(lambda: len(s.openklant.all("actorklantcontacten")) >= 1, "the contact")
+        summary = "Aanslag staat in Mijn Loket; uitgelegd waar."
+        status, _ = await agent.post(f"threads/{thread}/close",
+                                     {"outcome": "resolved", "summary": summary})
+        assert status == 200
+        await s.until(lambda: len(s.openklant.all("actorklantcontacten")) >= 2, "the contact")
         await s.wait_idle()
         await asyncio.sleep(0.5)  # room for a second registration to show up
         assert s.counts() == {"klantcontacten": 1, "betrokkenen": 1, "digitaleadressen": 0,
                               "internetaken": 0, "onderwerpobjecten": 1,
-                              "actorklantcontacten": 1}, s.counts()
+                              "actorklantcontacten": 2}, s.counts()
         [contact] = s.openklant.all("klantcontacten")
-        [link] = s.openklant.all("actorklantcontacten")
-        assert link["klantcontact"]["uuid"] == contact["uuid"]
-        assert link["actor"]["uuid"] == s.openklant.daemon
+        links = s.openklant.all("actorklantcontacten")
+        assert {link["klantcontact"]["uuid"] for link in links} == {contact["uuid"]}
+        # The daemon as geautomatiseerde actor, and the agent as medewerker.
+        assert sorted(link["actor"]["uuid"] for link in links) == sorted(
+            [s.openklant.daemon, medewerker])
         assert contact["kanaal"] == "chat" and contact["indicatieContactGelukt"] is True
+        assert contact["inhoud"] == summary
         [betrokkene] = s.openklant.all("betrokkenen")
         assert betrokkene["hadKlantcontact"]["uuid"] == contact["uuid"]
         assert "contactnaam" not in betrokkene or not betrokkene["contactnaam"]

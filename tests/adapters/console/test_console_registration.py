@@ -88,3 +88,21 @@ async def test_a_bad_summary_is_refused_with_a_clear_4xx(tmp_path: Path) -> None
         # Nothing was closed by the refused attempts.
         status, detail = await c.get(f"threads/{thread}")
         assert detail["status"] == "active"
+
+
+async def test_a_chat_handed_to_a_colleague_is_registered_with_the_colleague(
+    tmp_path: Path,
+) -> None:
+    async with registering_console(tmp_path) as c:
+        sanne = await c.live("sanne")
+        await c.live("ahmed")  # online: a colleague can be given the chat
+        _conv, thread = await c.handover(sanne)
+        assert (await c.post(f"threads/{thread}/pickup"))[0] == 200
+        status, _ = await c.post(f"threads/{thread}/transfer", {"to": "agent:ahmed"})
+        assert status == 200
+        status, _ = await c.post(f"threads/{thread}/close",
+                                 {"outcome": "resolved", "summary": SUMMARY}, agent="ahmed")
+        assert status == 200
+        await registry(c).wait_for(lambda: bool(registry(c).contacts))
+        [record] = registry(c).contacts.values()
+        assert (record.agent_id, record.agent_name) == ("ahmed", "Ahmed")

@@ -42,6 +42,7 @@ async def test_agent_joins_replies_with_attachment_types_transfers_and_closes(de
     assert message.content.attachments == (
         Attachment(pdf["url"], "formulier.pdf", "application/pdf"),)
     assert isinstance(transferred, ev.AgentTransferred) and transferred.agent_name == "Pieter"
+    assert transferred.agent_id == "a2"
     assert isinstance(closed, ev.AgentClosed) and closed.outcome == "solved"
     assert all(e.source == "obi" for e in desk.ctx.events)
     assert desk.ctx.typing == [(conv.id, Party.AGENT, True)]

@@ -162,6 +162,8 @@ class AgentClosed(DeskEvent):
 @dataclass(frozen=True, slots=True, kw_only=True)
 class AgentTransferred(DeskEvent):
     agent_name: str | None = None
+    #: The desk's identifier for the agent who holds the thread now, when it tells.
+    agent_id: str | None = None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

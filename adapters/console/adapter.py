@@ -95,6 +95,9 @@ class ConsoleDesk(DeskAdapter, RegistrationTarget):
         unknown_canned = sorted(set(self.options.canned) - mine)
         if unknown_canned:
             self.ctx.log.warning("console.canned_tenants_unknown", tenants=unknown_canned)
+        unknown_summary = sorted(self.options.summary_tenants - mine)
+        if unknown_summary:
+            self.ctx.log.warning("console.summary_tenants_unknown", tenants=unknown_summary)
         for agent in self.options.agents:
             unknown = sorted(set(agent.tenants) - mine)
             if unknown:

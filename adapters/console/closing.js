@@ -1,6 +1,6 @@
 // Closing a chat: the holder chooses an outcome, confirms in a dialog (the safe choice
-// focused first: closing cannot be undone), and moves on to their next own chat or the
-// list. `page` is console.js's: state, api, act, stopTyping, dropDraft, refreshAll,
+// focused first: closing cannot be undone; or the optional summary, where the tenant
+// registers one with the contact), and moves on to their next own chat or the list. `page` is console.js's: state, api, act, stopTyping, dropDraft, refreshAll,
 // select, focusList and mine.
 import { closeQuestion } from "./render.js";
 
@@ -21,12 +21,19 @@ export function wireClosing(page) {
     $("thread-error").textContent = "";
     state.closing = { threadId: state.selected, outcome };
     $("close-dialog-text").textContent = closeQuestion(d, outcome);
+    // A summary only where it goes somewhere: the tenant registers it with the contact.
+    const summary = ((state.me && state.me.summary_tenants) || []).includes(d.tenant);
+    $("close-summary-field").hidden = !summary;
+    $("close-summary").value = "";
     $("close-dialog").showModal();
-    $("close-cancel").focus(); // the safe choice first: closing cannot be undone
+    // Typing the summary is the next step where there is one; else the safe choice
+    // first: closing cannot be undone.
+    (summary ? $("close-summary") : $("close-cancel")).focus();
   }
 
   async function confirmClose() {
     const closing = state.closing;
+    const summary = $("close-summary-field").hidden ? "" : $("close-summary").value.trim();
     state.closing = null;
     $("close-dialog").close();
     $("close-dialog-text").textContent = "";
@@ -35,7 +42,7 @@ export function wireClosing(page) {
     await act($("close-thread"), async () => {
       stopTyping();
       await api("threads/" + encodeURIComponent(threadId) + "/close", {
-        method: "POST", body: { outcome },
+        method: "POST", body: summary ? { outcome, summary } : { outcome },
       });
       dropDraft(threadId);
       await refreshAll();
@@ -62,5 +69,6 @@ export function wireClosing(page) {
     // Cancelled (button or Escape): back where the agent was.
     if (state.closing) { state.closing = null; $("close-thread").focus(); }
     $("close-dialog-text").textContent = "";
+    $("close-summary").value = ""; // nothing of a chat stays in the page
   });
 }

@@ -96,6 +96,7 @@ function signOut(message) {
   // even in hidden nodes.
   if ($("close-dialog").open) $("close-dialog").close();
   $("close-dialog-text").textContent = "";
+  $("close-summary").value = "";
   renderLists();
   $("list-announcer").textContent = "";
   clearThreadView();

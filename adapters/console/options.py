@@ -9,6 +9,7 @@
     reoffer_after_seconds = "3m"
     idle_signout_seconds = "30m"
     idle_warning_seconds = "1m"
+    summary_tenants = ["utrecht"]
     teams = [{ id = "vergunningen", name = "Vergunningen" }]
     agents = [
       { id = "sanne", name = "Sanne", token = "${CONSOLE_TOKEN_SANNE}" },
@@ -97,6 +98,10 @@ class ConsoleOptions:
     idle_signout_seconds: float = 1800.0
     #: The page warns this long before the idle sign-out.
     idle_warning_seconds: float = 60.0
+    #: Tenants whose agents are offered an optional summary when closing a chat: those
+    #: that register it as the finished contact's content (`[tenants.<id>.registration]
+    #: content = "summary"`); elsewhere it would go nowhere, so it is not asked.
+    summary_tenants: frozenset[str] = frozenset()
 
     def chat_limit(self, agent: Agent) -> int:
         return agent.max_chats if agent.max_chats is not None else self.max_chats
@@ -127,6 +132,7 @@ def parse_options(section: Mapping[str, Any], path: str) -> ConsoleOptions:
     if idle and warning >= idle:
         issues.add(table.at("idle_warning_seconds"),
                    "must be shorter than idle_signout_seconds (the warning comes before it)")
+    summary_tenants = frozenset(table.strings("summary_tenants"))
     teams = _teams(table, issues)
     canned = tenant_tables(table, read_canned)
     agents = _agents(table, issues)
@@ -145,6 +151,7 @@ def parse_options(section: Mapping[str, Any], path: str) -> ConsoleOptions:
         reoffer_after_seconds=reoffer,
         idle_signout_seconds=idle,
         idle_warning_seconds=warning,
+        summary_tenants=summary_tenants,
     )
 
 

@@ -1,12 +1,12 @@
 """The console's HTTP API for the agent's page (all under `/<instance>/api/`).
 
-    GET  /api/me                                   -> 200 {"agent", "tenants", "outcomes"}
+    GET  /api/me              -> 200 {"agent", "tenants", "outcomes", "summary_tenants"}
     GET  /api/threads                              -> 200 {"threads": [summary, ...]}
     GET  /api/threads/{thread_id}                  -> 200 detail (with transcript)
     POST /api/threads/{thread_id}/pickup                        -> 200 {"thread"}
     POST /api/threads/{thread_id}/messages  {"message_id", "text"} -> 202 {"outcome"}
     POST /api/threads/{thread_id}/typing    {"on"}              -> 202 {"outcome"}
-    POST /api/threads/{thread_id}/close     {"outcome"}         -> 200 {"thread"}
+    POST /api/threads/{thread_id}/close     {"outcome", "summary"?} -> 200 {"thread"}
     GET  /api/live                           websocket, see adapters.console.live
 
 Every route but the websocket needs `Authorization: Bearer <agent token>`; the websocket
@@ -72,6 +72,9 @@ CONSOLE_ACTIONS = Counter(
 )
 
 MAX_TEXT_LENGTH = 4000
+#: The longest close summary: what a contact registry keeps as a contact's content
+#: (Open Klant's `inhoud` holds 1000 characters).
+MAX_SUMMARY_LENGTH = 1000
 #: Closed threads stay in the list this long, so an agent sees what just ended; then the
 #: console forgets them.
 CLOSED_VISIBLE = timedelta(hours=12)
@@ -160,6 +163,8 @@ class AgentApi:
             "agent": {"id": agent.id, "name": agent.name},
             "tenants": sorted(self.visible(agent)),
             "outcomes": list(self.options.outcomes),
+            # Where the close dialog offers a summary (see ConsoleOptions).
+            "summary_tenants": sorted(self.visible(agent) & self.options.summary_tenants),
         })
 
     async def list_threads(self, request: web.Request) -> web.Response:
@@ -219,6 +224,8 @@ class AgentApi:
                 + (f":{claimed.handoffs}" if claimed.handoffs else ""),
                 thread=row.thread_id,
                 agent_name=agent.name,
+                # Registered with the finished contact (the medewerker in Open Klant).
+                agent_id=agent.id,
             ))
         except ApiError:
             await self.journal.release(row.thread_id, agent.id)
@@ -268,7 +275,12 @@ class AgentApi:
     async def close(self, request: web.Request) -> web.Response:
         agent = request[AGENT_KEY]
         row = await self._row(request)
-        outcome = Fields.of(await read_json(request), ("outcome",)).require("outcome")
+        fields = Fields.of(await read_json(request), ("outcome", "summary"))
+        outcome = fields.require("outcome")
+        # Optional: what the agent wrote about the contact, for its registration. Never
+        # logged; blank is none.
+        summary = (fields.string("summary", max_length=MAX_SUMMARY_LENGTH, allow_empty=True)
+                   or "").strip() or None
         if outcome not in self.options.outcomes:
             raise ApiError(400, "invalid_field",
                            f"outcome must be one of: {', '.join(self.options.outcomes)}")
@@ -279,6 +291,7 @@ class AgentApi:
             source_id=f"close:{row.thread_id}",
             thread=row.thread_id,
             outcome=outcome,
+            summary=summary,
         ))
         if result.outcome not in _ACCEPTED:
             await self._ended(row, "close", result)

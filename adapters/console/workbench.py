@@ -164,6 +164,8 @@ class Workbench:
             conversation_id=conv.id, source=self.api.source,
             source_id=f"transfer:{row.thread_id}:{moved.handoffs}", thread=row.thread_id,
             agent_name=target.name if target else None,
+            # The colleague holds it now: the contact is registered with them.
+            agent_id=target.id if target else None,
         ))
         if result.outcome not in _ACCEPTED:
             await self.api._ended(row, "transfer", result)

@@ -128,7 +128,7 @@ class WebhookRoutes:
         self.on_thread_event(e.thread_id)
         return await self._ingest(ev.AgentJoined(
             conversation_id=conv.id, source=self.source, source_id=f"evt:{e.event_id}",
-            thread=e.thread_id, agent_name=e.agent_name or "",
+            thread=e.thread_id, agent_name=e.agent_name or "", agent_id=e.agent_id,
         ))
 
     async def _message(self, e: wire.WebhookEvent, conv: Conversation) -> str:
@@ -175,7 +175,7 @@ class WebhookRoutes:
     async def _transferred(self, e: wire.WebhookEvent, conv: Conversation) -> str:
         return await self._ingest(ev.AgentTransferred(
             conversation_id=conv.id, source=self.source, source_id=f"evt:{e.event_id}",
-            thread=e.thread_id, agent_name=e.agent_name,
+            thread=e.thread_id, agent_name=e.agent_name, agent_id=e.agent_id,
         ))
 
     async def _ingest(self, event: ev.Event) -> str:

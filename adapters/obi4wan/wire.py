@@ -141,6 +141,9 @@ class WebhookEvent:
     thread_id: str
     channel_identifier: str
     agent_name: str | None = None
+    #: OBI4wan's identifier of the agent (`agent.id`), when the event carries one: the
+    #: core registers it with the finished contact (e.g. the medewerker in Open Klant).
+    agent_id: str | None = None
     message_id: str | None = None
     external_id: str | None = None
     text: str = ""
@@ -170,6 +173,7 @@ def parse_event(data: Any) -> WebhookEvent:
     message = _object(data, "message")
     closure = _object(data, "closure")
     agent_name = _text(agent, "name", where="agent.") if agent else None
+    agent_id = _agent_id(agent) if agent else None
     message_id = external_id = None
     text = ""
     attachments: tuple[Attachment, ...] = ()
@@ -191,7 +195,8 @@ def parse_event(data: Any) -> WebhookEvent:
         raise WireError("typing must be true or false")
     return WebhookEvent(
         event_id=event_id, type=kind, raw_type=raw_type, thread_id=thread,
-        channel_identifier=channel, agent_name=agent_name, message_id=message_id,
+        channel_identifier=channel, agent_name=agent_name, agent_id=agent_id,
+        message_id=message_id,
         external_id=external_id, text=text, attachments=attachments, outcome=outcome,
         typing=typing,
     )
@@ -222,6 +227,17 @@ def _text(
             raise WireError(f"{where}{key} must not be empty")
         return None
     return value
+
+
+def _agent_id(agent: Mapping[str, Any]) -> str | None:
+    """`agent.id`: a string, or a whole number (platforms often number their users);
+    absent or empty is None."""
+    value = agent.get("id")
+    if isinstance(value, int) and not isinstance(value, bool):
+        return str(value)
+    if value is None or (isinstance(value, str) and not value.strip()):
+        return None
+    return _ident(agent, "id", where="agent.")
 
 
 def _ident(data: Mapping[str, Any], key: str, *, where: str = "") -> str:

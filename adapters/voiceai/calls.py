@@ -56,6 +56,10 @@ class Call:
     #: The handover whose transfer activity was sent.
     transferred: int = 0
     hung_up: bool = False
+    #: The number the caller calls from (E.164), from the `start` event; None when it
+    #: was withheld or is not a number to call. Kept out of the `repr` (and so out of
+    #: logs); goes with each caller turn into the conversation's context.
+    caller: str | None = field(default=None, repr=False)
     #: The last request's activity ids and its answer, for a retried POST.
     last_ids: tuple[str, ...] = ()
     last_answer: list[dict[str, Any]] = field(default_factory=list)
@@ -64,6 +68,7 @@ class Call:
     def value(self) -> dict[str, Any]:
         return {"cursor": self.cursor, "silences": self.silences,
                 "transferred": self.transferred, "hung_up": self.hung_up,
+                "caller": self.caller,
                 "last_ids": list(self.last_ids), "last_answer": self.last_answer}
 
     @classmethod
@@ -74,6 +79,7 @@ class Call:
             silences=int(value.get("silences", 0)),
             transferred=int(value.get("transferred", 0)),
             hung_up=bool(value.get("hung_up", False)),
+            caller=caller if isinstance(caller := value.get("caller"), str) else None,
             last_ids=tuple(str(i) for i in value.get("last_ids", ())),
             last_answer=list(value.get("last_answer", [])),
             version=version,

@@ -21,6 +21,7 @@ from typing import Any
 from aiohttp import web
 
 from adapters.voiceai import wire
+from adapters.voiceai.caller import e164
 from adapters.voiceai.calls import Answerer, Call, Calls
 from adapters.voiceai.options import VoiceOptions
 from adapters.voiceai.reference import read_reference
@@ -36,6 +37,7 @@ from handover.sdk.http import (
     resolve_or_error,
 )
 from handover.sdk.model import Content, Conversation, Party, State
+from handover.sdk.registration import CALLER_NUMBER_CONTEXT_KEY
 
 
 def _bearer(request: web.Request, tokens: Sequence[str]) -> None:
@@ -199,6 +201,15 @@ class VoiceRoutes:
         """The core event for one activity (None: nothing for the core)."""
         common: dict[str, Any] = {"conversation_id": conv.id, "source": self.name,
                   "source_id": f"{conv.id}:{activity.id}"}
+        if activity.type == "event" and activity.name == wire.START:
+            call.caller = e164(wire.caller(activity))
+        # Every caller turn carries the caller's number into the conversation's context
+        # (merged, so it is there whichever turn the core takes first): a callback
+        # request on this call offers it. Never logged; the core keeps it from bots
+        # and desks.
+        said: dict[str, Any] = dict(common)
+        if call.caller:
+            said["context"] = {CALLER_NUMBER_CONTEXT_KEY: call.caller}
         if activity.type == "message":
             text = activity.text.strip()
             if not text:
@@ -206,7 +217,7 @@ class VoiceRoutes:
             call.silences = 0
             if "choices" in conv.context:
                 text = spoken_choice(text) or text
-            return ev.CitizenMessage(**common, content=Content(text=text))
+            return ev.CitizenMessage(**said, content=Content(text=text))
         name = activity.name
         if name == wire.START:
             before.append(wire.config(
@@ -217,11 +228,11 @@ class VoiceRoutes:
             ))
             if not self.options.start_payload:
                 return None
-            return ev.CitizenMessage(**common, content=Content(text=""),
+            return ev.CitizenMessage(**said, content=Content(text=""),
                                      payload=self.options.start_payload)
         if name == wire.DTMF:
             call.silences = 0
-            return ev.CitizenMessage(**common, content=Content(text=wire.dtmf_digits(activity)))
+            return ev.CitizenMessage(**said, content=Content(text=wire.dtmf_digits(activity)))
         if name == wire.NO_INPUT:
             call.silences += 1
             if call.silences >= self.options.max_no_input:

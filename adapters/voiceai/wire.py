@@ -109,6 +109,16 @@ def parse_activities(body: Mapping[str, Any]) -> list[Activity]:
     return out
 
 
+def caller(activity: Activity) -> object:
+    """The caller's number as the `start` event carries it (`parameters.caller`, taken
+    from the SIP From header; some set-ups put the call's details in `value`), unchecked:
+    see `adapters.voiceai.caller`."""
+    found = activity.parameters.get("caller")
+    if found is None and isinstance(activity.value, Mapping):
+        found = activity.value.get("caller")
+    return found
+
+
 def dtmf_digits(activity: Activity) -> str:
     """The keys pressed, e.g. "2" or "1234#" (the submit key is dropped)."""
     value = activity.value

@@ -60,6 +60,7 @@ WIDGET_TEXTS: dict[str, dict[str, str]] = {
         "not_delivered": "Niet afgeleverd.",
         "retry": "Opnieuw proberen",
         "offline": "U bent offline. Zodra er weer internet is, verbinden we opnieuw.",
+        "state_callback": "Terugbelverzoek. Stoppen kan altijd: typ 'stop'.",
     },
     "en": {
         "title": "Chat with the municipality",
@@ -108,5 +109,6 @@ WIDGET_TEXTS: dict[str, dict[str, str]] = {
         "not_delivered": "Not delivered.",
         "retry": "Try again",
         "offline": "You are offline. We will reconnect as soon as the internet is back.",
+        "state_callback": "Callback request. You can stop at any time: type 'stop'.",
     },
 }

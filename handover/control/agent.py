@@ -93,7 +93,16 @@ def agent_rejoined(ctx: TransitionContext) -> Transition:
     if not live_thread(ctx, event):
         return stale(ctx, "thread")
     name = event.agent_name
-    if name and name != ctx.conv.agent_name:
+    changed = bool(name) and name != ctx.conv.agent_name
+    if event.agent_id or changed:
+        # The contact is registered with whoever holds it at the end: the new agent's
+        # desk id when the desk gives one; none when someone else took over without
+        # one (better no agent linked than the one who handed it on).
+        context = {k: v for k, v in ctx.conv.context.items() if k != "agent_id"}
+        if event.agent_id:
+            context["agent_id"] = event.agent_id
+        ctx.update(context=context)
+    if changed:
         ctx.update(agent_name=name)
         ctx.emit(fx.Notify("agent_joined", {"agent": name}), fx.ShowControl(State.AGENT, name))
     return ctx.done()

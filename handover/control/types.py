@@ -43,6 +43,9 @@ INTERNAL_CONTEXT_KEYS = frozenset(
         # The callback request being taken (personal: never shown to bots or desks),
         # the start of the human stretch and the agent's desk id (for registrations).
         "callback", "stretch_started", "agent_id",
+        # The number a phone caller calls from (a phone channel's, offered by a
+        # callback request): personal, and no business of the bot or the desk.
+        "caller_number",
     }
 )
 

@@ -23,6 +23,9 @@ the client: the field names, lengths, enums and filters are spelled out (in
   `fail_next(op, Fault.status(503))`, `Fault.status(429, retry_after=7)`,
   `Fault.hang(seconds)` (answers nothing until the client gives up), `Fault.lost()`
   (processes the request, then drops the connection: the answer is lost).
+- `on_processed(operation)`, when set, is called once a request has been processed and
+  before its answer leaves: an end-to-end test kills the daemon there, so it dies
+  without knowing what Open Klant made.
 """
 
 from __future__ import annotations
@@ -91,6 +94,9 @@ class FakeOpenKlant:
         #: The page size when the request gives no `pageSize` (Open Klant: 100).
         self.page_size = 100
         self._faults: dict[str, deque[Fault]] = defaultdict(deque)
+        #: Called with "<METHOD> <resource>" after a request was processed, before its
+        #: answer is given.
+        self.on_processed: Callable[[str], None] | None = None
         self._runner: web.AppRunner | None = None
         self.url = ""
         self.kcc = self.add_actor("organisatorische_eenheid", "KCC")
@@ -167,6 +173,8 @@ class FakeOpenKlant:
             return answer.response
         except Invalid as exc:
             return web.json_response(_invalid(exc.params), status=400)
+        if self.on_processed is not None:
+            self.on_processed(f"{request.method} {resource}")
         if fault is not None and fault.kind == "lost":
             assert request.transport is not None
             request.transport.abort()  # processed, but the answer never arrives

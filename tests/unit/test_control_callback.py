@@ -339,3 +339,25 @@ def test_the_agents_desk_id_is_kept_for_the_contact() -> None:
     joined = replace(joined, agent_id=None)
     result = transition(conv(State.QUEUED, context={"agent_id": "earlier"}), joined, POLICY, OPEN)
     assert "agent_id" not in result.conversation.context
+
+
+def test_an_agent_who_takes_over_is_the_one_registered() -> None:
+    held = conv(State.AGENT, agent_name="Sanne", context={"agent_id": "sanne"})
+    # Another agent picks the thread up (after it went back to the queue), with an id.
+    joined = ev.AgentJoined(conversation_id=CID, source="d", source_id="j2", thread=THREAD,
+                            agent_name="Ahmed", agent_id="ahmed")
+    result = transition(held, joined, POLICY, OPEN)
+    assert (result.conversation.agent_name, result.conversation.context["agent_id"]) == (
+        "Ahmed", "ahmed")
+    # A transfer to a named colleague, with the colleague's id.
+    moved = ev.AgentTransferred(conversation_id=CID, source="d", source_id="t", thread=THREAD,
+                                agent_name="Ahmed", agent_id="ahmed")
+    result = transition(held, moved, POLICY, OPEN)
+    assert result.conversation.context["agent_id"] == "ahmed"
+    # Taken over without an id: nobody is linked rather than the wrong person.
+    result = transition(held, replace(moved, agent_id=None), POLICY, OPEN)
+    assert result.conversation.agent_name == "Ahmed"
+    assert "agent_id" not in result.conversation.context
+    # Back to the queue (no new name): the holder so far stays.
+    result = transition(held, replace(moved, agent_name=None, agent_id=None), POLICY, OPEN)
+    assert result.conversation.context["agent_id"] == "sanne"

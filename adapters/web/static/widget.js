@@ -446,6 +446,8 @@
       }
     } else if (s === "agent") text = fill(T.state_agent, { name: control.agent_name || T.agent_fallback_name });
     else if (s === "survey") text = T.state_survey;
+    // The daemon, not the assistant, asks the callback request's questions.
+    else if (s === "callback") text = T.state_callback;
     else if (s === "closed") text = T.state_closed;
     else text = T.state_bot;
     if (ui.status.textContent !== text) {
@@ -454,7 +456,9 @@
     }
     ui.root.setAttribute("data-state", connected ? s : "reconnecting");
     var busy = s === "handover_pending" || s === "queued" || s === "agent";
-    ui.person.hidden = busy || !cfg.features.request_agent;
+    // During a callback request nobody is free: asking for a person again only repeats
+    // the question, so the button waits until the request is done or stopped.
+    ui.person.hidden = busy || s === "callback" || !cfg.features.request_agent;
     // Ending is offered while there is something to end: a wait, or a person's chat.
     ui.end.hidden = !busy || !session.token;
     if (ui.end.hidden) ui.confirm.hidden = true;

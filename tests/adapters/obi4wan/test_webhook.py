@@ -34,12 +34,15 @@ async def test_agent_joins_replies_with_attachment_types_transfers_and_closes(de
 
     joined, message, transferred, closed = desk.ctx.events
     assert isinstance(joined, ev.AgentJoined) and joined.agent_name == "Sanne"
+    # Passed on for the finished contact's registration (the medewerker in Open Klant).
+    assert joined.agent_id == "a1"
     assert joined.thread == thread and joined.conversation_id == conv.id
     assert isinstance(message, ev.AgentMessage)
     assert message.content.text == "Zie bijlage" and message.agent_name == "Sanne"
     assert message.content.attachments == (
         Attachment(pdf["url"], "formulier.pdf", "application/pdf"),)
     assert isinstance(transferred, ev.AgentTransferred) and transferred.agent_name == "Pieter"
+    assert transferred.agent_id == "a2"
     assert isinstance(closed, ev.AgentClosed) and closed.outcome == "solved"
     assert all(e.source == "obi" for e in desk.ctx.events)
     assert desk.ctx.typing == [(conv.id, Party.AGENT, True)]

@@ -92,8 +92,24 @@ def test_parse_closed_and_typing_and_unknown_types() -> None:
     assert future.type is None and future.raw_type == "agent.rated"
 
 
+@pytest.mark.parametrize(("agent", "expected"), [
+    ({"id": "a1", "name": "Sanne"}, "a1"),
+    ({"id": 4711, "name": "Sanne"}, "4711"),  # a platform that numbers its users
+    ({"id": "", "name": "Sanne"}, None),
+    ({"name": "Sanne"}, None),
+    (None, None),
+])
+def test_the_agents_id_is_read_when_the_event_carries_one(
+    agent: dict[str, Any] | None, expected: str | None,
+) -> None:
+    joined = wire.parse_event(event(type="agent.joined", message=None, agent=agent))
+    assert joined.agent_id == expected
+
+
 @pytest.mark.parametrize(("body", "needle"), [
     ([], "JSON object"),
+    (event(agent={"id": True}), "agent.id must be a string"),
+    (event(agent={"id": "x" * 201}), "agent.id must be at most"),
     (event(eventId=None), "eventId is required"),
     (event(eventId="x" * 201), "eventId must be at most"),
     (event(threadId=7), "threadId must be a string"),

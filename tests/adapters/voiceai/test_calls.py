@@ -12,6 +12,7 @@ from aiohttp.test_utils import TestServer
 
 from handover.daemon.app import Daemon
 from handover.model import Party, State
+from handover.sdk.registration import CALLER_NUMBER_CONTEXT_KEY
 from tests.adapters.voiceai.conftest import (
     BOT_TOKEN,
     BUDGET,
@@ -39,9 +40,12 @@ async def test_a_call_starts_with_settings_and_the_bots_greeting(phone: Phone) -
     assert config["sessionParams"]["sendEventsToBot"] == ["noUserInput"]
     assert config["sessionParams"]["dtmfCollect"] is True
     assert answer.texts == [GREETING]
-    # The caller's number is not kept: it is not in the conversation.
+    # The caller's number is kept only where a callback request looks for it (see
+    # test_caller.py): the bot is not shown it, nor is anything else of the start event.
     conv = await phone.conversation(call)
-    assert "+31612345678" not in repr(conv)
+    rest = {k: v for k, v in conv.context.items() if k != CALLER_NUMBER_CONTEXT_KEY}
+    assert "612345678" not in repr(rest) and "X-Call-Id" not in repr(conv)
+    assert all("612345678" not in repr(turn) for turn in phone.bot.turns)
 
 
 async def _created(phone: Phone) -> dict[str, str]:

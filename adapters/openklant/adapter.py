@@ -55,8 +55,19 @@ def to_callback_request(request: CallbackRequest) -> OkCallbackRequest:
         question=request.question,
         name=request.name,
         subject=request.topic_label or request.topic,
-        note=request.callback_text,
+        note=_callback_note(request),
     )
+
+
+def _callback_note(request: CallbackRequest) -> str | None:
+    """What the KCC reads after the reference in the task's `toelichting`: when the
+    citizen expects the call, labelled (the text the citizen was told is in their own
+    language and only a fragment such as "zo snel mogelijk")."""
+    if request.callback_after is not None:
+        return f"Terugbellen vanaf {request.callback_after:%d-%m-%Y %H:%M}."
+    if request.callback_text:
+        return f"Toegezegd aan de inwoner: {request.callback_text}."
+    return None
 
 
 def to_finished_contact(record: ContactRecord, subject: str) -> FinishedContact:

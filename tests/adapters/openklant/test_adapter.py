@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import json
 from collections.abc import AsyncIterator, Callable
+from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -116,7 +117,7 @@ async def test_a_callback_request_becomes_a_linked_klantcontact_and_task(
     [task] = fake.all("internetaken")
     assert task["aanleidinggevendKlantcontact"]["uuid"] == kc["uuid"]
     assert [a["uuid"] for a in task["toegewezenAanActoren"]] == [fake.kcc]
-    assert task["toelichting"] == "Referentie K7M2QP. Morgen na 09:00"
+    assert task["toelichting"] == "Referentie K7M2QP. Toegezegd aan de inwoner: Morgen na 09:00."
     [marker] = fake.all("onderwerpobjecten")
     assert marker["onderwerpobjectidentificator"]["objectId"] == request().request_id
 
@@ -341,3 +342,16 @@ def test_the_readme_example_is_a_valid_section() -> None:
     options = OpenKlantRegistry.parse_config(section, "adapters.openklant")
     assert options.defaults is not None
     assert options.defaults.settings.kanalen["voiceai"] == "telefoon"
+
+
+async def test_the_task_says_from_when_to_call_back_in_the_municipalitys_time(
+    fake: FakeOpenKlant, build: Build,
+) -> None:
+    from datetime import datetime
+    from zoneinfo import ZoneInfo
+
+    opens = datetime(2026, 12, 4, 8, 30, tzinfo=ZoneInfo("Europe/Amsterdam"))
+    await build().register_callback(replace(request(), callback_after=opens,
+                                            callback_text="morgen vanaf 08:30"))
+    [task] = fake.all("internetaken")
+    assert task["toelichting"] == "Referentie K7M2QP. Terugbellen vanaf 04-12-2026 08:30."

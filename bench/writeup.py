@@ -108,8 +108,8 @@ def targets(r: dict[str, Any]) -> list[str]:
          f"{CONTENTION_NEAR_ZERO:g} per 1,000 messages)",
          ", ".join(f"{k} {two[1].describe(k)}" for k in contention) + " per 1,000",
          verdict(max(worst, 0.01), CONTENTION_NEAR_ZERO, True,
-                 "every commit's NOTIFY wakes every instance and all but one claim in "
-                 "vain (bench/README.md)")),
+                 "a step's NOTIFY for items it did not lease itself wakes every "
+                 "instance, and all but one claim in vain (bench/README.md)")),
     ]
     lines = []
     if os.getloadavg()[0] > 1.0 or float(LOAD_AT_START.split()[0]) > 1.0:

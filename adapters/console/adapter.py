@@ -62,7 +62,7 @@ class ConsoleDesk(DeskAdapter, RegistrationTarget):
         self.options = config if isinstance(config, ConsoleOptions) else ConsoleOptions()
         self.journal = Journal(ctx.state)
         self.api = AgentApi(ctx, name, self.options, self.journal)
-        self.requests = CallbackRequests(ctx, name, self.api.authenticate, self.api.visible,
+        self.requests = CallbackRequests(ctx, name, self.api.bearer_agent, self.api.visible,
                                          self.api.announce)
         self.workbench = Workbench(self.api)
         self.silence = SilenceWatch(ctx, name, self.journal, self.api.internal_notes,

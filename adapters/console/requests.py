@@ -140,22 +140,25 @@ def view(row: RequestRow, tenant_name: str) -> dict[str, Any]:
 class CallbackRequests:
     """The requests of one console instance, and the agents' routes to them.
 
-    `authenticate`, `visible` and `announce` are the console's own (routes.AgentApi):
-    who a bearer token belongs to, which tenants that agent sees, and the push to the
-    pages of a tenant on every instance. A change pushes `{"type": "callbacks"}` (nothing
-    of the request itself): the pages fetch the list again.
+    `bearer_agent`, `visible` and `announce` are the console's own (routes.AgentApi):
+    the agent whose bearer token a request carries (or the 401/403), which tenants that
+    agent sees, and the push to the pages of a tenant on every instance. A change pushes
+    `{"type": "callbacks"}` (nothing of the request itself): the pages fetch the list
+    again.
     """
 
     def __init__(
         self, ctx: AdapterContext, source: str,
-        authenticate: Callable[[str], Agent | None],
+        bearer_agent: Callable[[web.Request], Agent],
         visible: Callable[[Agent], frozenset[str]],
         announce: Callable[[str, Mapping[str, Any]], Awaitable[None]],
     ) -> None:
         self.ctx = ctx
         self.source = source
         self.state = ctx.state
-        self.authenticate = authenticate
+        # The console's middleware guards its own routes by name; these routes check
+        # with the same function, so that list stays the console's own.
+        self._agent = bearer_agent
         self.visible = visible
         self.announce = announce
 
@@ -190,18 +193,6 @@ class CallbackRequests:
                      name="callback_release"),
             web.post("/api/callbacks/{request_id}/close", self.close, name="callback_close"),
         ]
-
-    def _agent(self, request: web.Request) -> Agent:
-        # The console's middleware guards its own routes by name; these check here, the
-        # same way, so the console's list of protected routes stays its own.
-        scheme, _, token = request.headers.get("Authorization", "").partition(" ")
-        if scheme.lower() != "bearer" or not token.strip():
-            raise ApiError(401, "unauthorized", "send Authorization: Bearer <agent token>",
-                           {"WWW-Authenticate": "Bearer"})
-        agent = self.authenticate(token.strip())
-        if agent is None:
-            raise ApiError(403, "forbidden", "the token belongs to no agent of this console")
-        return agent
 
     async def list_requests(self, request: web.Request) -> web.Response:
         agent = self._agent(request)

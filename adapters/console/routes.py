@@ -133,6 +133,12 @@ class AgentApi:
         name = request.match_info.route.name or ""
         if name not in _PROTECTED and not name.startswith(TOOL_ROUTE):
             return await handler(request)
+        request[AGENT_KEY] = self.bearer_agent(request)
+        return await handler(request)
+
+    def bearer_agent(self, request: web.Request) -> Agent:
+        """The agent whose token the request carries (`Authorization: Bearer`); 401
+        without one, 403 for a token of no agent."""
         scheme, _, token = request.headers.get("Authorization", "").partition(" ")
         if scheme.lower() != "bearer" or not token.strip():
             raise ApiError(401, "unauthorized", "send Authorization: Bearer <agent token>",
@@ -140,8 +146,7 @@ class AgentApi:
         agent = self.authenticate(token.strip())
         if agent is None:
             raise ApiError(403, "forbidden", "the token belongs to no agent of this console")
-        request[AGENT_KEY] = agent
-        return await handler(request)
+        return agent
 
     def routes(self) -> list[web.RouteDef]:
         return [

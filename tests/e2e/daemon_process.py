@@ -18,7 +18,9 @@ from typing import Any
 
 import aiohttp
 
-CONFIG = """
+#: The sections every test daemon shares (server on loopback, SQLite under `data`,
+#: fast delivery retries, JSON logs); a template adds its adapters and tenants.
+COMMON_SECTIONS = """
 [server]
 host = "127.0.0.1"
 port = {port}
@@ -36,7 +38,9 @@ backoff_cap_seconds = 0.5
 [logging]
 level = "info"
 format = "json"
+"""
 
+CONFIG = COMMON_SECTIONS + """
 [adapters.rest]
 type = "rest"
 

@@ -22,8 +22,8 @@ from typing import Any
 
 import aiohttp
 
-from tests.e2e.daemon_process import DaemonProcess
-from tests.e2e.scaleout_support import CONSOLE_TOKENS, voiceai_env
+from tests.e2e.daemon_process import COMMON_SECTIONS, DaemonProcess
+from tests.e2e.scaleout_support import CONSOLE_TOKENS, VOICEAI, voiceai_env
 from tests.fakes.openklant_server import FakeOpenKlant
 from tests.fakes.whatsapp_server import FakeGraph
 
@@ -32,25 +32,7 @@ ORIGIN = "https://www.gemeente.example"
 WAIT_SECONDS = 10.0
 
 # Formatted by DaemonProcess (`port`, `data`); a `{{` is a brace, `${{X}}` an env reference.
-TEMPLATE = """
-[server]
-host = "127.0.0.1"
-port = {port}
-admin_tokens = ["${{HANDOVER_TEST_ADMIN_TOKEN}}"]
-drain_seconds = 5
-
-[store]
-path = "{data}/handover.db"
-
-[delivery]
-poll_seconds = 0.1
-backoff_base_seconds = 0.05
-backoff_cap_seconds = 0.5
-
-[logging]
-level = "info"
-format = "json"
-
+TEMPLATE = COMMON_SECTIONS + """
 [adapters.web]
 type = "web"
 [adapters.web.tenants.demo]
@@ -74,15 +56,7 @@ phone_number_id = "${{WA_NUMBER}}"
 template_name = "agent_reply"
 template_language = "nl"
 
-[adapters.phone]
-type = "voiceai"
-bot_token = "${{VOICE_BOT_TOKEN}}"
-transcript_token = "${{VOICE_TRANSCRIPT_TOKEN}}"
-reference_secret = "${{VOICE_REF_SECRET}}"
-response_budget_seconds = 3
-[adapters.phone.tenants.demo]
-transfer_target = "tel:+31302860000"
-
+""" + VOICEAI + """
 [adapters.gem]
 type = "demo_bot"
 

@@ -210,7 +210,9 @@ def add_ops_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -
     export.set_defaults(func=cmd_nps_export)
 
     report = sub.add_parser(
-        "report", help="conversations, handovers, waits, abandonment and NPS per channel"
+        "report",
+        help="conversations, handovers, waits, abandonment, callback requests and NPS per "
+        "channel",
     )
     _common(report)
     report.add_argument("--format", choices=("text", "json"), default="text")
